@@ -1,0 +1,282 @@
+"""Reading, writing and aligning speech.
+
+Every reader here validates its input and raises an :class:`AudioError` that
+names the file and says what to do, so that one bad recording in a corpus is
+found in seconds rather than as a NaN three notebooks later.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+__all__ = [
+    "AudioError",
+    "AudioFileError",
+    "InvalidSamplesError",
+    "SilentAudioError",
+    "AudioTooShortError",
+    "NoSpeechError",
+    "AUDIO_EXTENSIONS",
+    "load",
+    "resample",
+    "write_wav",
+    "speech_span",
+    "vad_align",
+]
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
+SILENCE_PEAK = 1e-4  # peak |sample| below this (-80 dBFS) counts as a silent file
+
+
+class AudioError(ValueError):
+    """Bad audio input; the message names the file and the fix."""
+
+
+class AudioFileError(AudioError):
+    """The file is missing, empty, or cannot be decoded."""
+
+
+class InvalidSamplesError(AudioError):
+    """The samples contain NaN or infinity."""
+
+
+class SilentAudioError(AudioError):
+    """The file holds only silence."""
+
+
+class AudioTooShortError(AudioError):
+    """The file is shorter than the analysis needs."""
+
+
+class NoSpeechError(AudioError):
+    """Voice activity detection found no speech."""
+
+
+def _name(path) -> str:
+    return str(path) if path is not None else "<array>"
+
+
+def _check_samples(y: np.ndarray, path=None, *, allow_silent: bool = False) -> None:
+    if not np.all(np.isfinite(y)):
+        bad = int(np.size(y) - np.count_nonzero(np.isfinite(y)))
+        raise InvalidSamplesError(
+            f"{_name(path)}: {bad} NaN/inf samples; re-export the recording "
+            "(e.g. as 16-bit PCM WAV) or remove it from the corpus"
+        )
+    if not allow_silent and (y.size == 0 or float(np.max(np.abs(y))) < SILENCE_PEAK):
+        raise SilentAudioError(
+            f"{_name(path)}: the recording is silent (peak below {SILENCE_PEAK:g}); "
+            "check the microphone/channel or remove the file from the corpus"
+        )
+
+
+def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Band-limited resampling (soxr, high quality) of ``y`` [shape=(n,)] from
+    ``sr_in`` to ``sr_out`` Hz; returns float32."""
+    if sr_in == sr_out:
+        return np.asarray(y, dtype=np.float32)
+    import librosa
+
+    return librosa.resample(np.asarray(y, dtype=np.float32), orig_sr=sr_in, target_sr=sr_out,
+                            res_type="soxr_hq").astype(np.float32)
+
+
+def load(
+    path: str | os.PathLike,
+    sr: int | None = None,
+    *,
+    mono: str = "first",
+    min_duration: float = 0.0,
+    allow_silent: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Load one recording as mono float32.
+
+    Parameters
+    ----------
+    path : path
+        WAV, FLAC, OGG or MP3 (anything libsndfile decodes).
+    sr : int > 0, optional
+        Target rate in Hz; ``None`` keeps the file's own rate.
+    mono : {"first", "mean"}
+        Which samples make the mono signal: the first channel (the thesis's
+        choice) or the mean of the channels.
+    min_duration : float >= 0
+        Shortest accepted duration in seconds.
+    allow_silent : bool
+        Accept an all-silent file instead of raising.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Samples in [-1, 1].
+    sr : int
+        Sample rate of ``y`` in Hz.
+
+    Raises
+    ------
+    AudioFileError, InvalidSamplesError, SilentAudioError, AudioTooShortError
+    """
+    if mono not in ("first", "mean"):
+        raise ValueError(f"mono={mono!r}; allowed: 'first', 'mean'")
+    if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
+        raise ValueError(f"sr={sr!r}; expected a positive integer (Hz) or None")
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFileError(f"{path}: no such file; check the path or the manifest that names it")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path}: the file is empty (0 bytes); re-export or remove it")
+    try:
+        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile's errors are RuntimeError/LibsndfileError
+        raise AudioFileError(
+            f"{path}: cannot decode it as audio ({exc}); convert it to WAV or FLAC "
+            "(e.g. `ffmpeg -i in.xyz out.wav`) or remove it"
+        ) from exc
+    y = data[:, 0] if mono == "first" else data.mean(axis=1)
+    _check_samples(y, path, allow_silent=allow_silent)
+    if sr is not None:
+        y = resample(y, file_sr, int(sr))
+        file_sr = int(sr)
+    if y.size < min_duration * file_sr:
+        raise AudioTooShortError(
+            f"{path}: {y.size / file_sr:.3f} s long, shorter than the {min_duration:g} s needed; "
+            "remove it or lower the minimum duration"
+        )
+    return np.ascontiguousarray(y, dtype=np.float32), int(file_sr)
+
+
+def write_wav(path: str | os.PathLike, y: np.ndarray, sr: int, *, overwrite: bool = False) -> Path:
+    """Write ``y`` [shape=(n,), float in [-1, 1]] as a 16-bit PCM WAV at ``sr`` Hz.
+
+    Refuses to replace an existing file unless ``overwrite=True``. Samples
+    beyond [-1, 1] are clipped with a warning. Returns the path written.
+    """
+    path = Path(path)
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        raise ValueError(f"y has shape {y.shape}; expected a mono signal of shape (n,)")
+    _check_samples(y, path, allow_silent=True)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True or choose another name")
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > 1.0:
+        warnings.warn(f"{path}: peak {peak:.2f} > 1, clipping to [-1, 1]", stacklevel=2)
+        y = np.clip(y, -1.0, 1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y, int(sr), subtype="PCM_16")
+    return path
+
+
+def _frame_rms_db(y: np.ndarray, frame: int, hop: int) -> np.ndarray:
+    """RMS level of each frame in dB relative to full scale, shape (n_frames,)."""
+    if y.size < frame:
+        y = np.pad(y, (0, frame - y.size))
+    frames = np.lib.stride_tricks.sliding_window_view(y, frame)[::hop]
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return 20.0 * np.log10(np.maximum(rms, 1e-10))
+
+
+def speech_span(
+    y: np.ndarray,
+    sr: int,
+    *,
+    top_db: float = 30.0,
+    floor_db: float = -55.0,
+    frame_seconds: float = 0.025,
+    hop_seconds: float = 0.010,
+    path=None,
+) -> tuple[int, int]:
+    """First and last sample of detected speech (energy VAD).
+
+    A frame is speech when its RMS level is within ``top_db`` of the loudest
+    frame and above ``floor_db`` dBFS.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    sr : int > 0, Hz
+    top_db : float > 0
+        Range below the loudest frame still counted as speech, dB.
+    floor_db : float
+        Absolute level below which nothing is speech, dBFS.
+
+    Returns
+    -------
+    start, stop : int
+        ``y[start:stop]`` spans the speech.
+
+    Raises
+    ------
+    NoSpeechError
+        No frame qualifies (a silent or near-silent clip). The thesis's
+        ``VADPAL`` crashed here.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"y has shape {y.shape}; expected (n,)")
+    _check_samples(y, path, allow_silent=True)
+    frame = max(1, int(round(frame_seconds * sr)))
+    hop = max(1, int(round(hop_seconds * sr)))
+    db = _frame_rms_db(y, frame, hop)
+    active = np.flatnonzero((db >= db.max() - top_db) & (db > floor_db))
+    if active.size == 0:
+        raise NoSpeechError(
+            f"{_name(path)}: no speech found (loudest frame {db.max():.1f} dBFS, "
+            f"threshold {floor_db:g} dBFS); the clip is silent or far too quiet: "
+            "remove it or lower floor_db"
+        )
+    start = int(active[0] * hop)
+    stop = int(min(y.size, active[-1] * hop + frame))
+    return start, stop
+
+
+def vad_align(
+    y: np.ndarray,
+    sr: int,
+    *,
+    duration: float = 3.0,
+    lead: float = 0.5,
+    top_db: float = 30.0,
+    floor_db: float = -55.0,
+    path=None,
+) -> np.ndarray:
+    """The thesis's ``VADPAL``: speech placed after a fixed leading silence.
+
+    The span from the first to the last detected speech sample is copied into
+    a zero buffer of ``duration`` seconds, starting ``lead`` seconds in, and
+    truncated if it does not fit. (The thesis fixed 6 x 22051 samples at
+    22.05 kHz; here lengths are in seconds at any rate.)
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    sr : int > 0, Hz
+    duration : float > 0
+        Length of the output, seconds.
+    lead : float in [0, duration)
+        Silence before the speech, seconds.
+
+    Returns
+    -------
+    np.ndarray [shape=(round(duration * sr),), dtype=float32]
+
+    Raises
+    ------
+    NoSpeechError
+        When no speech is detected (the thesis crashed instead).
+    """
+    if not duration > 0:
+        raise ValueError(f"duration={duration!r}; expected > 0 seconds")
+    if not 0 <= lead < duration:
+        raise ValueError(f"lead={lead!r}; expected 0 <= lead < duration ({duration})")
+    start, stop = speech_span(y, sr, top_db=top_db, floor_db=floor_db, path=path)
+    n = int(round(duration * sr))
+    offset = int(round(lead * sr))
+    seg = np.asarray(y[start:stop], dtype=np.float32)[: n - offset]
+    out = np.zeros(n, dtype=np.float32)
+    out[offset : offset + seg.size] = seg
+    return out

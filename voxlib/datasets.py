@@ -1,0 +1,343 @@
+"""Corpora as tidy tables: discovery, pairing, splits and manifests.
+
+A corpus is a :class:`pandas.DataFrame` with one row per recording
+(``path, speaker, utterance, duration, sr, channels``). Stages hand their
+outputs to each other as manifests: CSV files whose ``*path`` columns are
+stored relative to the manifest's folder, so a run folder can be moved.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from voxlib.audio import AUDIO_EXTENSIONS
+
+__all__ = [
+    "discover",
+    "pair_speakers",
+    "split",
+    "write_manifest",
+    "load_manifest",
+    "fingerprint",
+    "file_hash",
+]
+
+CORPUS_COLUMNS = ["path", "speaker", "utterance", "duration", "sr", "channels"]
+# The thesis's flat naming: the speaker letter between underscores, e.g. "frase03_A_1.wav".
+FLAT_PATTERN = re.compile(r"_([A-Za-z])_")
+_IGNORED = {".ds_store", "thumbs.db", "desktop.ini"}
+_DOC_SUFFIXES = {".md", ".txt", ".csv", ".json", ".yaml", ".yml"}
+
+
+def _probe(path: Path) -> dict | None:
+    """Duration, rate and channels of one file, or ``None`` (with a warning) if unreadable."""
+    if path.stat().st_size == 0:
+        warnings.warn(f"skipping {path}: empty file (0 bytes); re-export or delete it", stacklevel=3)
+        return None
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        warnings.warn(
+            f"skipping {path}: cannot decode it as audio ({exc}); convert it to WAV/FLAC or delete it",
+            stacklevel=3,
+        )
+        return None
+    return {"duration": info.frames / info.samplerate, "sr": int(info.samplerate),
+            "channels": int(info.channels)}
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS
+
+
+def _folder_layout(root: Path) -> list[tuple[Path, str, str]]:
+    items = []
+    for spk_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(spk_dir.rglob("*")):
+            if f.is_dir() or f.name.lower() in _IGNORED or f.name.startswith("."):
+                continue
+            if not _is_audio(f):
+                if f.suffix.lower() not in _DOC_SUFFIXES:
+                    warnings.warn(f"skipping {f}: not an audio file ({', '.join(AUDIO_EXTENSIONS)})",
+                                  stacklevel=3)
+                continue
+            utt = "-".join(f.relative_to(spk_dir).with_suffix("").parts)
+            items.append((f, spk_dir.name, utt))
+    return items
+
+
+def _flat_layout(root: Path) -> list[tuple[Path, str, str]]:
+    items = []
+    for f in sorted(p for p in root.iterdir() if p.is_file()):
+        if f.name.lower() in _IGNORED or f.name.startswith(".") or f.suffix.lower() in _DOC_SUFFIXES:
+            continue
+        if not _is_audio(f):
+            warnings.warn(f"skipping {f}: not an audio file", stacklevel=3)
+            continue
+        m = FLAT_PATTERN.search(f.stem)
+        if not m:
+            warnings.warn(
+                f"skipping {f}: no speaker letter between underscores in its name "
+                "(thesis naming, e.g. 'frase03_A_1.wav'); rename it or use one folder per speaker",
+                stacklevel=3,
+            )
+            continue
+        utt = (f.stem[: m.start()] + "_" + f.stem[m.end():]).strip("_")
+        items.append((f, m.group(1).upper(), utt))
+    return items
+
+
+_LAYOUTS = {"folders": _folder_layout, "flat": _flat_layout}
+
+
+def discover(
+    root: str | os.PathLike,
+    *,
+    layout: str = "auto",
+    min_files_per_speaker: int = 2,
+) -> pd.DataFrame:
+    """Find every recording of a corpus.
+
+    Parameters
+    ----------
+    root : path
+        Either ``root/<speaker>/<utterance>.<ext>`` (``layout="folders"``;
+        deeper sub-folders join the utterance id with ``-``) or the thesis's flat
+        folder of files named with the speaker letter between underscores
+        (``layout="flat"``). ``"auto"`` picks folders when ``root`` has
+        sub-folders.
+    min_files_per_speaker : int
+        Speakers with fewer recordings are reported with a warning (they cannot
+        be split into training and test utterances).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``path`` (absolute), ``speaker``, ``utterance``, ``duration``
+        (s), ``sr`` (Hz), ``channels``; sorted by speaker and utterance.
+        Unreadable and non-audio files are skipped with a warning naming them.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus root {root} is not a folder; check the data_dir parameter")
+    if layout == "auto":
+        layout = "folders" if any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir()) else "flat"
+    if layout not in _LAYOUTS:
+        raise ValueError(f"layout={layout!r}; allowed: 'auto', {', '.join(map(repr, _LAYOUTS))}")
+    rows = []
+    for f, speaker, utt in _LAYOUTS[layout](root):
+        info = _probe(f)
+        if info is not None:
+            rows.append({"path": str(f.resolve()), "speaker": speaker, "utterance": utt, **info})
+    if not rows:
+        raise FileNotFoundError(
+            f"no readable audio under {root} (layout {layout!r}); expected "
+            "root/<speaker>/<utterance>.wav or flat files named like 'frase03_A_1.wav'"
+        )
+    df = pd.DataFrame(rows, columns=CORPUS_COLUMNS).sort_values(["speaker", "utterance"], ignore_index=True)
+    dup = df.duplicated(["speaker", "utterance"], keep=False)
+    if dup.any():
+        raise ValueError(
+            "the same (speaker, utterance) appears more than once (e.g. a.wav and a.flac): "
+            + ", ".join(df.loc[dup, "path"].head(4)) + "; keep one file per utterance"
+        )
+    counts = df["speaker"].value_counts()
+    for spk, n in counts[counts < min_files_per_speaker].items():
+        warnings.warn(
+            f"speaker {spk!r} has {n} recording(s) under {root}; at least {min_files_per_speaker} "
+            "are needed to hold utterances out for testing: add recordings or remove the speaker",
+            stacklevel=2,
+        )
+    return df
+
+
+def _require_columns(df: pd.DataFrame, cols, what: str = "table") -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {missing}; it has {list(df.columns)}")
+
+
+def pair_speakers(
+    corpus: pd.DataFrame,
+    source: str,
+    target: str,
+    *,
+    on_missing: str = "warn",
+) -> pd.DataFrame:
+    """Match two speakers' recordings of the same sentences by utterance id.
+
+    Parameters
+    ----------
+    corpus : DataFrame with ``speaker, utterance, path``
+    source, target : str
+        Speaker labels.
+    on_missing : {"warn", "error", "ignore"}
+        What to do with utterances that only one of the two recorded.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``utterance, source_path, target_path``, sorted by utterance.
+    """
+    _require_columns(corpus, ["speaker", "utterance", "path"], "corpus")
+    if on_missing not in ("warn", "error", "ignore"):
+        raise ValueError(f"on_missing={on_missing!r}; allowed: 'warn', 'error', 'ignore'")
+    speakers = sorted(corpus["speaker"].unique())
+    for name, spk in (("source", source), ("target", target)):
+        if spk not in speakers:
+            raise ValueError(f"{name}={spk!r} is not a speaker of the corpus; have {speakers}")
+    if source == target:
+        raise ValueError(f"source and target are both {source!r}; choose two different speakers")
+    s = corpus.loc[corpus["speaker"] == source, ["utterance", "path"]]
+    t = corpus.loc[corpus["speaker"] == target, ["utterance", "path"]]
+    merged = s.merge(t, on="utterance", how="outer", suffixes=("_s", "_t"), indicator=True)
+    lonely = merged[merged["_merge"] != "both"]
+    if len(lonely) and on_missing != "ignore":
+        examples = ", ".join(
+            f"{r.path_s if isinstance(r.path_s, str) else r.path_t} (no partner from "
+            f"{target if isinstance(r.path_s, str) else source})"
+            for r in lonely.head(3).itertuples()
+        )
+        msg = (f"{len(lonely)} utterance(s) have no partner between {source!r} and {target!r}, "
+               f"e.g. {examples}; record the partner or drop the file")
+        if on_missing == "error":
+            raise ValueError(msg)
+        warnings.warn(msg + " (they are left out)", stacklevel=2)
+    both = merged[merged["_merge"] == "both"]
+    if both.empty:
+        raise ValueError(f"speakers {source!r} and {target!r} share no utterance id; cannot pair them")
+    return (both.rename(columns={"path_s": "source_path", "path_t": "target_path"})
+            [["utterance", "source_path", "target_path"]].sort_values("utterance", ignore_index=True))
+
+
+def split(
+    df: pd.DataFrame,
+    *,
+    test_size: float = 0.25,
+    seed: int = 0,
+    stratify: str = "speaker",
+    group: str = "utterance",
+) -> pd.DataFrame:
+    """Utterance-disjoint train/test split, stratified by speaker.
+
+    The unit is the recording ``(stratify, group)``: all rows of one recording
+    (e.g. its six images) fall on the same side, and every speaker has
+    recordings on both sides.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``stratify`` and ``group``
+    test_size : float in (0, 1)
+        Share of each speaker's recordings held out (at least one).
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``df`` with a column ``split`` in {"train", "test"}.
+    """
+    _require_columns(df, [stratify, group])
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size={test_size!r}; expected a fraction in (0, 1)")
+    rng = np.random.default_rng(seed)
+    test_units = set()
+    for spk, sub in sorted(df.groupby(stratify), key=lambda kv: str(kv[0])):
+        units = np.array(sorted(sub[group].astype(str).unique()))
+        if units.size < 2:
+            raise ValueError(
+                f"{stratify} {spk!r} has {units.size} recording; need at least 2 to hold one out: "
+                "add recordings or remove the speaker"
+            )
+        n_test = int(min(units.size - 1, max(1, round(test_size * units.size))))
+        for u in rng.permutation(units)[:n_test]:
+            test_units.add((spk, u))
+    out = df.copy()
+    keys = zip(out[stratify], out[group].astype(str))
+    out["split"] = ["test" if k in test_units else "train" for k in keys]
+    return out
+
+
+def _path_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c == "path" or c.endswith("_path")]
+
+
+def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``df`` as CSV; ``*path`` columns become relative to the manifest's folder.
+
+    Writes to a temporary file and renames it, so a killed run never leaves a
+    half-written manifest. Returns the path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = df.copy()
+    base = path.parent.resolve()
+    for col in _path_columns(out):
+        out[col] = [
+            os.path.relpath(Path(p).resolve(), base) if isinstance(p, (str, os.PathLike)) and str(p) else p
+            for p in out[col]
+        ]
+    tmp = path.with_name(path.name + ".tmp")
+    out.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def load_manifest(
+    path: str | os.PathLike,
+    required: tuple[str, ...] | list[str] = (),
+    *,
+    producer: str | None = None,
+) -> pd.DataFrame:
+    """Read a manifest written by :func:`write_manifest`; ``*path`` columns become absolute.
+
+    Parameters
+    ----------
+    required : sequence of str
+        Columns that must be present (a ``ValueError`` names the missing ones).
+    producer : str, optional
+        The notebook that writes this manifest, named in the error if it is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        hint = f"; run {producer} first" if producer else ""
+        raise FileNotFoundError(f"manifest {path} not found{hint}")
+    df = pd.read_csv(path)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"manifest {path} lacks column(s) {missing}; it has {list(df.columns)}")
+    base = path.parent.resolve()
+    for col in _path_columns(df):
+        df[col] = [str((base / p).resolve()) if isinstance(p, str) and p else p for p in df[col]]
+    return df
+
+
+def file_hash(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """SHA-1 of a file's bytes (hex, 16 characters): the identity of a recording."""
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def fingerprint(df: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """Short hash (12 hex) of a table's content, order-independent.
+
+    Defaults to the identity columns present among ``speaker, utterance,
+    transform, source_hash, params_hash, split``.
+    """
+    if columns is None:
+        columns = [c for c in ("speaker", "utterance", "transform", "source_hash", "params_hash", "split")
+                   if c in df.columns]
+    if not columns:
+        raise ValueError(f"no identity columns to fingerprint; table has {list(df.columns)}")
+    rows = sorted("|".join(map(str, r)) for r in df[columns].itertuples(index=False))
+    return hashlib.sha1("\n".join(rows).encode()).hexdigest()[:12]
