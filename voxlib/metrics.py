@@ -8,3 +8,301 @@ from __future__ import annotations
 # --- images (notebook 04) ---
 
 # --- speech and cloning (notebook 05) ---
+# MCD constant: 10·√2/ln10 ≈ 6.1418 dB per unit of natural-log mel-cepstrum
+# (Kubichek 1993; the SPTK convention, c0 excluded).
+MCD_CONSTANT = 10.0 * 2.0 ** 0.5 / 2.302585092994046
+
+
+def _speech_pair(reference, estimate, *, same_length=True):
+    """Validate two 1-D finite signals (internal); return them as float64."""
+    import numpy as np
+
+    out = []
+    for name, y in (("reference", reference), ("estimate", estimate)):
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim != 1 or y.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D signal; got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{name} contains NaN or inf samples")
+        out.append(y)
+    if same_length and out[0].size != out[1].size:
+        raise ValueError(
+            f"reference and estimate must have the same length for a sample-by-sample "
+            f"measure; got {out[0].size} and {out[1].size} samples")
+    return out
+
+
+def snr(reference, estimate):
+    """Signal-to-noise ratio of ``estimate`` against ``reference``, in dB.
+
+    ``10·log10(Σ reference² / Σ (reference − estimate)²)``: only meaningful
+    when both share timing and phase (a round trip, an oracle).
+
+    Parameters
+    ----------
+    reference, estimate : np.ndarray [shape=(n,)]
+
+    Returns
+    -------
+    float
+        dB; ``inf`` when identical.
+    """
+    import numpy as np
+
+    ref, est = _speech_pair(reference, estimate)
+    noise = float(np.sum((ref - est) ** 2))
+    power = float(np.sum(ref ** 2))
+    if noise == 0.0:
+        return float("inf")
+    if power == 0.0:
+        return float("-inf")
+    return 10.0 * float(np.log10(power / noise))
+
+
+def rms_ratio_db(reference, estimate):
+    """Loudness of ``estimate`` relative to ``reference``: ``20·log10(rms_est / rms_ref)`` dB.
+
+    0 dB means the scale is kept (lengths may differ).
+    """
+    import numpy as np
+
+    ref, est = _speech_pair(reference, estimate, same_length=False)
+    rms_ref, rms_est = np.sqrt(np.mean(ref ** 2)), np.sqrt(np.mean(est ** 2))
+    if rms_ref == 0.0:
+        raise ValueError("reference is silent (RMS 0): the ratio is undefined")
+    return 20.0 * float(np.log10(max(rms_est, 1e-300) / rms_ref))
+
+
+def _magnitude(y, n_fft, hop_length):
+    import numpy as np
+    import librosa
+
+    return np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, window="hann"))
+
+
+def spectral_convergence(reference, estimate, *, n_fft=512, hop_length=128):
+    """Spectral convergence ``‖|S_ref| − |S_est|‖_F / ‖|S_ref|‖_F`` (0 is perfect).
+
+    STFT magnitudes (Hann window); needs shared timing but not phase.
+
+    Parameters
+    ----------
+    reference, estimate : np.ndarray [shape=(n,)]
+    n_fft, hop_length : int > 0
+        STFT size and hop in samples.
+
+    Returns
+    -------
+    float >= 0
+    """
+    import numpy as np
+
+    ref, est = _speech_pair(reference, estimate)
+    s_ref, s_est = _magnitude(ref, n_fft, hop_length), _magnitude(est, n_fft, hop_length)
+    norm = float(np.linalg.norm(s_ref))
+    if norm == 0.0:
+        raise ValueError("reference is silent: spectral convergence is undefined")
+    return float(np.linalg.norm(s_ref - s_est)) / norm
+
+
+def _active_frames(power_db, top_db):
+    """Frames whose mean log power is within ``top_db`` of the loudest (internal)."""
+    import numpy as np
+
+    energy = power_db.mean(axis=0)
+    keep = energy >= energy.max() - top_db
+    return keep
+
+
+def _aligned_distance(feat_ref, feat_est, align):
+    """Per-frame Euclidean distances after DTW or index alignment (internal)."""
+    import numpy as np
+    import librosa
+
+    if align == "dtw":
+        _, path = librosa.sequence.dtw(X=feat_ref, Y=feat_est, metric="euclidean")
+        i, j = path[::-1, 0], path[::-1, 1]
+    else:
+        n = min(feat_ref.shape[1], feat_est.shape[1])
+        i = j = np.arange(n)
+    return np.linalg.norm(feat_ref[:, i] - feat_est[:, j], axis=0)
+
+
+_ALIGNMENTS = ("dtw", "none")
+
+
+def _check_align(align):
+    if align not in _ALIGNMENTS:
+        raise ValueError(f"align must be one of {_ALIGNMENTS}; got {align!r}")
+
+
+def mel_cepstrum(y, sr, *, n_mfcc=25, n_mels=40, n_fft=512, hop_length=128, fmin=0.0,
+                 fmax=None):
+    """Mel-cepstrum in SPTK units (natural log of amplitude), from librosa's MFCC.
+
+    librosa's MFCC is the orthonormal DCT-II of the log-mel *power* in dB; with
+    ``M = n_mels`` bands, the cepstrum of ``ln|X|`` written as
+    ``ln|X(ω)| = c0 + 2·Σ c_d·cos(dω)`` is ``c_d = mfcc_d · ln10 / (20·√(2M))``.
+    In these units the usual MCD constant ``10·√2/ln10`` applies.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    sr : int > 0
+    n_mfcc : int > 1
+        Coefficients kept, c0 included (25 → c1…c24 enter the MCD).
+    n_mels, n_fft, hop_length : int > 0
+    fmin, fmax : float, Hz
+
+    Returns
+    -------
+    c : np.ndarray [shape=(n_mfcc, n_frames)], float64
+    power_db : np.ndarray [shape=(n_mels, n_frames)]
+        The log-mel power (dB) the cepstrum was taken from.
+    """
+    import numpy as np
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=np.asarray(y, dtype=np.float64), sr=sr, n_fft=n_fft,
+                                         hop_length=hop_length, n_mels=n_mels, fmin=fmin,
+                                         fmax=fmax, power=2.0)
+    power_db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+    mfcc = librosa.feature.mfcc(S=power_db, n_mfcc=n_mfcc, dct_type=2, norm="ortho")
+    return mfcc * (np.log(10.0) / (20.0 * np.sqrt(2.0 * n_mels))), power_db
+
+
+def mel_cepstral_distortion(reference, estimate, sr, *, align="dtw", n_mfcc=25, n_mels=40,
+                            n_fft=512, hop_length=128, top_db=40.0):
+    """Mel-cepstral distortion (MCD) in dB, c0 excluded, frames aligned by DTW.
+
+    ``MCD = 10·√2/ln10 · mean_t √(Σ_{d=1}^{D} (c_d − c'_d)²)`` over the aligned
+    frame pairs, with the mel-cepstrum of :func:`mel_cepstrum` (librosa MFCC
+    converted to SPTK units). Silent frames (mean log-mel power more than
+    ``top_db`` below the signal's loudest frame) are dropped from each signal
+    before alignment, so padding silence does not flatter the score.
+    Typical values: 0 for identical signals; 4–6 dB good conversion; 8–10 dB
+    different speakers.
+
+    Parameters
+    ----------
+    reference, estimate : np.ndarray [shape=(n,)] and [shape=(m,)]
+        Lengths may differ when ``align="dtw"``.
+    sr : int > 0
+        Sample rate of both, Hz.
+    align : {"dtw", "none"}
+        "none" compares frame t with frame t (same timing).
+    n_mfcc, n_mels, n_fft, hop_length : int > 0
+    top_db : float > 0
+        Silence threshold in dB below the loudest frame.
+
+    Returns
+    -------
+    float >= 0, dB
+    """
+    import numpy as np
+
+    _check_align(align)
+    ref, est = _speech_pair(reference, estimate, same_length=(align == "none"))
+    feats = []
+    for y in (ref, est):
+        c, power_db = mel_cepstrum(y, sr, n_mfcc=n_mfcc, n_mels=n_mels, n_fft=n_fft,
+                                   hop_length=hop_length)
+        keep = _active_frames(power_db, top_db) if align == "dtw" else slice(None)
+        feats.append(c[1:, keep])
+    return MCD_CONSTANT * float(np.mean(_aligned_distance(*feats, align)))
+
+
+def log_spectral_distance(reference, estimate, *, align="none", n_fft=512, hop_length=128,
+                          top_db=80.0):
+    """Log-spectral distance (LSD) in dB: RMS over frequency of the dB difference, mean over frames.
+
+    ``LSD = mean_t √(mean_f (10·log10 P_ref − 10·log10 P_est)²)`` with STFT power
+    (Hann window) floored ``top_db`` below each signal's peak. With ``align="dtw"``
+    frames are paired by DTW on the log spectra (silent frames dropped as in
+    :func:`mel_cepstral_distortion`), for signals of different timing.
+
+    Parameters
+    ----------
+    reference, estimate : np.ndarray [shape=(n,)]
+    align : {"none", "dtw"}
+    n_fft, hop_length : int > 0
+    top_db : float > 0
+
+    Returns
+    -------
+    float >= 0, dB
+    """
+    import numpy as np
+    import librosa
+
+    _check_align(align)
+    ref, est = _speech_pair(reference, estimate, same_length=(align == "none"))
+    feats = []
+    for y in (ref, est):
+        power = _magnitude(y, n_fft, hop_length) ** 2
+        db = librosa.power_to_db(power, ref=np.max, amin=1e-10, top_db=top_db) \
+            + 10.0 * np.log10(max(power.max(), 1e-10))
+        keep = _active_frames(db, 40.0) if align == "dtw" else slice(None)
+        feats.append(db[:, keep])
+    n_freq = feats[0].shape[0]
+    return float(np.mean(_aligned_distance(*feats, align))) / np.sqrt(n_freq)
+
+
+def target_speaker_rate(predicted, target):
+    """Share of ``predicted`` labels equal to ``target`` (0–1).
+
+    Parameters
+    ----------
+    predicted : sequence of str [shape=(n,)]
+        Speaker labels a classifier gave the converted utterances.
+    target : str
+        The speaker to count (pass the source to get the source rate).
+    """
+    import numpy as np
+
+    predicted = np.asarray(predicted, dtype=object)
+    if predicted.ndim != 1 or predicted.size == 0:
+        raise ValueError(f"predicted must be a non-empty 1-D sequence of labels; "
+                         f"got shape {predicted.shape}")
+    return float(np.mean(predicted == target))
+
+
+_SPEAKER_ENCODER = {}
+
+
+def speaker_similarity(y, reference, sr):
+    """Cosine similarity of two utterances' speaker embeddings (Resemblyzer GE2E).
+
+    Optional: needs ``pip install resemblyzer`` (pulls in torch; its model ships
+    in the wheel and runs offline). Same voice ≈ 0.9, different voices 0.6–0.89.
+
+    Parameters
+    ----------
+    y, reference : np.ndarray [shape=(n,)] and [shape=(m,)]
+    sr : int > 0
+        Sample rate of both, Hz (resampled to 16 kHz inside).
+
+    Returns
+    -------
+    float in [-1, 1]
+
+    Raises
+    ------
+    ImportError
+        When resemblyzer is not installed.
+    """
+    import numpy as np
+
+    try:
+        from resemblyzer import VoiceEncoder, preprocess_wav
+    except ImportError as err:  # optional extra
+        raise ImportError(
+            "speaker_similarity needs the optional package resemblyzer "
+            "(pip install resemblyzer; it installs torch, ~1 GB)") from err
+    if "encoder" not in _SPEAKER_ENCODER:
+        _SPEAKER_ENCODER["encoder"] = VoiceEncoder(device="cpu", verbose=False)
+    encoder = _SPEAKER_ENCODER["encoder"]
+    ref, est = _speech_pair(reference, y, same_length=False)
+    emb = [encoder.embed_utterance(preprocess_wav(s.astype(np.float32), source_sr=sr))
+           for s in (est, ref)]
+    return float(np.dot(emb[0], emb[1]) / (np.linalg.norm(emb[0]) * np.linalg.norm(emb[1])))

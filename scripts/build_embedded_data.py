@@ -1,0 +1,665 @@
+#!/usr/bin/env python
+"""Build ``data/embedded/``: real voice prompts from seven Debian packages.
+
+The embedded corpus is committed to the repository; this script is only
+needed to rebuild it (it is not used at run time). It
+
+1. downloads seven Debian packages with ``apt-get download`` (no root needed;
+   or takes the ``.deb`` files from ``--debs DIR``) and unpacks them with
+   ``dpkg-deb -x`` into a temporary folder that is removed afterwards;
+2. decodes every prompt (G.722 with the ``g722`` PyPI package, GSM 6.10 and
+   WAV with soundfile), resamples it to 8 kHz mono (so that bandwidth cannot
+   give a speaker away) and drops tones, silences and files that fail a
+   speech check;
+3. keeps every prompt id shared by the cloning pair Allison (es-MX) and July
+   (es-CO), and a seeded random subset of 0.5-4 s prompts for every speaker so
+   that each has at least ``--min-per-speaker`` utterances;
+4. writes ``<speaker>/<utterance>.flac`` (16-bit FLAC), ``index.csv``,
+   ``README.md`` and ``COPYRIGHT.txt`` (the packages' copyright files).
+
+It refuses to touch files it did not make: the output folder must be empty,
+missing, or hold only the files listed in its own ``index.csv``.
+
+Usage::
+
+    .venv/bin/pip install g722          # build-time only decoder for G.722
+    .venv/bin/python scripts/build_embedded_data.py
+    .venv/bin/python scripts/build_embedded_data.py --check   # rebuild, compare, write nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from scipy import signal
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO_ROOT / "data" / "embedded"
+
+SR = 8000  # Hz, the one rate of the embedded corpus
+SEED = 0
+MIN_PER_SPEAKER = 80
+DURATION_RANGE = (0.5, 4.0)  # s, source file duration, for the random subsets
+SIZE_LIMIT_MB = 25.0
+PAIR = ("es-mx_allison", "es-co_july")  # cloning source -> target
+SOUNDS = "usr/share/asterisk/sounds"
+
+# speaker folder -> where its prompts come from. ``root`` is the language's
+# sounds root inside the package: utterance ids are paths relative to it.
+SPEAKERS = {
+    "es-mx_allison": dict(
+        package="asterisk-core-sounds-es-g722", root=f"{SOUNDS}/es_MX_f_Allison",
+        voice="Allison Smith", language="Spanish (Mexico)", sex="female",
+        source_format="G.722 raw, 16 kHz", licence="CC-BY-SA-3.0"),
+    "fr-ca_june": dict(
+        package="asterisk-core-sounds-fr-g722", root=f"{SOUNDS}/fr_CA_f_June",
+        voice="June Wallack", language="French (Canada)", sex="female",
+        source_format="G.722 raw, 16 kHz", licence="CC-BY-SA-3.0"),
+    "it_carlo": dict(
+        package="asterisk-core-sounds-it-g722", root=f"{SOUNDS}/it_IT_m_Carlo",
+        voice="Carlo Flora", language="Italian", sex="male",
+        source_format="G.722 raw, 16 kHz", licence="CC-BY-3.0"),
+    "ru_female": dict(
+        package="asterisk-core-sounds-ru-g722", root=f"{SOUNDS}/ru_RU_f_IvrvoiceRU",
+        voice="unnamed (\"IvrvoiceRU\", provided by Maxim Topal, ivrvoice.ru)",
+        language="Russian", sex="female",
+        source_format="G.722 raw, 16 kHz", licence="CC-BY-3.0"),
+    "es-co_july": dict(
+        package="asterisk-prompt-es-co", root=f"{SOUNDS}/es",
+        voice="July E. Jiménez (Avatar Ltda.)", language="Spanish (Colombia)", sex="female",
+        source_format="GSM 6.10 raw, 8 kHz", licence="GPL-2.0-only"),
+    "it_menardi": dict(
+        package="asterisk-prompt-it-menardi-wav", root=f"{SOUNDS}/it_IT_f_Menardi",
+        voice="Paola Dal Zot (courtesy of Marco Menardi)", language="Italian", sex="female",
+        source_format="WAV PCM 16-bit, 8 kHz", licence="CC-BY-SA-3.0-IT"),
+    "fr-fr_armelle": dict(
+        package="asterisk-prompt-fr-armelle", root=f"{SOUNDS}/fr",
+        voice="Armelle Desjardins", language="French (France)", sex="female",
+        source_format="GSM 6.10 raw, 8 kHz", licence="BSD-style (Gutierrez 2006)"),
+}
+
+# The versions this corpus was built from (Debian 12 "bookworm"); another
+# version still builds, with a warning, but may give other files.
+EXPECTED_VERSIONS = {
+    "asterisk-core-sounds-es-g722": "1.6.1-1",
+    "asterisk-core-sounds-fr-g722": "1.6.1-1",
+    "asterisk-core-sounds-it-g722": "1.6.1-1",
+    "asterisk-core-sounds-ru-g722": "1.6.1-1",
+    "asterisk-prompt-es-co": "0.20070403-2.1",
+    "asterisk-prompt-it-menardi-wav": "1:1.4.22+mm20110907-3.1",
+    "asterisk-prompt-fr-armelle": "20070613-2.2",
+}
+
+# Prompt ids that are not a voice: tones, jingles, animal noises, silences.
+NON_SPEECH_IDS = frozenset({
+    "beep", "beeperr", "ascending-2tone", "descending-2tone",
+    "confbridge-join", "confbridge-leave", "tt-monkeys",
+})
+NON_SPEECH_PREFIXES = ("silence-",)
+
+MIN_RMS_DB = -40.0  # dBFS; quieter files are not kept
+MIN_BAND_FRACTION = 0.5  # share of power in 100-3800 Hz
+OWN_FILES = ("index.csv", "README.md", "COPYRIGHT.txt")
+INDEX_COLUMNS = ["speaker", "utterance", "path", "duration_s", "sr", "n_samples",
+                 "package", "package_version", "source_file", "licence"]
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message says what to do."""
+
+
+# ----------------------------------------------------------------- decoding
+def decode_g722(path):
+    """Decode a raw 64 kbit/s G.722 file.
+
+    Returns
+    -------
+    y : np.ndarray, float64, shape (n,)
+        Samples in [-1, 1] at 16 kHz.
+    sr : int
+        16000.
+    """
+    try:
+        import G722  # the ``g722`` PyPI package
+    except ImportError as exc:
+        raise BuildError(
+            "decoding G.722 needs the `g722` package (build-time only): "
+            "run `.venv/bin/pip install g722` and rerun") from exc
+    pcm = G722.G722(16000, 64000).decode(Path(path).read_bytes())
+    return np.asarray(pcm, dtype=np.int16).astype(np.float64) / 32768.0, 16000
+
+
+def decode_gsm(path):
+    """Decode a raw GSM 6.10 file (8 kHz mono): float64 ``(n,)`` in [-1, 1], 8000."""
+    y, sr = sf.read(path, format="RAW", subtype="GSM610", samplerate=8000,
+                    channels=1, dtype="float64")
+    return y, sr
+
+
+def decode_wav(path):
+    """Read a WAV file as float64 ``(n,)`` in [-1, 1] (first channel) and its rate."""
+    y, sr = sf.read(path, dtype="float64", always_2d=True)
+    return y[:, 0], sr
+
+
+DECODERS = {".g722": decode_g722, ".gsm": decode_gsm, ".wav": decode_wav}
+
+
+def to_rate(y, sr_in, sr_out=SR):
+    """Resample ``y`` (float64 ``(n,)``) from ``sr_in`` to ``sr_out`` Hz (polyphase, Kaiser)."""
+    if sr_in == sr_out:
+        return y
+    g = np.gcd(int(sr_in), int(sr_out))
+    return signal.resample_poly(y, sr_out // g, sr_in // g)
+
+
+def to_int16(y):
+    """Quantise float samples in [-1, 1] to int16 (round, clip)."""
+    return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def speech_stats(y, sr):
+    """RMS level (dBFS) and the share of power between 100 and 3800 Hz.
+
+    Parameters
+    ----------
+    y : np.ndarray, int16, shape (n,)
+    sr : int, Hz
+
+    Returns
+    -------
+    rms_db : float
+    band_fraction : float in [0, 1]
+    """
+    x = y.astype(np.float64) / 32768.0
+    if x.size < 256:
+        return -np.inf, 0.0
+    rms_db = 10 * np.log10(np.mean(x**2) + 1e-20)
+    f, p = signal.welch(x, sr, nperseg=256)
+    band = p[(f >= 100) & (f <= 3800)].sum() / max(p.sum(), 1e-30)
+    return float(rms_db), float(band)
+
+
+def utterance_id(relpath):
+    """Utterance id of a prompt: path below the sounds root, no extension, '/' -> '-'."""
+    return os.path.splitext(relpath)[0].replace(os.sep, "-").replace("/", "-")
+
+
+def is_non_speech(utt):
+    """True for the prompt ids known to hold no voice (tones, silences)."""
+    return utt in NON_SPEECH_IDS or utt.startswith(NON_SPEECH_PREFIXES)
+
+
+# ------------------------------------------------------------- file system
+def run(cmd, cwd=None):
+    """Run ``cmd`` (list) and return its stdout; raise BuildError naming the command."""
+    try:
+        res = subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise BuildError(f"`{cmd[0]}` not found: this script needs Debian/Ubuntu's apt "
+                         "and dpkg (or pass --debs DIR holding the .deb files)") from exc
+    except subprocess.CalledProcessError as exc:
+        raise BuildError(f"`{' '.join(cmd)}` failed ({exc.returncode}): {exc.stderr.strip()}"
+                         "\nRun `sudo apt-get update` first, or pass --debs DIR") from exc
+    return res.stdout
+
+
+def fetch_debs(dest, debs_dir=None):
+    """Place the seven .deb files in ``dest``; return {package: deb path}.
+
+    With ``debs_dir`` the files are taken from there, else ``apt-get download``.
+    """
+    packages = sorted({s["package"] for s in SPEAKERS.values()})
+    if debs_dir is None:
+        run(["apt-get", "download", *packages], cwd=dest)
+        source = Path(dest)
+    else:
+        source = Path(debs_dir)
+    found = {}
+    for pkg in packages:
+        hits = sorted(source.glob(f"{pkg}_*.deb"))
+        if not hits:
+            raise BuildError(f"no {pkg}_*.deb in {source}: download it with "
+                             f"`apt-get download {pkg}`")
+        found[pkg] = hits[-1]
+    return found
+
+
+def extract_debs(debs, dest):
+    """Unpack each .deb into ``dest/<package>``; return {package: (folder, version)}."""
+    out = {}
+    for pkg, deb in debs.items():
+        folder = Path(dest) / pkg
+        run(["dpkg-deb", "-x", str(deb), str(folder)])
+        version = run(["dpkg-deb", "-f", str(deb), "Version"]).strip()
+        if version != EXPECTED_VERSIONS[pkg]:
+            print(f"warning: {pkg} is version {version}, the corpus was built from "
+                  f"{EXPECTED_VERSIONS[pkg]}; the files may differ", file=sys.stderr)
+        out[pkg] = (folder, version)
+    return out
+
+
+def list_prompts(root):
+    """Regular audio files under ``root``, sorted, symlinks neither followed nor counted.
+
+    Returns
+    -------
+    list of (utterance id, path relative to root)
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise BuildError(f"{root} is missing: the package layout changed; "
+                         "update SPEAKERS[...]['root'] in this script")
+    seen, prompts = set(), []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink() or path.suffix not in DECODERS:
+                continue
+            key = (path.stat().st_dev, path.stat().st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+            rel = path.relative_to(root).as_posix()
+            prompts.append((utterance_id(rel), rel))
+    ids = [u for u, _ in prompts]
+    if len(ids) != len(set(ids)):
+        raise BuildError(f"two files under {root} map to one utterance id")
+    return prompts
+
+
+def load_catalogue(packages):
+    """Decode every prompt of every speaker.
+
+    Returns
+    -------
+    catalogue : DataFrame[speaker, utterance, source_file, source_duration_s,
+        rms_db, band_fraction, speech, package, package_version, sha1 (of the samples)]
+    audio : dict (speaker, utterance) -> int16 ``(n,)`` at ``SR``
+    """
+    rows, audio = [], {}
+    for speaker, spec in SPEAKERS.items():
+        folder, version = packages[spec["package"]]
+        root = folder / spec["root"]
+        for utt, rel in list_prompts(root):
+            path = root / rel
+            if path.stat().st_size == 0:
+                print(f"note: {spec['package']}: {rel} is empty, skipped", file=sys.stderr)
+                continue
+            y, sr_in = DECODERS[path.suffix](path)
+            y8 = to_int16(to_rate(y, sr_in, SR))
+            rms_db, band = speech_stats(y8, SR)
+            speech = (not is_non_speech(utt) and rms_db >= MIN_RMS_DB
+                      and band >= MIN_BAND_FRACTION)
+            audio[speaker, utt] = y8
+            rows.append(dict(
+                speaker=speaker, utterance=utt,
+                source_file=f"/{spec['root']}/{rel}",
+                source_duration_s=len(y) / sr_in, rms_db=rms_db, band_fraction=band,
+                speech=speech, package=spec["package"], package_version=version,
+                sha1=hashlib.sha1(y8.tobytes()).hexdigest()))
+    return pd.DataFrame(rows), audio
+
+
+# ---------------------------------------------------------------- selection
+def select_utterances(catalogue, *, pair=PAIR, min_per_speaker=MIN_PER_SPEAKER,
+                      duration_range=DURATION_RANGE, seed=SEED):
+    """Choose the utterances to embed.
+
+    Every speech prompt id present for both speakers of ``pair`` is kept for
+    both; then each speaker gets a seeded random draw from its other speech
+    prompts of ``duration_range`` seconds until it has ``min_per_speaker``.
+
+    Parameters
+    ----------
+    catalogue : DataFrame with columns speaker, utterance, source_duration_s, speech
+    pair : (str, str)
+    min_per_speaker : int >= 1
+    duration_range : (float, float), seconds
+    seed : int
+
+    Returns
+    -------
+    DataFrame, the selected rows of ``catalogue`` sorted by speaker, utterance,
+    with a boolean column ``shared`` (prompt id of the cloning pair).
+    """
+    if min_per_speaker < 1:
+        raise ValueError(f"min_per_speaker must be >= 1, got {min_per_speaker}")
+    lo, hi = duration_range
+    speech = catalogue[catalogue["speech"]]
+    ids = {s: set(g["utterance"]) for s, g in speech.groupby("speaker")}
+    shared = ids[pair[0]] & ids[pair[1]]
+    chosen = []
+    for speaker, group in speech.groupby("speaker", sort=True):
+        group = group.sort_values("utterance")
+        keep = set(shared) if speaker in pair else set()
+        pool = group[~group["utterance"].isin(keep)
+                     & group["source_duration_s"].between(lo, hi)]["utterance"].to_numpy()
+        rng = np.random.default_rng([seed, zlib.crc32(speaker.encode())])
+        need = max(0, min_per_speaker - len(keep))
+        if need > len(pool):
+            raise BuildError(f"{speaker} has only {len(pool)} prompts of {lo}-{hi} s; "
+                             f"lower --min-per-speaker (got {min_per_speaker})")
+        keep |= set(rng.permutation(pool)[:need])
+        chosen.append(group[group["utterance"].isin(keep)])
+    out = pd.concat(chosen).sort_values(["speaker", "utterance"]).reset_index(drop=True)
+    out["shared"] = out["speaker"].isin(pair) & out["utterance"].isin(shared)
+    return out
+
+
+# ------------------------------------------------------------------ outputs
+def own_files(out_dir):
+    """Files in ``out_dir`` this script made (listed in its index.csv).
+
+    Raises BuildError if ``out_dir`` holds anything else, naming the files.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        return set()
+    present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
+               if p.is_file() or p.is_symlink()}
+    index = out_dir / "index.csv"
+    listed = set(pd.read_csv(index)["path"]) | set(OWN_FILES) if index.is_file() else set()
+    foreign = sorted(present - listed)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise BuildError(f"{out_dir} holds {len(foreign)} file(s) this script did not "
+                         f"make ({shown}); move them elsewhere and rerun, or pass --out "
+                         "an empty folder")
+    return present
+
+
+def write_corpus(selected, audio, stage, *, packages, copyright_texts, seed,
+                 min_per_speaker):
+    """Write FLAC files, index.csv, README.md and COPYRIGHT.txt into ``stage``."""
+    stage = Path(stage)
+    rows = []
+    for r in selected.itertuples(index=False):
+        rel = f"{r.speaker}/{r.utterance}.flac"
+        (stage / r.speaker).mkdir(parents=True, exist_ok=True)
+        y = audio[r.speaker, r.utterance]
+        sf.write(stage / rel, y, SR, format="FLAC", subtype="PCM_16")
+        rows.append(dict(speaker=r.speaker, utterance=r.utterance, path=rel,
+                         duration_s=round(len(y) / SR, 6), sr=SR, n_samples=len(y),
+                         package=r.package, package_version=r.package_version,
+                         source_file=r.source_file,
+                         licence=SPEAKERS[r.speaker]["licence"]))
+    index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+    index.to_csv(stage / "index.csv", index=False, lineterminator="\n")
+    (stage / "COPYRIGHT.txt").write_text(copyright_texts, encoding="utf-8")
+    (stage / "README.md").write_text(
+        render_readme(index, selected, packages=packages, seed=seed,
+                      min_per_speaker=min_per_speaker, size_mb=folder_mb(stage)),
+        encoding="utf-8")
+    return index
+
+
+def folder_mb(folder):
+    """Total size of the regular files under ``folder``, in MB (10**6 bytes)."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6
+
+
+def collect_copyrights(packages):
+    """The packages' copyright files (identical ones once), as one text."""
+    parts, seen = [], {}
+    for pkg in sorted(packages):
+        folder, version = packages[pkg]
+        doc = folder / "usr/share/doc" / pkg / "copyright"
+        text = doc.read_text(encoding="utf-8", errors="replace")
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        header = f"{'=' * 72}\n{pkg} {version}: /usr/share/doc/{pkg}/copyright\n{'=' * 72}\n"
+        if digest in seen:
+            parts.append(header + f"(identical to the copyright file of {seen[digest]})\n")
+            continue
+        seen[digest] = pkg
+        parts.append(header + text)
+    return ("Copyright files of the Debian packages the embedded corpus comes from,\n"
+            "copied verbatim. The GPL-2 text is in /usr/share/common-licenses/GPL-2 on\n"
+            "Debian systems and at https://www.gnu.org/licenses/old-licenses/gpl-2.0.txt\n\n"
+            + "\n".join(parts))
+
+
+def render_readme(index, selected, *, packages, seed, min_per_speaker, size_mb):
+    """The data README: provenance, licences, processing, counts."""
+    counts = index.groupby("speaker").agg(files=("path", "size"),
+                                          seconds=("duration_s", "sum"))
+    table = ["| speaker folder | voice | language | files | seconds | package (version) | "
+             "source format | licence |", "|---|---|---|---|---|---|---|---|"]
+    for speaker, spec in SPEAKERS.items():
+        c = counts.loc[speaker]
+        table.append(f"| `{speaker}` | {spec['voice']} ({spec['sex']}) | {spec['language']} | "
+                     f"{int(c.files)} | {c.seconds:.1f} | `{spec['package']}` "
+                     f"({packages[spec['package']][1]}) | {spec['source_format']} | "
+                     f"{spec['licence']} |")
+    table.append(f"| **all** | | | **{int(counts.files.sum())}** | "
+                 f"**{counts.seconds.sum():.1f}** | | | |")
+    shared = sorted(selected.loc[selected["shared"], "utterance"].unique())
+    word_identical = [u for u in shared if u.startswith("digits-")]
+    days_months = [u for u in word_identical if u.startswith(("digits-day-", "digits-mon-"))]
+    roots = "\n".join(f"- `{s}`: `/{spec['root']}/` in `{spec['package']}`"
+                      for s, spec in SPEAKERS.items())
+    lo, hi = DURATION_RANGE
+    return f"""# Embedded real speech
+
+Seven real voices reading telephone-system prompts, taken from Debian's
+Asterisk prompt packages, converted to one format: **8 kHz, mono, 16-bit
+FLAC**, one folder per speaker, `<speaker>/<utterance>.flac`. `index.csv`
+lists every file (speaker, utterance, path, duration_s, sr, n_samples,
+package, package_version, source_file, licence). Total size {size_mb:.1f} MB.
+
+Rebuild (needs Debian/Ubuntu `apt-get` and `dpkg-deb`, no root, and the
+build-time-only decoder `pip install g722`):
+
+```
+.venv/bin/python scripts/build_embedded_data.py          # rewrite data/embedded
+.venv/bin/python scripts/build_embedded_data.py --check  # rebuild in a temp folder, compare, write nothing
+```
+
+The build is deterministic (seed {seed}, sorted inputs): a rebuild from the
+same package versions gives byte-identical files.
+
+## Speakers and counts
+
+{chr(10).join(table)}
+
+## The cloning pair: Allison (es-MX) → July (es-CO)
+
+Both packages translate the same Asterisk prompt list, so prompts with the
+same id say (nearly) the same thing. They share **{len(shared)} prompt ids**
+(268 ids are in both packages; `beep` and `beeperr` are tones and are left
+out), and every one of them is kept for both speakers, whatever its duration
+(0.2-28 s). Of these, **{len(word_identical)}** are `digits-*` prompts
+(numbers, hours, {len(days_months)} weekday and month names, "hundred",
+"thousand", "today" ...), which are word-identical in both; the other
+prompts are separate translations of the same English sentence and often
+differ in wording and length (e.g. `conf-adminmenu`: 26.2 s vs 7.5 s).
+
+In July's package five pairs of ids are the same recording
+(`digits-h-1` = `vm-first`, `queue-minutes` = `vm-minutes`,
+`transfer` = `transfer2`, `vm-forward` = `vm-forwardoptions`,
+`invalid` = `pbx-invalid`); all shared ones are kept, so a
+train/test split by utterance id can hold the same July audio on both sides
+for those few ids.
+
+## Selection
+
+- Every speaker: a seeded random draw (seed {seed}) from its speech prompts of
+  {lo}-{hi} s (the source file's own duration, nothing trimmed), so that each
+  has at least {min_per_speaker} utterances. Allison and July reach that with
+  their shared ids alone, so all their files are shared ids.
+- Left out everywhere: tones and noises (`{'`, `'.join(sorted(NON_SPEECH_IDS))}`),
+  `silence/*`, and any file quieter than {MIN_RMS_DB:.0f} dBFS RMS or with less
+  than {MIN_BAND_FRACTION:.0%} of its power in 100-3800 Hz (none of the
+  selected prompts came near these limits).
+
+## Utterance ids
+
+The prompt's path below its language's sounds root, without extension,
+`/` replaced by `-` (`digits/1.gsm` → `digits-1`, `vm-intro.g722` →
+`vm-intro`), so the same prompt has the same id in every package. Roots:
+
+{roots}
+
+Symlinked folders (`sounds/digits/es -> ../es/digits` in
+`asterisk-prompt-es-co`, `sounds/{{digits,letters,dictate,phonetic}}/fr` in
+`asterisk-prompt-fr-armelle`) are neither followed nor counted.
+
+## Processing
+
+1. Decode: G.722 (64 kbit/s raw, 16 kHz) with the `g722` package (ITU-T
+   G.722 reference decoder); GSM 6.10 raw with libsndfile
+   (`soundfile.read(f, format='RAW', subtype='GSM610', samplerate=8000,
+   channels=1)`); WAV (8 kHz, 16-bit) with soundfile.
+2. Resample the 16 kHz voices to 8 kHz with `scipy.signal.resample_poly(y, 1, 2)`
+   (polyphase, Kaiser window), so that all seven voices have the same
+   telephone bandwidth and the bandwidth cannot give a speaker away. The
+   8 kHz sources are not resampled.
+3. Round to 16-bit and write mono FLAC. Nothing is trimmed, normalised or
+   filtered otherwise. These are modified versions of the original works
+   (format conversion and resampling).
+
+## Licences and attribution
+
+The copyright files of all seven packages are copied verbatim into
+`COPYRIGHT.txt`. Each file keeps the licence of its package:
+
+- `es-mx_allison`: voice prompts recorded by **Allison Smith**
+  (http://www.theivrvoice.com), financial contributions by Digium, Inc.;
+  copyright 2003-2010 Allison Smith; **CC-BY-SA-3.0**
+  (https://creativecommons.org/licenses/by-sa/3.0/).
+- `fr-ca_june`: recorded by **June Wallack** (http://www.junewallack.com),
+  translated into French by Clod Patry, Kristopher Lalletti and June
+  Wallack; copyright 2006-2008 June Wallack; **CC-BY-SA-3.0**.
+- `it_carlo`: recorded by **Carlo Flora** (http://www.carloflora.com,
+  http://www.segreterietelefoniche.it), translated by Silvia Petrin;
+  copyright 2012 Carlo Flora; **CC-BY-3.0**
+  (https://creativecommons.org/licenses/by/3.0/).
+- `ru_female`: "Provided by: Maxim Topal, http://www.ivrvoice.ru";
+  copyright 2010 Maxim; **CC-BY-3.0**. The package names no speaker
+  (its folder is `ru_RU_f_IvrvoiceRU`: a female voice); the folder name
+  says only that.
+- `es-co_july`: "Sonidos grabados por Avatar Ltda. con la voz de
+  **July E. Jiménez**"; copyright (C) 2006 Avatar Ltda.
+  (http://www.avatar.com.co/); **GNU GPL version 2** (June 1991).
+- `it_menardi`: prompts re-recorded in Italian by **Paola Dal Zot**,
+  courtesy of **Marco Menardi**; copyright 2006-2011 Marco Menardi and
+  Paola Dal Zot; **Creative Commons Attribution-ShareAlike 3.0 Italia**.
+  Their attribution condition: the sound files were made by Marco Menardi
+  and his wife Paola Dal Zot, http://www.voip.ammdomus.it. The English
+  text the prompts translate is copyright Digium.
+- `fr-fr_armelle`: voice actor **Armelle Desjardins**; copyright (C) 2006
+  Michel Gutierrez; a BSD-style licence (redistribution with or without
+  modification permitted if the copyright notice, conditions and
+  disclaimer are retained; no endorsement), quoted in `COPYRIGHT.txt`.
+
+The prompt texts of the Asterisk core sounds are translations of English
+prompts by Digium, Inc.
+"""
+
+
+def compare_folders(a, b):
+    """Relative paths whose bytes differ between two folders (missing counts as differing)."""
+    files = lambda d: {p.relative_to(d).as_posix(): p for p in Path(d).rglob("*") if p.is_file()}
+    fa, fb = files(a), files(b)
+    return sorted(k for k in fa.keys() | fb.keys()
+                  if k not in fa or k not in fb or fa[k].read_bytes() != fb[k].read_bytes())
+
+
+def install(stage, out_dir, previous):
+    """Replace this script's previous outputs in ``out_dir`` by the staged files."""
+    out_dir = Path(out_dir)
+    for rel in sorted(previous):
+        (out_dir / rel).unlink()
+    for d in sorted((p for p in out_dir.rglob("*") if p.is_dir()), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
+    for p in sorted(Path(stage).rglob("*")):
+        if p.is_file():
+            target = out_dir / p.relative_to(stage)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, target)
+
+
+# --------------------------------------------------------------------- main
+class Timer:
+    """Wall-clock timings of the build steps, printed to stderr, in seconds."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+
+    def lap(self, name):
+        t = time.perf_counter()
+        print(f"  {name}: {t - self.t0:.1f} s", file=sys.stderr)
+        self.t0 = t
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="output folder (default: data/embedded in the repository)")
+    parser.add_argument("--debs", type=Path, default=None,
+                        help="folder holding the seven .deb files (default: apt-get download)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--min-per-speaker", type=int, default=MIN_PER_SPEAKER)
+    parser.add_argument("--check", action="store_true",
+                        help="rebuild in a temporary folder and compare with --out; write nothing")
+    args = parser.parse_args(argv)
+
+    timer = Timer()
+    previous = own_files(args.out)  # refuse early if the folder holds foreign files
+    with tempfile.TemporaryDirectory(prefix="voxlib-embedded-") as tmp:
+        tmp = Path(tmp)
+        for sub in ("debs", "pkgs", "stage"):
+            (tmp / sub).mkdir()
+        debs = fetch_debs(tmp / "debs", args.debs)
+        timer.lap("download")
+        packages = extract_debs(debs, tmp / "pkgs")
+        timer.lap("extract")
+        catalogue, audio = load_catalogue(packages)
+        timer.lap(f"decode + resample {len(catalogue)} prompts")
+        selected = select_utterances(catalogue, seed=args.seed,
+                                     min_per_speaker=args.min_per_speaker)
+        index = write_corpus(selected, audio, tmp / "stage", packages=packages,
+                             copyright_texts=collect_copyrights(packages), seed=args.seed,
+                             min_per_speaker=args.min_per_speaker)
+        size_mb = folder_mb(tmp / "stage")
+        timer.lap(f"write {len(index)} FLAC files")
+        if size_mb > SIZE_LIMIT_MB:
+            raise BuildError(f"the corpus would be {size_mb:.1f} MB > {SIZE_LIMIT_MB} MB: "
+                             "lower --min-per-speaker")
+        summary = index.groupby("speaker").agg(files=("path", "size"),
+                                               seconds=("duration_s", "sum"))
+        print(summary.round(1).to_string())
+        print(f"shared ids (pair {PAIR[0]} -> {PAIR[1]}): {int(selected['shared'].sum() // 2)}")
+        print(f"total: {len(index)} files, {summary.seconds.sum():.0f} s, {size_mb:.2f} MB")
+        if args.check:
+            diff = compare_folders(tmp / "stage", args.out)
+            if diff:
+                print(f"{len(diff)} file(s) differ from {args.out}: {diff[:10]}")
+                return 1
+            print(f"identical to {args.out}")
+            return 0
+        install(tmp / "stage", args.out, previous)
+        timer.lap("install")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BuildError as exc:
+        sys.exit(f"error: {exc}")

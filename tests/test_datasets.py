@@ -1,0 +1,159 @@
+"""voxlib.datasets: discovery (embedded data and bad trees), pairing, splits, manifests."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import voiced
+from voxlib import datasets
+
+
+def _tree(root, spec):
+    """Write ``{speaker: [utterance, ...]}`` as short FLACs under ``root``."""
+    for i, (spk, utts) in enumerate(spec.items()):
+        (root / spk).mkdir(parents=True, exist_ok=True)
+        for j, u in enumerate(utts):
+            sf.write(root / spk / f"{u}.flac", voiced(8000, 0.3, f0=100 + 10 * i, seed=j), 8000)
+    return root
+
+
+# ---- the embedded corpus ------------------------------------------------------------
+
+def test_embedded_corpus_matches_its_index(embedded_root):
+    index = pd.read_csv(embedded_root / "index.csv")
+    corpus = datasets.discover(embedded_root)
+    assert corpus["speaker"].nunique() == 7
+    assert corpus.groupby("speaker").size().to_dict() == index.groupby("speaker").size().to_dict()
+    assert set(corpus["sr"]) == {8000} and set(corpus["channels"]) == {1}
+    merged = corpus.merge(index, on=["speaker", "utterance"])
+    assert len(merged) == len(index)
+    assert np.allclose(merged["duration"], merged["duration_s"], atol=1e-3)
+
+
+def test_embedded_cloning_pair_shares_prompt_ids(embedded_root):
+    corpus = datasets.discover(embedded_root)
+    pairs = datasets.pair_speakers(corpus, "es-mx_allison", "es-co_july", on_missing="ignore")
+    ids = lambda s: set(corpus.loc[corpus.speaker == s, "utterance"])  # noqa: E731
+    assert set(pairs["utterance"]) == ids("es-mx_allison") & ids("es-co_july")
+    assert len(pairs) >= 200
+    for r in pairs.head(20).itertuples():
+        assert "es-mx_allison" in r.source_path and "es-co_july" in r.target_path
+        assert r.source_path.endswith(r.utterance + ".flac") and r.target_path.endswith(r.utterance + ".flac")
+
+
+def test_embedded_split_is_utterance_disjoint(embedded_root):
+    corpus = datasets.discover(embedded_root)
+    a = datasets.split(corpus, test_size=0.25, seed=0)
+    train = set(zip(a.loc[a.split == "train", "speaker"], a.loc[a.split == "train", "utterance"]))
+    test = set(zip(a.loc[a.split == "test", "speaker"], a.loc[a.split == "test", "utterance"]))
+    assert not train & test
+    assert set(a.loc[a.split == "train", "speaker"]) == set(a.loc[a.split == "test", "speaker"]) == set(corpus.speaker)
+    share = (a.split == "test").groupby(a.speaker).mean()
+    assert share.between(0.15, 0.35).all()
+
+
+# ---- splits ---------------------------------------------------------------------------
+
+def test_split_keeps_every_image_of_a_recording_together_and_is_seeded():
+    rows = [{"speaker": s, "utterance": f"u{u}", "transform": t}
+            for s in "ABC" for u in range(8) for t in ("amor", "morse", "hamming")]
+    df = pd.DataFrame(rows)
+    a = datasets.split(df, test_size=0.25, seed=1)
+    assert a.groupby(["speaker", "utterance"])["split"].nunique().max() == 1
+    assert (a.split == "test").sum() == 3 * 2 * 3  # 2 of 8 recordings per speaker, 3 images each
+    b = datasets.split(df, test_size=0.25, seed=1)
+    c = datasets.split(df, test_size=0.25, seed=2)
+    assert a["split"].tolist() == b["split"].tolist()
+    assert a["split"].tolist() != c["split"].tolist()
+
+
+def test_split_rejects_single_recording_speaker_and_bad_size():
+    df = pd.DataFrame({"speaker": ["A", "A", "B"], "utterance": ["1", "2", "1"]})
+    with pytest.raises(ValueError, match="'B' has 1 recording"):
+        datasets.split(df)
+    with pytest.raises(ValueError, match="test_size=1.5"):
+        datasets.split(df.iloc[:2], test_size=1.5)
+
+
+# ---- discovery of user trees ------------------------------------------------------------
+
+def test_discover_folder_layout_with_nested_and_bad_files(tmp_path):
+    root = _tree(tmp_path, {"ana": ["a", "b"], "luis": ["a", "c"]})
+    (root / "luis" / "sub").mkdir()
+    sf.write(root / "luis" / "sub" / "d.wav", voiced(16000, 0.2), 16000)
+    (root / "ana" / "notes.pdf").write_bytes(b"%PDF")
+    (root / "ana" / "broken.wav").write_bytes(b"not audio at all" * 10)
+    (root / "ana" / "empty.flac").write_bytes(b"")
+    (root / "README.md").write_text("docs are ignored silently")
+    with pytest.warns(UserWarning) as rec:
+        df = datasets.discover(root)
+    text = "\n".join(str(w.message) for w in rec)
+    assert "notes.pdf" in text and "broken.wav" in text and "empty.flac" in text
+    assert sorted(df["utterance"]) == ["a", "a", "b", "c", "sub-d"]
+    assert df.loc[df.utterance == "sub-d", "sr"].item() == 16000
+    assert df["duration"].between(0.19, 0.31).all()
+
+
+def test_discover_flat_thesis_naming(tmp_path):
+    for spk in "AB":
+        for k in (1, 2):
+            sf.write(tmp_path / f"frase0{k}_{spk}_x.wav", voiced(8000, 0.2), 8000)
+    with pytest.warns(UserWarning, match="no speaker letter"):
+        sf.write(tmp_path / "nolabel.wav", voiced(8000, 0.2), 8000)
+        df = datasets.discover(tmp_path)
+    assert sorted(df.speaker.unique()) == ["A", "B"]
+    assert sorted(df.loc[df.speaker == "A", "utterance"]) == ["frase01_x", "frase02_x"]
+    pairs = datasets.pair_speakers(df, "A", "B")
+    assert list(pairs.utterance) == ["frase01_x", "frase02_x"]
+
+
+def test_discover_warns_for_single_file_speaker_and_fails_on_empty(tmp_path):
+    root = _tree(tmp_path / "c", {"ana": ["a", "b"], "solo": ["a"]})
+    with pytest.warns(UserWarning, match="'solo' has 1 recording"):
+        datasets.discover(root)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no readable audio"):
+        datasets.discover(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        datasets.discover(tmp_path / "nope")
+
+
+def test_pairing_names_the_missing_partner(tmp_path):
+    root = _tree(tmp_path, {"src": ["a", "b", "only_src"], "tgt": ["a", "b"]})
+    df = datasets.discover(root)
+    with pytest.warns(UserWarning, match="only_src.flac"):
+        pairs = datasets.pair_speakers(df, "src", "tgt")
+    assert list(pairs.utterance) == ["a", "b"]
+    with pytest.raises(ValueError, match="only_src.flac"):
+        datasets.pair_speakers(df, "src", "tgt", on_missing="error")
+    with pytest.raises(ValueError, match="'nobody' is not a speaker"):
+        datasets.pair_speakers(df, "src", "nobody")
+
+
+# ---- manifests --------------------------------------------------------------------------
+
+def test_manifest_paths_are_relative_on_disk_and_absolute_in_memory(tmp_path):
+    root = _tree(tmp_path / "data", {"ana": ["a", "b"]})
+    df = datasets.discover(root)
+    df["image_path"] = [str(tmp_path / "run" / "img" / f"{u}.png") for u in df.utterance]
+    m = datasets.write_manifest(df, tmp_path / "run" / "manifest.csv")
+    raw = pd.read_csv(m)
+    assert raw["path"].str.startswith("../data/").all() and raw["image_path"].str.startswith("img/").all()
+    moved = tmp_path / "moved"
+    (tmp_path / "run").rename(moved)
+    back = datasets.load_manifest(moved / "manifest.csv", required=["speaker"])
+    assert back["image_path"].tolist() == [str(moved / "img" / f"{u}.png") for u in df.utterance]
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['scale'\]"):
+        datasets.load_manifest(moved / "manifest.csv", required=["scale"])
+    with pytest.raises(FileNotFoundError, match="run 01_transforms first"):
+        datasets.load_manifest(tmp_path / "none.csv", producer="01_transforms")
+
+
+def test_fingerprint_is_order_independent_and_content_sensitive():
+    df = pd.DataFrame({"speaker": ["A", "B"], "utterance": ["1", "2"]})
+    assert datasets.fingerprint(df) == datasets.fingerprint(df.iloc[::-1])
+    assert datasets.fingerprint(df) != datasets.fingerprint(df.assign(utterance=["1", "3"]))
