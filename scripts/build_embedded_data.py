@@ -57,50 +57,35 @@ PAIR = ("es-mx_allison", "es-co_july")  # cloning source -> target
 SOUNDS = "usr/share/asterisk/sounds"
 
 # speaker folder -> where its prompts come from. ``root`` is the language's
-# sounds root inside the package: utterance ids are paths relative to it.
-SPEAKERS = {
-    "es-mx_allison": dict(
-        package="asterisk-core-sounds-es-g722", root=f"{SOUNDS}/es_MX_f_Allison",
-        voice="Allison Smith", language="Spanish (Mexico)", sex="female",
-        source_format="G.722 raw, 16 kHz", licence="CC-BY-SA-3.0"),
-    "fr-ca_june": dict(
-        package="asterisk-core-sounds-fr-g722", root=f"{SOUNDS}/fr_CA_f_June",
-        voice="June Wallack", language="French (Canada)", sex="female",
-        source_format="G.722 raw, 16 kHz", licence="CC-BY-SA-3.0"),
-    "it_carlo": dict(
-        package="asterisk-core-sounds-it-g722", root=f"{SOUNDS}/it_IT_m_Carlo",
-        voice="Carlo Flora", language="Italian", sex="male",
-        source_format="G.722 raw, 16 kHz", licence="CC-BY-3.0"),
-    "ru_female": dict(
-        package="asterisk-core-sounds-ru-g722", root=f"{SOUNDS}/ru_RU_f_IvrvoiceRU",
-        voice="unnamed (\"IvrvoiceRU\", provided by Maxim Topal, ivrvoice.ru)",
-        language="Russian", sex="female",
-        source_format="G.722 raw, 16 kHz", licence="CC-BY-3.0"),
-    "es-co_july": dict(
-        package="asterisk-prompt-es-co", root=f"{SOUNDS}/es",
-        voice="July E. Jiménez (Avatar Ltda.)", language="Spanish (Colombia)", sex="female",
-        source_format="GSM 6.10 raw, 8 kHz", licence="GPL-2.0-only"),
-    "it_menardi": dict(
-        package="asterisk-prompt-it-menardi-wav", root=f"{SOUNDS}/it_IT_f_Menardi",
-        voice="Paola Dal Zot (courtesy of Marco Menardi)", language="Italian", sex="female",
-        source_format="WAV PCM 16-bit, 8 kHz", licence="CC-BY-SA-3.0-IT"),
-    "fr-fr_armelle": dict(
-        package="asterisk-prompt-fr-armelle", root=f"{SOUNDS}/fr",
-        voice="Armelle Desjardins", language="French (France)", sex="female",
-        source_format="GSM 6.10 raw, 8 kHz", licence="BSD-style (Gutierrez 2006)"),
+# sounds root inside the package (below usr/share/asterisk/sounds/): utterance
+# ids are paths relative to it. ``version`` is the Debian 12 ("bookworm")
+# version the corpus was built from; another version still builds, with a
+# warning, but may give other files.
+_G722, _GSM = "G.722 raw, 16 kHz", "GSM 6.10 raw, 8 kHz"
+_COLUMNS = ("package", "version", "root", "voice", "language", "sex", "source_format",
+            "licence")
+_TABLE = {
+    "es-mx_allison": ("asterisk-core-sounds-es-g722", "1.6.1-1", "es_MX_f_Allison",
+                      "Allison Smith", "Spanish (Mexico)", "female", _G722, "CC-BY-SA-3.0"),
+    "fr-ca_june": ("asterisk-core-sounds-fr-g722", "1.6.1-1", "fr_CA_f_June",
+                   "June Wallack", "French (Canada)", "female", _G722, "CC-BY-SA-3.0"),
+    "it_carlo": ("asterisk-core-sounds-it-g722", "1.6.1-1", "it_IT_m_Carlo",
+                 "Carlo Flora", "Italian", "male", _G722, "CC-BY-3.0"),
+    "ru_female": ("asterisk-core-sounds-ru-g722", "1.6.1-1", "ru_RU_f_IvrvoiceRU",
+                  'not named ("IvrvoiceRU")', "Russian", "female", _G722, "CC-BY-3.0"),
+    "es-co_july": ("asterisk-prompt-es-co", "0.20070403-2.1", "es",
+                   "July E. Jiménez (Avatar Ltda.)", "Spanish (Colombia)", "female", _GSM,
+                   "GPL-2.0-only"),
+    "it_menardi": ("asterisk-prompt-it-menardi-wav", "1:1.4.22+mm20110907-3.1",
+                   "it_IT_f_Menardi", "Paola Dal Zot (courtesy of Marco Menardi)", "Italian",
+                   "female", "WAV PCM 16-bit, 8 kHz", "CC-BY-SA-3.0-IT"),
+    "fr-fr_armelle": ("asterisk-prompt-fr-armelle", "20070613-2.2", "fr",
+                      "Armelle Desjardins", "French (France)", "female", _GSM,
+                      "BSD-style (Gutierrez 2006)"),
 }
-
-# The versions this corpus was built from (Debian 12 "bookworm"); another
-# version still builds, with a warning, but may give other files.
-EXPECTED_VERSIONS = {
-    "asterisk-core-sounds-es-g722": "1.6.1-1",
-    "asterisk-core-sounds-fr-g722": "1.6.1-1",
-    "asterisk-core-sounds-it-g722": "1.6.1-1",
-    "asterisk-core-sounds-ru-g722": "1.6.1-1",
-    "asterisk-prompt-es-co": "0.20070403-2.1",
-    "asterisk-prompt-it-menardi-wav": "1:1.4.22+mm20110907-3.1",
-    "asterisk-prompt-fr-armelle": "20070613-2.2",
-}
+SPEAKERS = {speaker: dict(zip(_COLUMNS, row), root=f"{SOUNDS}/{row[2]}")
+            for speaker, row in _TABLE.items()}
+EXPECTED_VERSIONS = {spec["package"]: spec["version"] for spec in SPEAKERS.values()}
 
 # Prompt ids that are not a voice: tones, jingles, animal noises, silences.
 NON_SPEECH_IDS = frozenset({
@@ -382,7 +367,7 @@ def own_files(out_dir):
     return present
 
 
-def write_corpus(selected, audio, stage, *, packages, copyright_texts, seed,
+def write_corpus(selected, audio, stage, *, catalogue, packages, copyright_texts, seed,
                  min_per_speaker):
     """Write FLAC files, index.csv, README.md and COPYRIGHT.txt into ``stage``."""
     stage = Path(stage)
@@ -401,7 +386,7 @@ def write_corpus(selected, audio, stage, *, packages, copyright_texts, seed,
     index.to_csv(stage / "index.csv", index=False, lineterminator="\n")
     (stage / "COPYRIGHT.txt").write_text(copyright_texts, encoding="utf-8")
     (stage / "README.md").write_text(
-        render_readme(index, selected, packages=packages, seed=seed,
+        render_readme(index, selected, catalogue, packages=packages, seed=seed,
                       min_per_speaker=min_per_speaker, size_mb=folder_mb(stage)),
         encoding="utf-8")
     return index
@@ -432,7 +417,18 @@ def collect_copyrights(packages):
             + "\n".join(parts))
 
 
-def render_readme(index, selected, *, packages, seed, min_per_speaker, size_mb):
+def same_audio_groups(rows):
+    """Groups of utterance ids of one speaker whose samples are identical.
+
+    Returns
+    -------
+    list of (speaker, [utterance, ...]) with two or more ids each, sorted.
+    """
+    groups = rows.groupby(["speaker", "sha1"])["utterance"].apply(sorted)
+    return sorted((spk, utts) for (spk, _), utts in groups.items() if len(utts) > 1)
+
+
+def render_readme(index, selected, catalogue, *, packages, seed, min_per_speaker, size_mb):
     """The data README: provenance, licences, processing, counts."""
     counts = index.groupby("speaker").agg(files=("path", "size"),
                                           seconds=("duration_s", "sum"))
@@ -447,8 +443,20 @@ def render_readme(index, selected, *, packages, seed, min_per_speaker, size_mb):
     table.append(f"| **all** | | | **{int(counts.files.sum())}** | "
                  f"**{counts.seconds.sum():.1f}** | | | |")
     shared = sorted(selected.loc[selected["shared"], "utterance"].unique())
-    word_identical = [u for u in shared if u.startswith("digits-")]
-    days_months = [u for u in word_identical if u.startswith(("digits-day-", "digits-mon-"))]
+    ids_in = {s: set(catalogue.loc[catalogue["speaker"] == s, "utterance"]) for s in PAIR}
+    in_both = sorted(ids_in[PAIR[0]] & ids_in[PAIR[1]])
+    left_out = sorted(set(in_both) - set(shared))
+    pair_rows = selected[selected["shared"]].set_index(["speaker", "utterance"])
+    dur = pair_rows["source_duration_s"]
+    longest = dur.loc[PAIR[0]].idxmax()
+    dups = [(spk, utts) for spk, utts in same_audio_groups(selected)]
+    dup_text = "; ".join(f"`{spk}/`" + " = ".join(f"`{u}`" for u in utts) for spk, utts in dups)
+    failed = catalogue[~catalogue["speech"] & ~catalogue["utterance"].map(is_non_speech)]
+    failed_text = (", ".join(f"`{r.speaker}/{r.utterance}`" for r in failed.itertuples())
+                   or "none")
+    digits = [u for u in shared if u.startswith("digits-")]
+    numbers = [u for u in digits if u[len("digits-"):].isdigit()]
+    days_months = [u for u in digits if u.startswith(("digits-day-", "digits-mon-"))]
     roots = "\n".join(f"- `{s}`: `/{spec['root']}/` in `{spec['package']}`"
                       for s, spec in SPEAKERS.items())
     lo, hi = DURATION_RANGE
@@ -478,21 +486,22 @@ same package versions gives byte-identical files.
 ## The cloning pair: Allison (es-MX) → July (es-CO)
 
 Both packages translate the same Asterisk prompt list, so prompts with the
-same id say (nearly) the same thing. They share **{len(shared)} prompt ids**
-(268 ids are in both packages; `beep` and `beeperr` are tones and are left
-out), and every one of them is kept for both speakers, whatever its duration
-(0.2-28 s). Of these, **{len(word_identical)}** are `digits-*` prompts
-(numbers, hours, {len(days_months)} weekday and month names, "hundred",
-"thousand", "today" ...), which are word-identical in both; the other
-prompts are separate translations of the same English sentence and often
-differ in wording and length (e.g. `conf-adminmenu`: 26.2 s vs 7.5 s).
+same id say (nearly) the same thing. {len(in_both)} prompt ids are in both
+packages; leaving out the ones that are not speech ({", ".join(f"`{u}`" for u in left_out)}),
+they share **{len(shared)} prompt ids**, and every one of them is kept for both
+speakers, whatever its duration ({dur.min():.2f}-{dur.max():.1f} s). Of these,
+{len(digits)} are `digits-*` prompts; at least **{len(numbers) + len(days_months)}**
+say the very same word in both ({len(numbers)} numbers, {len(days_months)} weekday and
+month names); the rest of `digits-*` (`h-*`, `hundred`, `today`, `a-m`,
+`pound` ...) are single words that are most likely the same too (not checked
+by ear). The other prompts are separate translations of the same English
+sentence and often differ in wording and length (e.g. `{longest}`:
+{dur.loc[PAIR[0], longest]:.1f} s for Allison, {dur.loc[PAIR[1], longest]:.1f} s for July).
 
-In July's package five pairs of ids are the same recording
-(`digits-h-1` = `vm-first`, `queue-minutes` = `vm-minutes`,
-`transfer` = `transfer2`, `vm-forward` = `vm-forwardoptions`,
-`invalid` = `pbx-invalid`); all shared ones are kept, so a
-train/test split by utterance id can hold the same July audio on both sides
-for those few ids.
+Some ids of one speaker are the very same recording (identical samples):
+{dup_text or "none"}. All are kept (they are shared ids), so a train/test
+split by utterance id can put the same audio on both sides for these few
+ids.
 
 ## Selection
 
@@ -502,8 +511,17 @@ for those few ids.
   their shared ids alone, so all their files are shared ids.
 - Left out everywhere: tones and noises (`{'`, `'.join(sorted(NON_SPEECH_IDS))}`),
   `silence/*`, and any file quieter than {MIN_RMS_DB:.0f} dBFS RMS or with less
-  than {MIN_BAND_FRACTION:.0%} of its power in 100-3800 Hz (none of the
-  selected prompts came near these limits).
+  than {MIN_BAND_FRACTION:.0%} of its power in 100-3800 Hz or shorter than
+  256 samples (in these packages: {failed_text}). Empty files are skipped.
+
+## Caveats
+
+Each voice was recorded in its own studio and stored with its own codec
+(G.722, GSM 6.10 or PCM before the conversion to 8 kHz FLAC), so the
+recordings also differ in noise floor and codec artefacts. A classifier can
+learn the channel as well as the voice; the same holds for any corpus
+gathered this way. The prompts are read telephone-menu phrases, not
+conversational speech.
 
 ## Utterance ids
 
@@ -632,7 +650,8 @@ def main(argv=None):
         timer.lap(f"decode + resample {len(catalogue)} prompts")
         selected = select_utterances(catalogue, seed=args.seed,
                                      min_per_speaker=args.min_per_speaker)
-        index = write_corpus(selected, audio, tmp / "stage", packages=packages,
+        index = write_corpus(selected, audio, tmp / "stage", catalogue=catalogue,
+                             packages=packages,
                              copyright_texts=collect_copyrights(packages), seed=args.seed,
                              min_per_speaker=args.min_per_speaker)
         size_mb = folder_mb(tmp / "stage")

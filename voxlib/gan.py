@@ -40,6 +40,7 @@ __all__ = [
     "generate",
     "write_generated",
     "load_generator",
+    "layer_table",
     "to_unit",
     "to_uint8",
     "GanDataError",
@@ -222,6 +223,21 @@ def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3,
     return keras.Model([source, candidate], logits, name="patchgan_discriminator")
 
 
+def layer_table(model):
+    """The convolution layers of a network with their output shapes and parameters.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``layer, kind, output_shape (H, W, C), params``: the U-Net's encoder
+        and decoder blocks or the PatchGAN's, in order.
+    """
+    rows = [dict(layer=layer.name, kind=type(layer).__name__, output_shape=tuple(layer.output.shape[1:]),
+                 params=layer.count_params())
+            for layer in model.layers if type(layer).__name__ in ("Conv2D", "Conv2DTranspose")]
+    return pd.DataFrame(rows)
+
+
 # ------------------------------------------------------------------- losses
 
 
@@ -320,6 +336,7 @@ class Pix2Pix:
 
     def _train_step(self, source, target):
         import tensorflow as tf
+        source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             generated = self.generator(source, training=True)
             disc_real = self.discriminator([source, target], training=True)
@@ -348,12 +365,16 @@ class Pix2Pix:
         return dict(zip(LOSS_COLUMNS, (float(v) for v in out)))
 
     def checkpoint(self):
-        """``tf.train.Checkpoint`` of both networks, both optimisers and the epoch counter
-        (dropout seed states are layer variables, so they are included)."""
+        """``tf.train.Checkpoint`` of both networks, both optimisers, the epoch counter
+        and the dropout seed states."""
         import tensorflow as tf
+        # Keras keeps the dropout seed states out of its tracked variables: add them by hand.
+        seeds = [v.value for m in (self.generator, self.discriminator)
+                 for v in m.non_trainable_variables if "seed_generator_state" in v.path]
         return tf.train.Checkpoint(generator=self.generator, discriminator=self.discriminator,
                                    generator_optimizer=self.generator_optimizer,
-                                   discriminator_optimizer=self.discriminator_optimizer, epoch=self.epoch)
+                                   discriminator_optimizer=self.discriminator_optimizer, epoch=self.epoch,
+                                   dropout_seeds=seeds)
 
     def generate(self, source, *, thesis_training_mode=False, batch_size=8):
         """Generated images for sources; see :func:`generate`."""
@@ -436,3 +457,521 @@ def augment_pair(source, target, *, seed=0, jitter=30 / 256, flip=False):
         flips = rng.random(n) < 0.5
         both[flips] = both[flips, :, ::-1]
     return both[..., :cs], both[..., cs:]
+
+
+# ------------------------------------------------------------------ training
+
+PARAMS_FILE = "train_params.json"
+
+
+def _fingerprint(*arrays):
+    import hashlib
+    h = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check_params(path, params):
+    """Store ``params`` on first use; refuse different ones later."""
+    if path.exists():
+        old = json.loads(path.read_text())
+        diff = {k: (old.get(k), params.get(k)) for k in sorted(set(old) | set(params)) if old.get(k) != params.get(k)}
+        if diff:
+            lines = "; ".join(f"{k}: stored {a!r}, now {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(
+                f"{path.parent} holds a training run with other parameters ({lines}). "
+                f"Use another output folder for these parameters, or the stored ones to resume.")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(params, indent=2, sort_keys=True))
+
+
+def _epochs_to_panel(panel_epochs, epochs):
+    if panel_epochs is None:
+        return set()
+    if isinstance(panel_epochs, (int, np.integer)):
+        if panel_epochs <= 0:
+            raise ValueError(f"panel_epochs must be > 0, a list of epochs or None; got {panel_epochs!r}")
+        return set(range(panel_epochs, epochs + 1, panel_epochs)) | {epochs}
+    return {int(e) for e in panel_epochs}
+
+
+def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, depth=None, l1_weight=100.0,
+        learning_rate=2e-4, beta_1=0.5, augment=False, jitter=30 / 256, flip=False, seed=0,
+        checkpoint_every=10, keep_checkpoints=2, panel_epochs=None, panel_source=None, panel_target=None,
+        jit_compile=False, progress=True):
+    """Train pix2pix on paired images, resumably.
+
+    Everything lands in ``out_dir``: ``train_params.json`` (the parameters and
+    a fingerprint of the data), ``checkpoints/`` (``tf.train.Checkpoint`` of
+    both networks, both optimisers and the epoch, every ``checkpoint_every``
+    epochs and at the end), ``losses.csv`` (one row per epoch: ``epoch,
+    gen_total, gen_gan, gen_l1, disc, seconds``, means over the epoch's
+    steps), ``panels/epoch_NNNN.png`` and ``generator.keras``. Calling again
+    with the same folder resumes after the last checkpoint (finished epochs
+    are not redone; a larger ``epochs`` trains further); other parameters or
+    data raise ``ValueError`` instead of mixing two runs.
+
+    Batches follow a permutation seeded by ``(seed, epoch)``, so a resumed run
+    sees the same order as an uninterrupted one.
+
+    Parameters
+    ----------
+    source, target : uint8 array (N, H, W, C)
+        Paired images (row i of ``source`` pairs with row i of ``target``).
+    out_dir : path
+    epochs : int > 0
+        Total epochs (the thesis: 300).
+    batch_size : int > 0
+        The thesis: 1.
+    image_size : ignored if None; else must equal ``(H, W)`` of the data.
+    depth, l1_weight, learning_rate, beta_1, seed, jit_compile :
+        See :class:`Pix2Pix`.
+    augment, jitter, flip :
+        See :func:`augment_pair` (off by default, as in the thesis).
+    checkpoint_every : int > 0
+        Epochs between checkpoints.
+    keep_checkpoints : int > 0
+        Checkpoints kept on disk.
+    panel_epochs : int, list of int or None
+        Epochs that save an input / target / generated panel (an int k = every
+        k epochs and the last).
+    panel_source, panel_target : uint8 array (k, H, W, C) or None
+        Pairs shown in panels (default: the first two training pairs).
+    progress : bool
+        tqdm bars over epochs and steps.
+
+    Returns
+    -------
+    model : Pix2Pix
+    losses : pandas.DataFrame
+        All epochs so far (read back from ``losses.csv``).
+    """
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    source, target = np.asarray(source), np.asarray(target)
+    if source.ndim != 4 or target.ndim != 4 or source.shape[:3] != target.shape[:3]:
+        raise ValueError(f"source and target must be (N, H, W, C) arrays with equal N, H, W; "
+                         f"got {source.shape} and {target.shape}")
+    if len(source) == 0:
+        raise ValueError("source and target hold no images; give at least one pair")
+    if source.dtype != np.uint8 or target.dtype != np.uint8:
+        raise ValueError(f"source and target must be uint8 images; got {source.dtype} and {target.dtype}")
+    if image_size is not None and tuple(_as_size(image_size)) != source.shape[1:3]:
+        raise ValueError(f"image_size {image_size!r} does not match the images ({source.shape[1:3]})")
+    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every),
+                    ("keep_checkpoints", keep_checkpoints)):
+        if not isinstance(v, (int, np.integer)) or v <= 0:
+            raise ValueError(f"{name} must be a positive int; got {v!r}")
+    out_dir = Path(out_dir)
+    config = dict(in_channels=int(source.shape[-1]), out_channels=int(target.shape[-1]), depth=depth,
+                  l1_weight=l1_weight, learning_rate=learning_rate, beta_1=beta_1, seed=seed)
+    params = dict(config, image_size=list(source.shape[1:3]), depth=unet_depth(source.shape[1:3], depth),
+                  batch_size=int(batch_size), augment=bool(augment), jitter=float(jitter), flip=bool(flip),
+                  n_pairs=int(len(source)), data_fingerprint=_fingerprint(source, target))
+    _check_params(out_dir / PARAMS_FILE, params)
+    model = Pix2Pix(source.shape[1:3], jit_compile=jit_compile, **config)
+
+    ckpt = model.checkpoint()
+    manager = tf.train.CheckpointManager(ckpt, str(out_dir / "checkpoints"), max_to_keep=int(keep_checkpoints))
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    start = int(model.epoch.numpy())
+    losses_path = out_dir / "losses.csv"
+    losses = pd.read_csv(losses_path) if losses_path.exists() else pd.DataFrame(columns=["epoch", *LOSS_COLUMNS, "seconds"])
+    losses = losses[losses["epoch"] <= start]        # epochs after the last checkpoint are redone
+    losses.to_csv(losses_path, index=False)
+
+    panels = _epochs_to_panel(panel_epochs, epochs)
+    if panel_source is None:
+        panel_source, panel_target = source[:2], target[:2]
+    x_all, y_all = to_unit(source), to_unit(target)
+    n = len(x_all)
+    n_steps = math.ceil(n / batch_size)
+    bar = tqdm(range(start + 1, epochs + 1), desc="epochs", initial=start, total=epochs, disable=not progress)
+    try:
+        for epoch in bar:
+            t0 = time.perf_counter()
+            order = np.random.default_rng([seed, epoch]).permutation(n)
+            sums = dict.fromkeys(LOSS_COLUMNS, 0.0)
+            steps = tqdm(range(n_steps), desc=f"epoch {epoch}", leave=False, disable=not progress)
+            for s in steps:
+                idx = order[s * batch_size:(s + 1) * batch_size]
+                x, y = x_all[idx], y_all[idx]
+                if augment:
+                    x, y = augment_pair(x, y, seed=[seed, epoch, s], jitter=jitter, flip=flip)
+                out = model.train_step(x, y)
+                for k in LOSS_COLUMNS:
+                    sums[k] += out[k] * len(idx) / n
+                steps.set_postfix(gen_l1=f"{out['gen_l1']:.3f}", disc=f"{out['disc']:.3f}", refresh=False)
+            model.epoch.assign(epoch)
+            row = dict(epoch=epoch, **sums, seconds=time.perf_counter() - t0)
+            pd.DataFrame([row]).to_csv(losses_path, mode="a", header=False, index=False)
+            bar.set_postfix(gen_l1=f"{sums['gen_l1']:.3f}", disc=f"{sums['disc']:.3f}", refresh=False)
+            if epoch % checkpoint_every == 0 or epoch == epochs:
+                manager.save(checkpoint_number=epoch)
+            if epoch in panels:
+                _save_panel(model, panel_source, panel_target, out_dir / "panels" / f"epoch_{epoch:04d}.png", epoch)
+    except KeyboardInterrupt:
+        done = int(model.epoch.numpy())
+        if done > start and done % checkpoint_every:
+            manager.save(checkpoint_number=done)
+        raise
+    model.generator.save(out_dir / "generator.keras")
+    return model, pd.read_csv(losses_path)
+
+
+def _save_panel(model, source, target, path, epoch):
+    import matplotlib.pyplot as plt
+    from . import plots
+    fig = plots.plot_gan_panel(source, target, model.generate(source), path=path, title=f"epoch {epoch}")
+    plt.close(fig)
+
+
+def load_generator(path):
+    """A generator saved by :func:`fit` (``generator.keras``)."""
+    import keras
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no generator at {path}; train one with voxlib.gan.fit first")
+    return keras.models.load_model(path, compile=False)
+
+
+# -------------------------------------------------------------- paired data
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+@dataclass
+class PairedImages:
+    """Paired 8-bit images: row i of ``source`` goes with row i of ``target``.
+
+    Attributes
+    ----------
+    names : list of str
+        Pair names (utterance ids, or file stems in folder mode).
+    source, target : uint8 array (N, H, W, C)
+    meta : pandas.DataFrame
+        One row per pair: ``utterance, source_image_path, target_image_path``
+        and, for scalograms, ``source_audio_path, target_audio_path, scale, sr,
+        n_freq, n_time, height, width, align_duration, align_lead``.
+    """
+
+    names: list
+    source: np.ndarray
+    target: np.ndarray
+    meta: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __len__(self):
+        return len(self.names)
+
+    def subset(self, index):
+        """The pairs at integer positions ``index``."""
+        index = np.asarray(index, dtype=int)
+        return PairedImages([self.names[i] for i in index], self.source[index], self.target[index],
+                            self.meta.iloc[index].reset_index(drop=True))
+
+
+def _as_channels(img, channels):
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.shape[-1] == channels:
+        return img
+    if channels == 3 and img.shape[-1] == 1:
+        return np.repeat(img, 3, axis=-1)
+    if channels == 1 and img.shape[-1] >= 3:        # ITU-R 601 luma, as MATLAB's rgb2gray
+        gray = img[..., :3].astype(np.float32) @ np.array([0.2989, 0.5870, 0.1140], np.float32)
+        return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]
+    raise ValueError(f"cannot convert an image with {img.shape[-1]} channels to {channels}")
+
+
+def _read_image(path, channels, image_size):
+    from PIL import Image
+    with Image.open(path) as im:
+        im = im.convert("L" if channels == 1 else "RGB")
+        if image_size is not None and im.size != (image_size[1], image_size[0]):
+            im = im.resize((image_size[1], image_size[0]), Image.Resampling.BICUBIC)
+        return _as_channels(np.asarray(im), channels)
+
+
+def _list_images(folder, what):
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GanDataError(f"{what} {folder} is not a folder; give a folder of images ({', '.join(IMAGE_SUFFIXES)})")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise GanDataError(f"{what} {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); "
+                           f"put the paired images there")
+    stems = {}
+    for p in files:
+        if p.stem in stems:
+            raise GanDataError(f"{p} and {stems[p.stem]} have the same name; keep one image per name")
+        stems[p.stem] = p
+    return stems
+
+
+def _check_same_size(images, paths):
+    shapes = [im.shape for im in images]
+    for shape, path in zip(shapes, paths):
+        if shape != shapes[0]:
+            raise GanDataError(f"images differ in size: {paths[0]} is {shapes[0][1]} x {shapes[0][0]} but {path} "
+                               f"is {shape[1]} x {shape[0]} (width x height); pass image_size=(height, width) "
+                               f"to resize them all, or resize the files")
+
+
+def _check_channels(channels):
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (gray) or 3 (RGB); got {channels!r}")
+
+
+def load_folder_pairs(source_dir, target_dir, *, channels=3, image_size=None, on_missing="error"):
+    """Pairs from two folders holding images with the same file names.
+
+    The general image-to-image mode (the thesis first colourised grayscale
+    flower photos): ``source_dir/a.png`` pairs with ``target_dir/a.png`` (or
+    ``a.jpg``: names are matched without their suffix).
+
+    Parameters
+    ----------
+    source_dir, target_dir : path
+    channels : {1, 3}
+        Images are read as gray (1) or RGB (3).
+    image_size : (int, int) or None
+        Resize every image to ``(height, width)`` (bicubic); None requires
+        all images to have one size.
+    on_missing : {"error", "skip"}
+        An image with no partner raises ``GanDataError`` naming it, or is
+        left out with a warning.
+
+    Returns
+    -------
+    PairedImages
+    """
+    import warnings
+    _check_channels(channels)
+    if on_missing not in ("error", "skip"):
+        raise ValueError(f"on_missing must be 'error' or 'skip'; got {on_missing!r}")
+    if image_size is not None:
+        image_size = _as_size(image_size)
+    src, tgt = _list_images(source_dir, "source_dir"), _list_images(target_dir, "target_dir")
+    lonely = [src[s] for s in src if s not in tgt] + [tgt[t] for t in tgt if t not in src]
+    if lonely:
+        msg = (f"{len(lonely)} image(s) have no partner of the same name, e.g. {lonely[0]} "
+               f"(expected {Path(target_dir if lonely[0].parent == Path(source_dir) else source_dir) / lonely[0].stem}.*)")
+        if on_missing == "error":
+            raise GanDataError(msg + "; add the partner or remove the file (or pass on_missing='skip')")
+        warnings.warn(msg + "; they are left out", stacklevel=2)
+    names = sorted(set(src) & set(tgt))
+    if not names:
+        raise GanDataError(f"{source_dir} and {target_dir} share no image name; nothing to pair")
+    paths_s, paths_t = [src[n] for n in names], [tgt[n] for n in names]
+    x = [_read_image(p, channels, image_size) for p in paths_s]
+    y = [_read_image(p, channels, image_size) for p in paths_t]
+    _check_same_size(x + y, paths_s + paths_t)
+    meta = pd.DataFrame({"utterance": names, "source_image_path": [str(p) for p in paths_s],
+                         "target_image_path": [str(p) for p in paths_t]})
+    return PairedImages(names, np.stack(x), np.stack(y), meta)
+
+
+def load_manifest_pairs(manifest, source, target, *, transform="amor", channels=1, align_duration=None,
+                        align_lead=None, on_missing="warn"):
+    """Pairs of two speakers' images from a ``transforms`` manifest, matched by utterance.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame or path
+        ``voxlib.transforms.write_images``'s manifest (``speaker, utterance,
+        transform, path, scale, sr, n_freq, n_time, height, width,
+        source_path``); any corpus with shared utterance ids works.
+    source, target : str
+        Speaker labels.
+    transform : str
+        Which transform's images to pair.
+    channels : {1, 3}
+        Network channels (the thesis stacked the gray image three times).
+    align_duration, align_lead : float or None
+        VAD alignment of the clips (seconds), recorded for notebook 05.
+    on_missing : {"warn", "error", "ignore"}
+        Utterances only one speaker has.
+
+    Returns
+    -------
+    PairedImages
+        Sorted by utterance; ``meta`` carries the source image's ``scale, sr,
+        n_freq, n_time`` and both audio paths.
+    """
+    from . import datasets, images
+    _check_channels(channels)
+    if not isinstance(manifest, pd.DataFrame):
+        manifest = datasets.load_manifest(manifest)
+    cols = ["speaker", "utterance", "transform", "path", "scale", "sr", "n_freq", "n_time", "source_path"]
+    missing = [c for c in cols if c not in manifest.columns]
+    if missing:
+        raise GanDataError(f"manifest lacks column(s) {missing}; make it with voxlib.transforms.write_images")
+    rows = manifest[manifest["transform"] == transform]
+    if rows.empty:
+        raise GanDataError(f"manifest has no images of transform {transform!r}; "
+                           f"it has {sorted(manifest['transform'].unique())}")
+    paired = datasets.pair_speakers(rows, source, target, on_missing=on_missing)
+    s = rows[rows["speaker"] == source].set_index("utterance").loc[paired["utterance"]]
+    t = rows[rows["speaker"] == target].set_index("utterance").loc[paired["utterance"]]
+    x = [_as_channels(images.load_image(p)[0], channels) for p in s["path"]]
+    y = [_as_channels(images.load_image(p)[0], channels) for p in t["path"]]
+    _check_same_size(x + y, list(s["path"]) + list(t["path"]))
+    meta = pd.DataFrame({
+        "utterance": list(paired["utterance"]), "transform": transform,
+        "source_image_path": list(s["path"]), "target_image_path": list(t["path"]),
+        "source_audio_path": list(s["source_path"]), "target_audio_path": list(t["source_path"]),
+        "scale": s["scale"].to_numpy(float), "target_scale": t["scale"].to_numpy(float),
+        "sr": s["sr"].to_numpy(), "n_freq": s["n_freq"].to_numpy(), "n_time": s["n_time"].to_numpy(),
+        "align_duration": align_duration, "align_lead": align_lead})
+    return PairedImages(list(paired["utterance"]), np.stack(x), np.stack(y), meta)
+
+
+def split_pairs(pairs, *, test_size=0.25, seed=0):
+    """Hold out a seeded share of the pairs (sentences) for testing.
+
+    The thesis trained on all its 90 sentences; ``test_size=0`` does that.
+
+    Returns
+    -------
+    train, test : PairedImages
+        ``meta`` gains a ``split`` column.
+    """
+    if not 0 <= test_size < 1:
+        raise ValueError(f"test_size must be in [0, 1); got {test_size!r}")
+    n = len(pairs)
+    n_test = min(n - 1, max(1, round(test_size * n))) if test_size > 0 else 0
+    order = np.random.default_rng(seed).permutation(n)
+    test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
+    train, test = pairs.subset(train_idx), pairs.subset(test_idx)
+    train.meta["split"], test.meta["split"] = "train", "test"
+    return train, test
+
+
+def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256), sr=8000, transform="amor",
+                        align_duration=3.0, align_lead=0.5, scale="max", max_pairs=None, channels=1, seed=0):
+    """Images of two speakers' VAD-aligned clips of the same sentences, on one fixed scale.
+
+    A pixel must mean the same magnitude in every image, or the generator
+    learns each image's loudness normalisation instead of the voice. With
+    ``scale="max"`` a first pass (``out_dir/scan``) measures every image's own
+    maximum of ``50 log10(|W| + 1)`` and the images are then written with the
+    largest of them (nothing saturates; the brightest image uses all 255
+    levels). Both passes are cached by ``write_images``.
+
+    Parameters
+    ----------
+    corpus : pandas.DataFrame
+        ``voxlib.datasets.discover``'s table (``path, speaker, utterance``).
+    source, target : str
+        Speakers; utterances both recorded are paired.
+    out_dir : path
+        Where ``write_images`` puts ``<transform>/<speaker>/<utterance>.png``
+        and ``manifest.csv``.
+    image_size : (int, int)
+        ``(height, width)``; width is time.
+    sr : int
+        Sample rate the audio is resampled to (Hz).
+    transform : str
+        A ``voxlib.transforms.TRANSFORMS`` name (the thesis: amor).
+    align_duration, align_lead : float
+        VAD alignment (seconds): clip length and leading silence.
+    scale : "max" or float > 0
+        Fixed image scale (``"max"`` = measured as above).
+    max_pairs : int or None
+        Keep a seeded random subset of this many pairs (quick runs).
+    channels : {1, 3}
+    seed : int
+
+    Returns
+    -------
+    PairedImages
+    """
+    from . import datasets, transforms
+    pairs = datasets.pair_speakers(corpus, source, target)
+    if max_pairs is not None:
+        if not isinstance(max_pairs, (int, np.integer)) or max_pairs < 2:
+            raise ValueError(f"max_pairs must be an int >= 2 or None; got {max_pairs!r}")
+        if max_pairs < len(pairs):
+            keep = np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False)
+            pairs = pairs.iloc[np.sort(keep)]
+    subset = corpus[corpus["speaker"].isin([source, target]) & corpus["utterance"].isin(pairs["utterance"])]
+    out_dir = Path(out_dir)
+    common = dict(transforms=[transform], image_size=tuple(_as_size(image_size)), sr=sr, aligned=True,
+                  align_duration=align_duration, align_lead=align_lead)
+    if isinstance(scale, str):
+        if scale != "max":
+            raise ValueError(f"scale must be 'max' or a positive float; got {scale!r}")
+        scan = transforms.write_images(subset, out_dir / "scan", scale=None, **common)
+        scale = float(scan["scale"].max())
+    elif not (np.isscalar(scale) and scale > 0):
+        raise ValueError(f"scale must be 'max' or a positive float; got {scale!r}")
+    manifest = transforms.write_images(subset, out_dir, scale=float(scale), **common)
+    return load_manifest_pairs(manifest, source, target, transform=transform, channels=channels,
+                               align_duration=align_duration, align_lead=align_lead)
+
+
+# ----------------------------------------------------------------- outputs
+
+
+def write_generated(generator, pairs, out_dir, *, source, target, thesis_training_mode=False, batch_size=8):
+    """Generate images for pairs and write them with notebook 01's metadata.
+
+    Writes ``out_dir/<utterance>.png`` (gray, 8-bit; the mean of RGB outputs)
+    carrying ``scale`` (the source image's, which on a fixed scale is every
+    image's), ``transform, sr, n_freq, n_time`` so notebook 05 can turn them
+    back into magnitudes, and ``out_dir/manifest.csv`` with columns
+    ``utterance, source_speaker, target_speaker, split, path,
+    source_image_path, target_image_path, source_audio_path,
+    target_audio_path, scale, sr, n_freq, n_time, height, width,
+    align_duration, align_lead``.
+
+    Parameters
+    ----------
+    generator : keras.Model
+    pairs : PairedImages
+    out_dir : path
+    source, target : str
+        Speaker labels (recorded in the manifest).
+    thesis_training_mode, batch_size :
+        See :func:`generate`.
+
+    Returns
+    -------
+    generated : uint8 array (N, H, W, C)
+    manifest : pandas.DataFrame
+    """
+    from . import datasets, images
+    out_dir = Path(out_dir)
+    generated = generate(generator, pairs.source, thesis_training_mode=thesis_training_mode, batch_size=batch_size)
+    gray = np.clip(np.rint(generated.mean(axis=-1)), 0, 255).astype(np.uint8)
+    meta = pairs.meta.copy()
+    for col in ("source_audio_path", "target_audio_path", "transform", "scale", "sr", "n_freq", "n_time",
+                "align_duration", "align_lead"):
+        if col not in meta.columns:
+            meta[col] = None
+    if "split" not in meta.columns:
+        meta["split"] = "test"
+    rows = []
+    for name, img, (_, m) in zip(pairs.names, gray, meta.iterrows()):
+        path = out_dir / f"{name}.png"
+        info = {k: (None if pd.isna(m[k]) else m[k]) for k in ("transform", "scale", "sr", "n_freq", "n_time",
+                                                               "align_duration", "align_lead")}
+        images.save_image(path, img, dict(info, utterance=name, source_speaker=source,
+                                          target_speaker=target, generated_by="voxlib.gan",
+                                          thesis_training_mode=bool(thesis_training_mode)))
+        rows.append(dict(utterance=name, source_speaker=source, target_speaker=target, split=m["split"],
+                         path=str(path), source_image_path=m["source_image_path"],
+                         target_image_path=m["target_image_path"], source_audio_path=m["source_audio_path"],
+                         target_audio_path=m["target_audio_path"], scale=info["scale"], sr=info["sr"],
+                         n_freq=info["n_freq"], n_time=info["n_time"], height=img.shape[0], width=img.shape[1],
+                         align_duration=info["align_duration"], align_lead=info["align_lead"]))
+    manifest = pd.DataFrame(rows)
+    datasets.write_manifest(manifest, out_dir / "manifest.csv")
+    return generated, manifest

@@ -5,7 +5,127 @@ from __future__ import annotations
 
 # --- classification (notebook 02) ---
 
+
+def wilson_interval(k, n, *, confidence=0.95):
+    """Wilson score interval of a binomial proportion ``k / n``.
+
+    Parameters
+    ----------
+    k : int >= 0, successes;  n : int > 0, trials
+    confidence : float in (0, 1)
+
+    Returns
+    -------
+    (low, high) : floats in [0, 1]
+    """
+    import numpy as np
+    from scipy.stats import norm
+    if not (n > 0 and 0 <= k <= n):
+        raise ValueError(f"need 0 <= k <= n and n > 0; got k={k!r}, n={n!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r}; expected a fraction in (0, 1)")
+    z = norm.ppf(0.5 + confidence / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_ci(y_true, y_pred, *, confidence=0.95):
+    """Accuracy and its Wilson interval: ``(accuracy, low, high)``, fractions in [0, 1].
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like (n,), class labels
+    """
+    import numpy as np
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or y_true.size == 0:
+        raise ValueError(f"y_true and y_pred: expected equal non-empty 1-D shapes; got {y_true.shape}, "
+                         f"{y_pred.shape}")
+    k = int(np.sum(y_true == y_pred))
+    low, high = wilson_interval(k, y_true.size, confidence=confidence)
+    return k / y_true.size, low, high
+
+
+def macro_f1(y_true, y_pred, *, labels=None):
+    """Unweighted mean of the per-class F1 scores (scikit-learn), in [0, 1]."""
+    from sklearn.metrics import f1_score
+    return float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+
 # --- images (notebook 04) ---
+
+
+def _image_pair(a, b):
+    import numpy as np
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"images must have equal shapes; got {a.shape} and {b.shape}")
+    return a, b
+
+
+def image_l1(a, b, *, axis=None):
+    """Mean absolute difference of two images (or stacks), in their own units.
+
+    Parameters
+    ----------
+    a, b : array, equal shapes, e.g. uint8 (N, H, W, C) in [0, 255]
+    axis : int, tuple or None
+        Axes to average over (None = all; ``(1, 2, 3)`` = one value per image).
+    """
+    import numpy as np
+    a, b = _image_pair(a, b)
+    return np.mean(np.abs(a - b), axis=axis)
+
+
+def psnr(a, b, *, data_range=255.0, axis=None):
+    """Peak signal-to-noise ratio in dB: ``10 log10(data_range**2 / MSE)``.
+
+    Parameters
+    ----------
+    a, b : array, equal shapes
+    data_range : float > 0
+        Peak-to-peak range of the pixel values (255 for uint8, 2 for [-1, 1]).
+    axis : int, tuple or None
+        Axes of the MSE (None = all). Identical images give ``inf``.
+    """
+    import numpy as np
+    if not data_range > 0:
+        raise ValueError(f"data_range must be > 0; got {data_range!r}")
+    a, b = _image_pair(a, b)
+    mse = np.mean((a - b) ** 2, axis=axis)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(data_range ** 2 / mse)
+
+
+def image_scores(target, candidates, *, data_range=255.0):
+    """L1 and PSNR of candidate image stacks against the targets, one row per candidate.
+
+    Parameters
+    ----------
+    target : array (N, H, W, C), e.g. uint8 in [0, 255]
+    candidates : dict of name -> array of the same shape
+        E.g. ``{"baseline: output = source": source, "pix2pix": generated}``.
+    data_range : float
+        Pixel range for PSNR (255 for uint8).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``candidate, n_images, l1, l1_std, psnr_db, psnr_std``: means (and
+        standard deviations) over images of the per-image L1 (pixel units)
+        and PSNR (dB).
+    """
+    import numpy as np
+    import pandas as pd
+    rows = []
+    for name, images in candidates.items():
+        axes = tuple(range(1, np.ndim(target)))
+        l1 = image_l1(images, target, axis=axes)
+        p = psnr(images, target, data_range=data_range, axis=axes)
+        rows.append(dict(candidate=name, n_images=len(l1), l1=float(np.mean(l1)), l1_std=float(np.std(l1)),
+                         psnr_db=float(np.mean(p)), psnr_std=float(np.std(p))))
+    return pd.DataFrame(rows)
 
 # --- speech and cloning (notebook 05) ---
 # MCD constant: 10·√2/ln10 ≈ 6.1418 dB per unit of natural-log mel-cepstrum
@@ -166,7 +286,8 @@ def mel_cepstrum(y, sr, *, n_mfcc=25, n_mels=40, n_fft=512, hop_length=128, fmin
     mel = librosa.feature.melspectrogram(y=np.asarray(y, dtype=np.float64), sr=sr, n_fft=n_fft,
                                          hop_length=hop_length, n_mels=n_mels, fmin=fmin,
                                          fmax=fmax, power=2.0)
-    power_db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+    # floor 100 dB below the loudest bin: relative, so a gain change moves only c0
+    power_db = 10.0 * np.log10(np.maximum(mel, 1e-10 * max(float(mel.max()), 1e-30)))
     mfcc = librosa.feature.mfcc(S=power_db, n_mfcc=n_mfcc, dct_type=2, norm="ortho")
     return mfcc * (np.log(10.0) / (20.0 * np.sqrt(2.0 * n_mels))), power_db
 

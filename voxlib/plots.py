@@ -8,7 +8,202 @@ from __future__ import annotations
 
 # --- 01 transforms ---
 
+
+def plot_transforms(tfs, *, title=None, ncols: int = 3, max_columns: int = 800, fmin: float = 20.0,
+                    cmap: str = "magma", path=None, formats=("png",)):
+    """One panel per time-frequency transform, with time (s) and frequency (Hz) axes.
+
+    Colour is the thesis's image level ``50 log10(|C| + 1)``. STFT panels show
+    the non-negative half of MATLAB's two-sided spectrum (the image also holds
+    the mirrored negative half) on a linear axis; CWT panels use a logarithmic
+    frequency axis from ``fmin`` up, as MATLAB plots scalograms.
+
+    Parameters
+    ----------
+    tfs : dict name -> voxlib.transforms.TimeFrequency (or a sequence of them)
+    max_columns : int
+        Time columns drawn per panel (antialiased resize; a CWT has one per sample).
+    fmin : float
+        Lowest frequency drawn on the CWT panels, Hz.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from voxlib.images import log_magnitude, resize
+
+    items = list(tfs.items()) if isinstance(tfs, dict) else [(tf.transform, tf) for tf in tfs]
+    nrows = -(-len(items) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.0 * nrows), squeeze=False)
+    for ax, (name, tf) in zip(axes.flat, items):
+        keep = tf.freqs >= 0
+        freqs = tf.freqs[keep]
+        mag = np.abs(tf.coefs[keep])
+        n_cols = min(max_columns, mag.shape[1])
+        level = log_magnitude(resize(mag, (mag.shape[0], n_cols)))
+        times = np.linspace(tf.times[0], tf.times[-1], n_cols)
+        mesh = ax.pcolormesh(times, freqs, level, shading="nearest", cmap=cmap, rasterized=True)
+        if tf.scales is not None:
+            ax.set_yscale("log")
+            ax.set_ylim(max(fmin, freqs.min()), freqs.max())
+            ticks = [f for f in (20, 50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000)
+                     if max(fmin, freqs.min()) <= f <= freqs.max()]
+            ax.set_yticks(ticks, [f"{f:g}" for f in ticks])
+            ax.minorticks_off()
+        else:
+            ax.set_ylim(0, freqs.max())
+        ax.set_title(f"{name} ({'CWT' if tf.scales is not None else 'STFT'}, {tf.coefs.shape[0]}×{tf.coefs.shape[1]})",
+                     fontsize=10)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("frequency (Hz)")
+        fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.05).set_label("50·log10(|C|+1)", fontsize=8)
+    for ax in list(axes.flat)[len(items):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, path, formats)
+
+
+def plot_image_grid(imgs, titles=None, *, ncols: int = 3, path=None, formats=("png",)):
+    """The stored 8-bit images as a network sees them (row 0 at the top), gray.
+
+    Parameters
+    ----------
+    imgs : sequence of np.ndarray [shape=(H, W) or (H, W, 3)], uint8
+    titles : sequence of str, optional
+    """
+    import matplotlib.pyplot as plt
+
+    nrows = -(-len(imgs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.8 * ncols, 2.9 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(imgs):
+            img = imgs[i][..., 0] if imgs[i].ndim == 3 else imgs[i]
+            ax.imshow(img, cmap="gray", vmin=0, vmax=255, aspect="auto", interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=10)
+    fig.tight_layout()
+    return _finish(fig, path, formats)
+
+
+def plot_icwt_roundtrip(y, y_rec, sr, *, snr=None, zoom=0.04, title=None, path=None, formats=("png",)):
+    """A signal and its inverse-CWT reconstruction: the whole clip and a ``zoom``-second window.
+
+    Parameters
+    ----------
+    y, y_rec : np.ndarray [shape=(n,)]
+        Original and reconstruction.
+    sr : float
+        Sample rate, Hz.
+    snr : float, optional
+        Reconstruction SNR in dB, printed in the title.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = np.arange(len(y)) / sr
+    centre = int(np.argmax(np.abs(y)))
+    half = int(zoom * sr / 2)
+    lo, hi = max(0, centre - half), min(len(y), centre + half)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3), gridspec_kw={"width_ratios": [2, 1]})
+    for ax, sl in ((axes[0], slice(None)), (axes[1], slice(lo, hi))):
+        ax.plot(t[sl], y[sl], lw=0.8, label="original")
+        ax.plot(t[sl], y_rec[sl], lw=0.8, ls="--", label="icwt(cwt(y))")
+        ax.plot(t[sl], np.asarray(y[sl]) - np.asarray(y_rec[sl]), lw=0.6, color="0.5", label="error")
+        ax.set_xlabel("time (s)")
+        ax.grid(alpha=0.3)
+    axes[0].axvspan(t[lo], t[hi - 1], color="0.85", zorder=0)
+    axes[0].set_ylabel("amplitude")
+    axes[1].legend(fontsize=8, loc="upper right")
+    head = title or "inverse CWT round trip"
+    fig.suptitle(head if snr is None else f"{head}: SNR {snr:.1f} dB")
+    fig.tight_layout()
+    return _finish(fig, path, formats)
+
+
 # --- 02 transfer learning ---
+
+
+def plot_confusion(confusion, *, title=None, cmap="Blues", path=None, formats=("png",)):
+    """Annotated heatmap of a confusion matrix, rows predicted and columns true
+    (as the thesis drew it).
+
+    Parameters
+    ----------
+    confusion : DataFrame (n_classes, n_classes) of counts, or a path to its CSV
+        (:func:`voxlib.transfer.run_one` writes them with the predicted class
+        as index).
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    if not isinstance(confusion, pd.DataFrame):
+        confusion = pd.read_csv(confusion, index_col=0)
+    n = len(confusion)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * n, 0.9 + 0.5 * n))
+    sns.heatmap(confusion, annot=True, fmt="d", cmap=cmap, cbar=False, square=True, ax=ax)
+    ax.set_xlabel("true speaker")
+    ax.set_ylabel("predicted speaker")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _finish(fig, path, formats)
+
+
+def plot_history(history, *, title=None, path=None, formats=("png",)):
+    """Accuracy and loss per epoch (training, and held-out when ``val_*`` columns exist).
+
+    Parameters
+    ----------
+    history : DataFrame with ``epoch, accuracy, loss[, val_accuracy, val_loss]``
+        (accuracy a fraction), or a path to its CSV.
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    if not isinstance(history, pd.DataFrame):
+        history = pd.read_csv(history)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, metric, scale in ((axes[0], "accuracy", 100), (axes[1], "loss", 1)):
+        for col, label in ((metric, "training"), (f"val_{metric}", "held-out")):
+            if col in history:
+                ax.plot(history["epoch"], scale * history[col], marker="o", ms=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _accuracy_axis(axes[0], top=101)
+    axes[1].set_ylabel("cross-entropy")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, path, formats)
+
+
+def plot_sweep(sweep, *, path=None, formats=("png",)):
+    """Held-out accuracy (95 % Wilson CI) beside training accuracy for every
+    (network, transform) of a sweep table (``voxlib.transfer.load_sweep``)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    networks = list(dict.fromkeys(sweep["network"]))
+    fig, axes = plt.subplots(1, len(networks), figsize=(4.5 * len(networks), 3.4), squeeze=False,
+                             sharey=True)
+    for ax, net in zip(axes[0], networks):
+        sub = sweep[sweep["network"] == net].sort_values("transform")
+        x = np.arange(len(sub))
+        ax.bar(x - 0.2, sub["train_accuracy"], 0.4, label="training (thesis's measure)", color="#56B4E9")
+        ax.bar(x + 0.2, sub["test_accuracy"], 0.4, label="held-out utterances", color="#009E73",
+               yerr=_ci_errors(sub["test_accuracy"], sub["test_ci_low"], sub["test_ci_high"]), capsize=3)
+        chance = 100 / sub["n_classes"].iloc[0]
+        ax.axhline(chance, color="k", ls=":", lw=1, label=f"chance ({chance:.0f} %)")
+        ax.set_xticks(x, sub["transform"], rotation=30)
+        ax.set_title(net)
+        _accuracy_axis(ax, top=105)
+    axes[0][0].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return _finish(fig, path, formats)
 
 # --- 03 results ---
 #: Okabe-Ito colours (colour-blind safe): the best bar, the worst bar, the others.
@@ -77,7 +272,7 @@ def _accuracy_axis(ax, label="accuracy (%)", top=100):
     ax.set_axisbelow(True)
 
 
-def plot_transform_bars(results, *, transforms=None, ncols: int = 3, path=None, formats=("png",)):
+def plot_transform_bars(results, *, transforms=None, ncols: int = 2, path=None, formats=("png",)):
     """One bar chart per transform: accuracy of each model (the thesis's per-transform charts).
 
     Parameters
@@ -115,7 +310,7 @@ def plot_transform_bars(results, *, transforms=None, ncols: int = 3, path=None, 
                yerr=_ci_errors(sub["accuracy"], sub["ci_low"], sub["ci_high"]), capsize=2)
         ax.set_xticks(list(x), sub.index, rotation=90, fontsize=8)
         ax.set_title(name)
-        _accuracy_axis(ax)
+        _accuracy_axis(ax, "accuracy (%)" if ax.get_subplotspec().is_first_col() else "")
     for ax in list(axes.flat)[len(transforms):]:
         ax.set_visible(False)
     source = ", ".join(f"{s} ({e})" for s, e in results[["source", "evaluated_on"]].drop_duplicates().to_numpy())
@@ -150,13 +345,13 @@ def plot_mean_accuracy(results, *, by: str = "transform", path=None, formats=("p
     colors = [BAR_COLOR] * len(s)
     colors[int(s["mean"].to_numpy().argmin())] = WORST_COLOR
     colors[int(s["mean"].to_numpy().argmax())] = BEST_COLOR
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.55 * len(s) + 1.5), 4.2))
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.55 * len(s) + 2.5), 4.2))
     bars = ax.bar(range(len(s)), s["mean"], color=colors, edgecolor="black", linewidth=0.5)
     ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
     ax.set_xticks(range(len(s)), s[by], rotation=90 if by == "model" else 0, fontsize=8 if by == "model" else 10)
     _accuracy_axis(ax, "mean accuracy (%)", top=105)
     ax.legend(handles=[Patch(color=BEST_COLOR, label="best"), Patch(color=WORST_COLOR, label="worst")],
-              loc="lower right", fontsize=8)
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     other = "models" if by == "transform" else "transforms"
     ax.set_title(f"Mean accuracy per {by} (over {other}): {', '.join(results['source'].unique())}")
     fig.tight_layout()
@@ -217,16 +412,94 @@ def plot_thesis_vs_ours(comparison, *, path=None, formats=("png",)):
                 if col == "ours_test" else None)
         bars = ax.bar(x + (i - 1) * 0.27, comparison[col], width=0.27, color=COMPARISON_COLORS[col],
                       edgecolor="black", linewidth=0.5, yerr=yerr, capsize=2, label=label)
-        ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
     ax.set_xticks(x, [f"{m}\n{t}" for m, t in zip(comparison["model"], comparison["transform"])],
                   rotation=90 if n > 8 else 0, fontsize=8)
-    _accuracy_axis(ax, top=112)
-    ax.legend(loc="upper center", ncol=3, fontsize=8)
+    _accuracy_axis(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title("Thesis vs ours (different data: compare trends, not values)")
     fig.tight_layout()
     return _finish(fig, path, formats)
 
 
 # --- 04 gan cloning ---
+
+
+def _gray(img):
+    """(H, W, 1) -> (H, W) for a gray colour map; (H, W, 3) stays colour."""
+    import numpy as np
+    img = np.asarray(img)
+    return img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img
+
+
+def plot_gan_panel(source, target, generated=None, *, names=None, title=None, path=None):
+    """Input / target / generated images side by side, one row per pair.
+
+    Parameters
+    ----------
+    source, target, generated : uint8 array (k, H, W, C)
+        ``C`` = 1 is drawn in gray (low = dark), 3 in colour; rows are pairs;
+        ``generated=None`` draws only the pairs.
+    names : list of str or None
+        Row labels (e.g. utterance ids).
+    title : str or None
+    path : path or None
+        Save a PNG there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    k = len(source)
+    h, w = source.shape[1:3]
+    columns = [(source, "input (source)"), (target, "target")] + ([] if generated is None else [(generated, "generated")])
+    fig, axes = plt.subplots(k, len(columns), figsize=(3 * len(columns), max(1.2, 3 * h / w) * k + 0.6),
+                             squeeze=False)
+    for i in range(k):
+        for j, (stack, label) in enumerate(columns):
+            img = stack[i]
+            ax = axes[i, j]
+            ax.imshow(_gray(img), cmap="gray", vmin=0, vmax=255, aspect="auto", origin="upper")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(label)
+        if names is not None:
+            axes[i, 0].set_ylabel(str(names[i]))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path, formats=("png",))
+    return fig
+
+
+def plot_gan_losses(losses, *, path=None):
+    """Loss curves of a pix2pix run: generator GAN and L1 terms, discriminator.
+
+    Parameters
+    ----------
+    losses : pandas.DataFrame
+        ``losses.csv`` of :func:`voxlib.gan.fit` (``epoch, gen_total, gen_gan,
+        gen_l1, disc``).
+    path : path or None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for ax, col, label in zip(axes, ("gen_l1", "gen_gan", "disc"),
+                              ("generator L1 (on [-1, 1])", "generator GAN (BCE)", "discriminator (BCE real + fake)")):
+        ax.plot(losses["epoch"], losses[col], marker="o" if len(losses) < 30 else None)
+        ax.set_xlabel("epoch")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path, formats=("png",))
+    return fig
+
 
 # --- 05 reconstruction ---

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from voxlib.transforms import TRANSFORMS
+
 __all__ = [
     "TRANSFORM_NAMES",
     "RESULTS_COLUMNS",
@@ -36,7 +38,9 @@ __all__ = [
     "load_thesis_results",
     "load_sweep",
     "select_runs",
+    "load_runs",
     "tidy_sweep",
+    "results_tables",
     "compare_with_thesis",
     "summarize",
     "paired_difference",
@@ -47,8 +51,8 @@ __all__ = [
     "write_results_tables",
 ]
 
-#: The six time-frequency images, in the order the plots use (STFTs, then CWTs).
-TRANSFORM_NAMES = ("hamming", "blackman", "kaiser", "bump", "morse", "amor")
+#: The six time-frequency images (``voxlib.transforms.TRANSFORMS``), in the order the plots use.
+TRANSFORM_NAMES = tuple(TRANSFORMS)
 #: Columns of a tidy results table (what every plot of notebook 03 takes).
 RESULTS_COLUMNS = (
     "model", "network", "variant", "transform", "accuracy", "ci_low", "ci_high",
@@ -148,7 +152,6 @@ def _read_csv(path, what: str) -> pd.DataFrame:
 
 _HOW_TO_MAKE = {
     "thesis results": "it ships with the repository as data/thesis_results.csv (restore it with git)",
-    "sweep table": "run notebook 02 (python -m voxlib.run --only 02) or pass results=None",
     "history": "it is written by notebook 02 next to sweep.csv (sweep/history/)",
     "confusion matrix": "it is written by notebook 02 next to sweep.csv (sweep/confusion/)",
 }
@@ -187,13 +190,14 @@ def load_sweep(path: str | os.PathLike) -> pd.DataFrame:
         Naming the file: missing, unreadable, missing a column of
         :data:`SWEEP_REQUIRED`, an unknown transform or accuracies not in percent.
     """
+    from voxlib.datasets import load_manifest
+
     path = Path(path)
-    df = _read_csv(path, "sweep table")
+    try:
+        df = load_manifest(path, producer="notebook 02 (python -m voxlib.run --only 02)")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"sweep table {path} is not a readable CSV file ({exc})") from exc
     validate_results(df, required=SWEEP_REQUIRED, accuracy_columns=_SWEEP_ACCURACY, name=str(path))
-    for col in [c for c in df.columns if c.endswith("path")]:
-        df[col] = [
-            str((path.parent / p).resolve()) if isinstance(p, str) and p else None for p in df[col]
-        ]
     df["finished_at"] = pd.to_datetime(df["finished_at"], errors="coerce", utc=True, format="mixed")
     return df
 
@@ -232,6 +236,34 @@ def select_runs(sweep: pd.DataFrame, *, where: dict | None = None) -> pd.DataFra
     return order.merge(latest, on=["network", "transform"], how="left").reset_index(drop=True)
 
 
+def load_runs(
+    path: str | os.PathLike, *, where: dict | None = None, required: bool = False
+) -> pd.DataFrame | None:
+    """:func:`load_sweep` then :func:`select_runs`; None when there is nothing to draw.
+
+    Parameters
+    ----------
+    path : path
+        ``sweep/sweep.csv``.
+    where : dict, optional
+        Passed to :func:`select_runs`.
+    required : bool
+        If True a missing file raises ``FileNotFoundError`` (the user named it);
+        if False a missing file or a table without rows gives None (with a
+        warning for the empty table), so notebook 03 falls back to the thesis.
+    """
+    import warnings
+
+    path = Path(path)
+    if not required and not path.is_file():
+        return None
+    runs = select_runs(load_sweep(path), where=where)
+    if runs.empty:
+        warnings.warn(f"sweep table {path} has no rows yet: drawing the thesis table only", stacklevel=2)
+        return None
+    return runs
+
+
 def tidy_sweep(sweep: pd.DataFrame, *, evaluated_on: str = "test") -> pd.DataFrame:
     """Our sweep as a tidy results table (one row per sweep row).
 
@@ -258,6 +290,35 @@ def tidy_sweep(sweep: pd.DataFrame, *, evaluated_on: str = "test") -> pd.DataFra
         "source": "ours",
         "evaluated_on": evaluated_on,
     }).reset_index(drop=True)
+
+
+def results_tables(runs: pd.DataFrame | None = None, *, include_thesis: bool = True) -> dict[str, pd.DataFrame]:
+    """The tidy tables notebook 03 draws: ``{"ours": ..., "thesis": ...}``.
+
+    Parameters
+    ----------
+    runs : pd.DataFrame or None
+        Selected sweep rows (:func:`select_runs`); None when no sweep has run.
+        ``"ours"`` holds their held-out accuracies with 95 % CIs.
+    include_thesis : bool
+        Add ``"thesis"`` (:func:`load_thesis_results`).
+
+    Raises
+    ------
+    ValueError
+        When neither table is asked for (nothing to draw).
+    """
+    tables = {}
+    if runs is not None:
+        tables["ours"] = tidy_sweep(runs, evaluated_on="test")
+    if include_thesis:
+        tables["thesis"] = load_thesis_results()
+    if not tables:
+        raise ValueError(
+            "nothing to draw: no sweep table (run notebook 02, or set results to a sweep.csv) "
+            "and include_thesis=False"
+        )
+    return tables
 
 
 def compare_with_thesis(runs: pd.DataFrame, thesis: pd.DataFrame) -> pd.DataFrame:
@@ -332,16 +393,20 @@ def _levels(results: pd.DataFrame, by: str) -> list[str]:
 def paired_difference(
     results: pd.DataFrame, *, by: str = "transform", a: str, b: str, confidence: float = 0.95
 ) -> dict:
-    """Mean accuracy difference ``a - b`` paired over the other factor, with a t interval.
+    """Mean accuracy difference ``a - b`` paired over the other factor, with an interval.
 
     For ``by="transform"`` the pairs are the models that have both transforms
     (so model-to-model spread cancels); for ``by="model"``, the transforms.
+    With 2 or more pairs the interval is Student's t on the paired differences
+    (``method="paired t"``); with one pair and known per-accuracy CIs it comes
+    from the test-set sampling error alone, each CI read as +-z standard errors
+    (``method="sampling"``); otherwise it is NaN.
 
     Returns
     -------
     dict
-        ``diff`` (percentage points), ``ci_low``, ``ci_high`` (NaN with fewer
-        than 2 pairs), ``n`` pairs, ``wins`` (pairs where ``a`` beats ``b``).
+        ``diff`` (percentage points), ``ci_low``, ``ci_high``, ``method``,
+        ``n`` pairs, ``wins`` (pairs where ``a`` beats ``b``).
     """
     from scipy import stats
 
@@ -353,10 +418,22 @@ def paired_difference(
     d = (wide[a] - wide[b]).dropna().to_numpy(float)
     n = len(d)
     out = {"diff": float(d.mean()) if n else np.nan, "ci_low": np.nan, "ci_high": np.nan,
-           "n": n, "wins": int((d > 0).sum())}
+           "method": None, "n": n, "wins": int((d > 0).sum())}
+    z = stats.norm.ppf(0.5 + confidence / 2)
     if n >= 2:
         half = stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
-        out.update(ci_low=out["diff"] - half, ci_high=out["diff"] + half)
+        out["method"] = "paired t"
+    elif n == 1 and {"ci_low", "ci_high"} <= set(results.columns):
+        se = results.assign(se=(results["ci_high"] - results["ci_low"]) / (2 * z)).pivot_table(
+            index=other, columns=by, values="se", aggfunc="mean", dropna=False).reindex(columns=[a, b])
+        var = (se[a] ** 2 + se[b] ** 2).reindex(wide[[a, b]].dropna().index).to_numpy(float)
+        if not np.isfinite(var).all():
+            return out
+        half = z * np.sqrt(var.sum()) / n
+        out["method"] = "sampling"
+    else:
+        return out
+    out.update(ci_low=out["diff"] - half, ci_high=out["diff"] + half)
     return out
 
 
@@ -425,17 +502,20 @@ def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
         f"worst: **{worst[by]}** ({worst['mean']:.1f} %), {best['mean'] - worst['mean']:.1f} points apart."
     )
     p = paired_difference(results, by=by, a=best[by], b=worst[by])
-    if p["n"] >= 2:
-        verdict = ("the interval excludes zero, so the gap is larger than the spread between "
-                   f"{other}" if p["ci_low"] > 0 else
-                   f"the interval includes zero, so the {other} do not separate them")
-        line += (
-            f" Paired over the {p['n']} {other} that have both, {best[by]} is ahead by "
-            f"{p['diff']:.1f} points (95 % CI {p['ci_low']:.1f} to {p['ci_high']:.1f}) and wins in "
-            f"{p['wins']} of {p['n']}: {verdict}."
-        )
+    interval = f"{p['diff']:.1f} points (95 % CI {p['ci_low']:.1f} to {p['ci_high']:.1f})"
+    exceeds = "the interval excludes zero, so the gap is larger than"
+    within = "the interval includes zero, so the gap is within"
+    if p["method"] == "paired t":
+        verdict = (f"{exceeds} the variation across {other}" if p["ci_low"] > 0 else
+                   f"{within} the variation across {other}")
+        line += (f" Paired over the {p['n']} {other} that have both, {best[by]} is ahead by {interval} "
+                 f"and wins in {p['wins']} of {p['n']}: {verdict}.")
+    elif p["method"] == "sampling":
+        verdict = f"{exceeds} the test-set noise" if p["ci_low"] > 0 else f"{within} the test-set noise"
+        line += (f" Only one {other[:-1]} has both; from the test-set confidence intervals alone the gap is "
+                 f"{interval}: {verdict}.")
     else:
-        line += f" Only {p['n']} {other[:-1]} has both, so there is no interval for the gap."
+        line += f" Only {p['n']} {other[:-1]} has both and no CIs are known, so the gap has no interval."
     return [line]
 
 

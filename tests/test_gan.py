@@ -1,0 +1,223 @@
+"""Tests of voxlib.gan: pix2pix networks, losses, training, resume and paired data."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from voxlib import gan, metrics
+
+
+def toy_pairs(n, size=32, channels=1, seed=0):
+    """Blocky random images (source) and their negatives (target): a learnable mapping."""
+    rng = np.random.default_rng(seed)
+    h, w = (size, size) if np.isscalar(size) else size
+    x = rng.random((n, h // 4, w // 4, channels))
+    src = (np.kron(x, np.ones((1, 4, 4, 1))) * 255).round().astype(np.uint8)
+    return src, 255 - src
+
+
+# ------------------------------------------------------------------ networks
+
+@pytest.mark.parametrize("size, depth", [(256, 8), (128, 7), (64, 6), (32, 5), ((64, 256), 6), ((32, 128), 5)])
+def test_unet_depth_follows_smaller_side(size, depth):
+    assert gan.unet_depth(size) == depth
+
+
+@pytest.mark.parametrize("size", [(48, 64), (64, 100), 16])
+def test_unet_depth_rejects_sizes(size):
+    with pytest.raises(ValueError, match="image_size"):
+        gan.unet_depth(size)
+
+
+@pytest.mark.parametrize("size, channels", [(32, 1), (64, 3), ((32, 64), 1), ((64, 128), 3)])
+def test_generator_shape_and_range(size, channels):
+    g = gan.build_generator(size, in_channels=channels, out_channels=channels, seed=1)
+    h, w = (size, size) if np.isscalar(size) else size
+    x = np.random.default_rng(0).uniform(-1, 1, (2, h, w, channels)).astype(np.float32)
+    for training in (False, True):
+        y = np.asarray(g(x * 50, training=training))     # large inputs push tanh to its limits
+        assert y.shape == x.shape
+        assert np.all(np.abs(y) <= 1.0) and y.std() > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size, params", [(256, 54_425_859), (128, 41_838_851)])
+def test_generator_thesis_sizes(size, params):
+    """At 256 the network is the thesis's (54.4 M parameters, as TensorFlow's pix2pix)."""
+    g = gan.build_generator(size)
+    assert g.count_params() == params
+    y = np.asarray(g(np.zeros((1, size, size, 3), np.float32)))
+    assert y.shape == (1, size, size, 3) and np.all(np.abs(y) <= 1)
+    assert g.layers[-1].activation.__name__ == "tanh"
+    n_dropout = sum("dropout" in layer.name for layer in g.layers)
+    assert n_dropout == 3
+
+
+@pytest.mark.parametrize("size, patches", [(32, (2, 2)), (64, (6, 6)), ((64, 256), (6, 30)), (256, (30, 30))])
+def test_discriminator_patch_shape(size, patches):
+    d = gan.build_discriminator(size, in_channels=1, out_channels=3)
+    assert d.output_shape == (None, *patches, 1)
+
+
+# -------------------------------------------------------------------- losses
+
+def test_losses_known_values():
+    import tensorflow as tf
+    zeros = tf.zeros((1, 6, 6, 1))
+    img = tf.random.uniform((1, 32, 32, 1), -1, 1, seed=0)
+    total, gan_term, l1 = gan.generator_loss(zeros, img, img + 0.5, l1_weight=100.0)
+    assert float(l1) == pytest.approx(0.5, abs=1e-6)
+    assert float(gan_term) == pytest.approx(np.log(2), abs=1e-6)       # logit 0 = probability 1/2
+    assert float(total) == pytest.approx(np.log(2) + 50.0, abs=1e-4)
+    assert float(gan.discriminator_loss(zeros, zeros)) == pytest.approx(2 * np.log(2), abs=1e-6)
+    confident = float(gan.discriminator_loss(zeros + 20, zeros - 20))
+    assert confident < 1e-6
+
+
+def test_image_metrics_known_values():
+    a = np.zeros((2, 8, 8, 1), np.uint8)
+    b = np.full_like(a, 10)
+    assert metrics.image_l1(a, b) == pytest.approx(10.0)
+    assert metrics.psnr(a, b) == pytest.approx(10 * np.log10(255 ** 2 / 100))
+    assert metrics.psnr(a, a) == np.inf
+    assert metrics.psnr(a / 127.5 - 1, b / 127.5 - 1, data_range=2.0) == pytest.approx(metrics.psnr(a, b))
+    with pytest.raises(ValueError, match="shapes"):
+        metrics.image_l1(a, b[:1])
+
+
+# ----------------------------------------------------------------- training
+
+def test_augment_pair_same_transform_for_both():
+    src, _ = toy_pairs(6, size=(32, 64), channels=1)
+    x = gan.to_unit(src)
+    a, b = gan.augment_pair(x, -x, seed=3, jitter=0.2, flip=True)
+    assert a.shape == x.shape and b.shape == x.shape
+    np.testing.assert_allclose(b, -a, atol=1e-6)            # the pairing survives
+    assert not np.allclose(a, x)
+    a2, _ = gan.augment_pair(x, -x, seed=3, jitter=0.2, flip=True)
+    np.testing.assert_array_equal(a, a2)                    # seeded
+    f, _ = gan.augment_pair(x, x, seed=0, jitter=0.0, flip=True)
+    flipped = [np.array_equal(f[i], x[i, :, ::-1]) for i in range(len(x))]
+    assert all(flipped[i] or np.array_equal(f[i], x[i]) for i in range(len(x))) and any(flipped)
+
+
+def test_fit_learns_inversion(tmp_path):
+    src, tgt = toy_pairs(8, size=32)
+    model, losses = gan.fit(src, tgt, tmp_path / "run", epochs=6, checkpoint_every=3, panel_epochs=[6],
+                            seed=0, progress=False)
+    assert list(losses["epoch"]) == list(range(1, 7))
+    assert losses["gen_l1"].iloc[-1] < 0.6 * losses["gen_l1"].iloc[0]
+    out = model.generate(src)
+    assert metrics.image_l1(out, tgt) < metrics.image_l1(src, tgt)        # beats "output = input"
+    for name in ("generator.keras", "losses.csv", "train_params.json", "panels/epoch_0006.png"):
+        assert (tmp_path / "run" / name).exists(), name
+    reloaded = gan.load_generator(tmp_path / "run" / "generator.keras")
+    np.testing.assert_array_equal(gan.generate(reloaded, src), out)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    src, tgt = toy_pairs(4, size=32)
+    kw = dict(checkpoint_every=2, seed=0, progress=False)
+    straight, losses4 = gan.fit(src, tgt, tmp_path / "a", epochs=4, **kw)
+    gan.fit(src, tgt, tmp_path / "b", epochs=2, **kw)
+    resumed, losses22 = gan.fit(src, tgt, tmp_path / "b", epochs=4, **kw)
+    assert list(losses22["epoch"]) == [1, 2, 3, 4]                       # nothing redone or lost
+    np.testing.assert_allclose(losses22[list(gan.LOSS_COLUMNS)], losses4[list(gan.LOSS_COLUMNS)], rtol=1e-4)
+    for a, b in zip(straight.generator.get_weights(), resumed.generator.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    _, again = gan.fit(src, tgt, tmp_path / "b", epochs=4, **kw)          # finished: no new epoch
+    assert len(again) == 4
+    with pytest.raises(ValueError, match="l1_weight"):
+        gan.fit(src, tgt, tmp_path / "b", epochs=6, l1_weight=10.0, **kw)
+    with pytest.raises(ValueError, match="data_fingerprint"):
+        gan.fit(tgt, src, tmp_path / "b", epochs=6, **kw)
+
+
+def test_inference_modes():
+    src, _ = toy_pairs(2, size=32)
+    g = gan.build_generator(32, in_channels=1, out_channels=1, seed=0)
+    np.testing.assert_array_equal(gan.generate(g, src), gan.generate(g, src))
+    a = gan.generate(g, src, thesis_training_mode=True, batch_size=1)
+    b = gan.generate(g, src, thesis_training_mode=True, batch_size=1)
+    assert not np.array_equal(a, b)                                      # dropout is on
+
+
+# -------------------------------------------------------------- paired data
+
+def _write(folder, name, img):
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(folder / name)
+
+
+def test_folder_pairs_and_bad_inputs(tmp_path):
+    src, tgt = toy_pairs(3, size=32, channels=3)
+    for i in range(3):
+        _write(tmp_path / "a", f"f{i}.png", src[i])
+        _write(tmp_path / "b", f"f{i}.jpg" if i == 0 else f"f{i}.png", tgt[i])
+    pairs = gan.load_folder_pairs(tmp_path / "a", tmp_path / "b", channels=3)
+    assert pairs.names == ["f0", "f1", "f2"] and pairs.source.shape == (3, 32, 32, 3)
+    np.testing.assert_array_equal(pairs.source, src)
+    assert gan.load_folder_pairs(tmp_path / "a", tmp_path / "b", channels=1).source.shape == (3, 32, 32, 1)
+    # a source image with no partner
+    _write(tmp_path / "a", "lonely.png", src[0])
+    with pytest.raises(gan.GanDataError, match="lonely.png"):
+        gan.load_folder_pairs(tmp_path / "a", tmp_path / "b")
+    with pytest.warns(UserWarning, match="lonely"):
+        assert len(gan.load_folder_pairs(tmp_path / "a", tmp_path / "b", on_missing="skip")) == 3
+    (tmp_path / "a" / "lonely.png").unlink()
+    # images of different sizes
+    _write(tmp_path / "a", "f1.png", np.zeros((32, 48, 3), np.uint8))
+    with pytest.raises(gan.GanDataError, match="differ in size"):
+        gan.load_folder_pairs(tmp_path / "a", tmp_path / "b")
+    resized = gan.load_folder_pairs(tmp_path / "a", tmp_path / "b", image_size=(32, 64))
+    assert resized.source.shape == (3, 32, 64, 3)
+    # an empty folder
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(gan.GanDataError, match="holds no images"):
+        gan.load_folder_pairs(tmp_path / "empty", tmp_path / "b")
+
+
+def test_split_pairs_seeded_and_disjoint():
+    src, tgt = toy_pairs(20, size=32)
+    pairs = gan.PairedImages([f"u{i:02d}" for i in range(20)], src, tgt,
+                             pd.DataFrame({"utterance": [f"u{i:02d}" for i in range(20)]}))
+    train, test = gan.split_pairs(pairs, test_size=0.25, seed=1)
+    assert len(test) == 5 and len(train) == 15 and not set(train.names) & set(test.names)
+    assert gan.split_pairs(pairs, test_size=0.25, seed=1)[1].names == test.names
+    assert gan.split_pairs(pairs, test_size=0.25, seed=2)[1].names != test.names
+    assert set(test.meta["split"]) == {"test"}
+    assert len(gan.split_pairs(pairs, test_size=0)[0]) == 20
+    with pytest.raises(ValueError, match="test_size"):
+        gan.split_pairs(pairs, test_size=1.0)
+
+
+def test_manifest_pairs_and_generated_outputs(tmp_path):
+    """Pairs by utterance id from a transforms-style manifest; generated PNGs keep the scale."""
+    from voxlib import datasets, images
+    src, tgt = toy_pairs(3, size=32)
+    rows = []
+    for speaker, imgs, utts in (("allison", src, ["a", "b", "c"]), ("july", tgt[::-1], ["c", "b", "a"])):
+        for img, utt in zip(imgs, utts):
+            path = tmp_path / "img" / speaker / f"{utt}.png"
+            images.save_image(path, img[..., 0], {"scale": 12.5})
+            rows.append(dict(speaker=speaker, utterance=utt, transform="amor", path=str(path), scale=12.5,
+                             sr=8000, n_freq=100, n_time=24000, source_path=str(tmp_path / f"{speaker}_{utt}.flac")))
+    rows.append(dict(rows[0], utterance="only_allison"))
+    with pytest.warns(UserWarning, match="no partner"):
+        pairs = gan.load_manifest_pairs(pd.DataFrame(rows), "allison", "july", align_duration=3.0, align_lead=0.5)
+    assert pairs.names == ["a", "b", "c"]
+    np.testing.assert_array_equal(pairs.target, tgt)                      # matched by id, not by order
+    g = gan.build_generator(32, in_channels=1, out_channels=1)
+    generated, manifest = gan.write_generated(g, pairs, tmp_path / "gen", source="allison", target="july")
+    loaded = datasets.load_manifest(tmp_path / "gen" / "manifest.csv")
+    for col in ("utterance", "source_speaker", "target_speaker", "split", "path", "source_image_path",
+                "target_image_path", "source_audio_path", "target_audio_path", "scale", "sr", "n_freq",
+                "n_time", "height", "width", "align_duration", "align_lead"):
+        assert col in loaded.columns, col
+    img, meta = images.load_image(loaded["path"].iloc[1])
+    np.testing.assert_array_equal(img, generated[1, ..., 0])
+    assert meta["scale"] == 12.5 and meta["n_time"] == 24000 and meta["transform"] == "amor"

@@ -1,0 +1,136 @@
+"""voxlib.images: MATLAB's bicubic imresize, the thesis's image recipe with its
+scale stored, the exact inverse, files with metadata, and bad input."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import voiced
+from voxlib import images, transforms
+
+
+@pytest.fixture(scope="module")
+def mags():
+    y = voiced(8000, 1.5, f0=150)
+    return {n: transforms.compute(y, 8000, n).magnitude for n in ("hamming", "morse")}
+
+
+# --- resize -------------------------------------------------------------------------
+
+def test_resize_keeps_constants_and_identity():
+    a = np.random.default_rng(0).random((37, 300)).astype(np.float32)
+    np.testing.assert_array_equal(images.resize(a, a.shape), a)
+    np.testing.assert_allclose(images.resize(np.full((50, 7000), 3.0), (512, 64)), 3.0, rtol=1e-6)
+
+
+def test_resize_is_keys_bicubic_with_antialiasing_like_pil_inside():
+    # Pillow's BICUBIC on float images uses the same Keys kernel (a = -0.5), stretched
+    # when shrinking; it only differs at the borders (MATLAB mirrors, Pillow renormalises).
+    a = np.random.default_rng(1).random((60, 3000)).astype(np.float32)
+    ours = images.resize(a, (256, 128))
+    pil = np.asarray(Image.fromarray(a, mode="F").resize((128, 256), Image.BICUBIC))
+    np.testing.assert_allclose(ours[8:-8, 8:-8], pil[8:-8, 8:-8], atol=1e-5)
+
+
+def test_resize_antialiases_when_shrinking():
+    stripes = np.tile([1.0, -1.0], (8, 400))  # Nyquist pattern, 800 columns
+    assert np.abs(images.resize(stripes, (8, 130))[:, 4:-4]).max() < 1e-3
+    assert np.abs(images.resize(stripes, (8, 130), antialias=False)[:, 4:-4]).max() > 0.5
+
+
+# --- the recipe and its inverse ----------------------------------------------------
+
+@pytest.mark.parametrize("name", ["hamming", "morse"])
+@pytest.mark.parametrize("size", [(512, 512), (128, 96), None])
+def test_round_trip_within_one_8bit_step_in_the_log_domain(mags, name, size):
+    mag = mags[name]
+    img, scale = images.to_image(mag, size)
+    assert img.dtype == np.uint8 and img.max() == 255
+    grid = mag if size is None else np.maximum(images.resize(mag, size), 0)
+    back = images.from_image(img, scale)
+    err = np.abs(images.log_magnitude(back) - images.log_magnitude(grid))
+    assert err.max() <= scale / 255 * (1 + 1e-5)
+    # back on the coefficients' own grid, the shape comes back
+    assert images.from_image(img, scale, shape=mag.shape).shape == mag.shape
+
+
+def test_three_channel_images_invert_like_gray(mags):
+    img, scale = images.to_image(mags["morse"], (64, 64))
+    rgb = np.repeat(img[..., None], 3, axis=-1)
+    np.testing.assert_allclose(images.from_image(rgb, scale), images.from_image(img, scale), rtol=1e-5)
+
+
+def test_fixed_scale_clips_and_is_returned(mags):
+    mag = mags["morse"]
+    own, own_scale = images.to_image(mag, (64, 64))
+    img, scale = images.to_image(mag, (64, 64), scale=own_scale / 2)
+    assert scale == own_scale / 2
+    assert (img == 255).sum() > (own == 255).sum()
+    level = images.log_magnitude(images.resize(mag, (64, 64)))
+    np.testing.assert_array_equal(img == 255, np.rint(level * 255 / scale) >= 255)
+
+
+def test_saturate_reproduces_matlab_imwrite_clipping(mags):
+    mag = mags["hamming"]
+    img, scale = images.to_image(mag, (64, 64), saturate=True)
+    level = images.log_magnitude(images.resize(mag, (64, 64)))
+    assert scale == 1.0
+    np.testing.assert_array_equal(img, np.rint(255 * np.clip(level, 0, 1)).astype(np.uint8))
+    assert (img == 255).mean() > 0.5  # the thesis's defect: most of an STFT turns white
+
+
+# --- files ---------------------------------------------------------------------------
+
+def test_png_keeps_pixels_and_metadata(tmp_path, mags):
+    img, scale = images.to_image(mags["morse"], (40, 50))
+    meta = {"scale": scale, "transform": "morse", "sr": 8000}
+    p = images.save_image(tmp_path / "a" / "x.png", img, meta)
+    back, got = images.load_image(p)
+    np.testing.assert_array_equal(back, img)
+    assert got["scale"] == scale and got["transform"] == "morse" and got["channels"] == 1
+    rgb, meta3 = images.load_image(images.save_image(tmp_path / "y.png", img, meta, channels=3))
+    assert rgb.shape == (40, 50, 3) and meta3["channels"] == 3 and (rgb == img[..., None]).all()
+
+
+def test_jpeg_writes_a_sidecar(tmp_path, mags):
+    img, scale = images.to_image(mags["morse"], (64, 64))
+    p = images.save_image(tmp_path / "x.jpg", img, {"scale": scale})
+    assert json.loads(p.with_suffix(".json").read_text())["scale"] == scale
+    back, meta = images.load_image(p)
+    assert meta["scale"] == scale and np.abs(back.astype(int) - img).mean() < 3  # lossy, close
+
+
+def test_files_voxlib_did_not_write_are_never_overwritten(tmp_path, mags):
+    img, scale = images.to_image(mags["morse"], (16, 16))
+    user = tmp_path / "mine.png"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(user)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        images.save_image(user, img, {"scale": scale})
+    with pytest.raises(ValueError, match="no voxlib metadata"):
+        images.load_image(user)
+    ours = images.save_image(tmp_path / "ours.png", img, {"scale": scale})
+    images.save_image(ours, img, {"scale": 2 * scale})  # voxlib's own image: replaced
+    assert images.load_image(ours)[1]["scale"] == 2 * scale
+    with pytest.raises(FileExistsError):
+        images.save_image(ours, img, {"scale": scale}, overwrite=False)
+
+
+def test_bad_input_is_named():
+    good = np.ones((8, 8), np.float32)
+    with pytest.raises(ValueError, match="NaN"):
+        images.to_image(np.full((8, 8), np.nan))
+    with pytest.raises(ValueError, match="np.abs"):
+        images.to_image(good.astype(np.complex64))
+    with pytest.raises(ValueError, match="scale"):
+        images.to_image(good, scale=-1.0)
+    with pytest.raises(ValueError, match="saturate"):
+        images.to_image(good, scale=3.0, saturate=True)
+    with pytest.raises(ValueError, match="scale"):
+        images.from_image(np.zeros((8, 8), np.uint8), 0.0)
+    with pytest.raises(ValueError, match=r"\.png"):
+        images.save_image("x.bmp", np.zeros((8, 8), np.uint8), {"scale": 1.0})
+    with pytest.raises(ValueError, match="scale"):
+        images.save_image("x.png", np.zeros((8, 8), np.uint8), {})

@@ -1,0 +1,232 @@
+"""voxlib.reconstruction: image -> magnitude -> audio with a borrowed phase, oracles,
+the thesis's rescale path, phase refinement, the notebook-05 pipeline and its bad inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.signal
+
+from voxlib import audio, datasets, images, metrics, reconstruction as R, transforms
+
+SR = 8000
+ALIGN = {"duration": 3.0, "lead": 0.5}
+SYLLABLES = [(0.30, 1.0, (700, 1200)), (0.12, None, (1800, 2600)), (0.25, 1.15, (300, 2300)),
+             (0.35, 0.9, (500, 900))]  # (seconds, f0 rise or None = fricative noise, formants Hz)
+
+
+def sentence(f0=110.0, formant_shift=1.0, seed=0, sr=SR) -> np.ndarray:
+    """Synthetic speech: voiced syllables (f0 contour, two formants) and a fricative between
+    pauses, float32 (n,); like telephone speech, little energy above 3 kHz."""
+    rng = np.random.default_rng(seed)
+    parts = [np.zeros(int(0.15 * sr))]
+    for dur, rise, formants in SYLLABLES:
+        t = np.arange(int(dur * sr)) / sr
+        if rise is None:
+            y = 0.3 * rng.standard_normal(t.size)
+        else:
+            f = f0 * (1 + (rise - 1) * t / dur) * (1 + 0.01 * rng.standard_normal())
+            y = np.sign(np.sin(2 * np.pi * np.cumsum(f) / sr)) + 0.05 * rng.standard_normal(t.size)
+        for fc in formants:
+            b, a = scipy.signal.iirpeak(min(fc * formant_shift, 0.45 * sr), 8, fs=sr)
+            y = scipy.signal.lfilter(b, a, y)
+        parts += [y * np.hanning(t.size), np.zeros(int(0.1 * sr))]
+    y = np.concatenate(parts)
+    return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return audio.vad_align(sentence(), SR, **ALIGN)
+
+
+def test_oracle_through_8bit_full_resolution_matches_the_cwt_round_trip(clip):
+    exact = metrics.snr(clip, R.oracle(clip, SR))
+    tf = transforms.cwt(clip, SR, "amor")
+    via_image = metrics.snr(clip, R.oracle(clip, SR, image_size=tf.coefs.shape))
+    assert exact > 20.0, exact
+    assert abs(exact - via_image) < 0.5, (exact, via_image)
+
+
+def test_narrow_images_cost_snr(clip):
+    table = R.quality_vs_width(clip, SR, widths=(64, 512, None))
+    print("\n" + table.round(3).to_string())
+    snr = table[table["image"] == "8-bit"].set_index("width")["snr_db"]
+    full = table["width"].max()
+    assert snr[64] < snr[512] < snr[full] - 3.0
+    assert table["image"].iloc[0] == "none" and table["samples_per_column"].iloc[1] == clip.size / 64
+
+
+def test_thesis_path_loses_the_scale_ours_keeps_it(clip):
+    full = (512, clip.size)  # the thesis's 512 rows, every sample a column: only the inversion differs
+    ours = R.oracle(clip, SR, image_size=full)
+    thesis = R.oracle(clip, SR, image_size=full, thesis_rescale=True)
+    assert abs(metrics.rms_ratio_db(clip, ours)) < 1.0
+    assert metrics.rms_ratio_db(clip, thesis) < -6.0
+    assert metrics.snr(clip, thesis) < metrics.snr(clip, ours) - 10.0
+    # every magnitude of the thesis's path stays below 10^(1/50) - 1
+    img, scale = images.to_image(np.abs(transforms.cwt(clip, SR, "amor").coefs), (64, 64))
+    assert R.image_to_magnitude(img, None, img.shape, thesis_rescale=True).max() == pytest.approx(10 ** (1 / 50) - 1)
+
+
+def test_source_phase_oracle_and_phase_refinement(clip):
+    other = audio.vad_align(sentence(f0=120, seed=3), SR, **ALIGN)
+    own = R.oracle(clip, SR)
+    borrowed = R.oracle(clip, SR, y_phase=other)
+    assert metrics.mel_cepstral_distortion(clip, own, SR) < metrics.mel_cepstral_distortion(clip, borrowed, SR)
+    # refinement makes the CWT of the output agree better with the magnitude asked for
+    tf, tf_other = transforms.cwt(clip, SR, "amor"), transforms.cwt(other, SR, "amor")
+    mag = np.abs(tf.coefs)
+
+    def inconsistency(n_iter):
+        y = R.reconstruct(mag, tf_other, phase="refined", n_iter=n_iter)
+        return np.linalg.norm(np.abs(transforms.cwt(y, SR, "amor").coefs) - mag) / np.linalg.norm(mag)
+
+    assert inconsistency(8) < 0.8 * inconsistency(0)
+    with pytest.raises(R.ReconstructionError, match="phase"):
+        R.reconstruct(mag, tf, phase="random")
+
+
+def test_shape_and_scale_errors(clip):
+    tf = transforms.cwt(clip, SR, "amor")
+    with pytest.raises(R.ReconstructionError, match="vad_align"):
+        R.reconstruct(np.ones((tf.coefs.shape[0], 100)), tf)
+    with pytest.raises(R.ReconstructionError, match="notebook 01"):
+        R.image_to_magnitude(np.zeros((8, 8), np.uint8), None, (4, 4))
+    with pytest.raises(R.ReconstructionError, match="shape"):
+        R.image_to_magnitude(np.zeros((8, 8), np.uint8), 1.0, (4,))
+
+
+# --------------------------------------------------------------------------
+# The notebook-05 pipeline on a fake generated manifest: "generated" = the target's own image
+# --------------------------------------------------------------------------
+SPEAKERS = {"src": {"f0": 110.0, "formant_shift": 1.0}, "tgt": {"f0": 210.0, "formant_shift": 1.3}}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    rows = []
+    for speaker, voice in SPEAKERS.items():
+        for k in range(4):
+            path = root / speaker / f"s{k}.wav"
+            audio.write_wav(path, sentence(**voice, seed=10 * k + len(speaker)), SR)
+            rows.append({"path": path, "speaker": speaker, "utterance": f"s{k}"})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def generated(corpus, tmp_path_factory):
+    """A generated manifest in notebook 04's columns whose 'generated' image is the target's own."""
+    out = tmp_path_factory.mktemp("run")
+    imgs = transforms.write_images(corpus, out / "transforms", transforms=("amor",), image_size=(64, 256),
+                                   sr=SR, aligned=True, align_duration=ALIGN["duration"],
+                                   align_lead=ALIGN["lead"], progress=False)
+    by = imgs.set_index(["speaker", "utterance"])
+    rows = []
+    for utt in ("s0", "s1"):
+        s, t = by.loc[("src", utt)], by.loc[("tgt", utt)]
+        rows.append({"utterance": utt, "source_speaker": "src", "target_speaker": "tgt", "split": "test",
+                     "path": t["path"], "source_image_path": s["path"], "target_image_path": t["path"],
+                     "source_audio_path": s["source_path"], "target_audio_path": t["source_path"],
+                     "scale": t["scale"], "sr": SR, "n_freq": t["n_freq"], "n_time": t["n_time"],
+                     "height": t["height"], "width": t["width"], "align_duration": ALIGN["duration"],
+                     "align_lead": ALIGN["lead"]})
+    path = out / "cloning" / "src__tgt" / "generated" / "manifest.csv"
+    datasets.write_manifest(pd.DataFrame(rows), path)
+    return path
+
+
+class NearestCentroid:
+    """Stand-in for voxlib.transfer's Classifier: nearest class mean of the (downsized) images."""
+
+    transform, image_size = "amor", 32
+
+    def __init__(self, clips_by_speaker):
+        self.classes = sorted(clips_by_speaker)
+        self.centroids = np.stack([self._features(np.stack(
+            [images.to_image(transforms.cwt(y, SR, "amor").magnitude, (32, 32))[0] for y in clips]))
+            .mean(axis=0) for _, clips in sorted(clips_by_speaker.items())])
+
+    @staticmethod
+    def _features(imgs):
+        return imgs.reshape(len(imgs), -1).astype(np.float64) / 255.0
+
+    def predict_images(self, imgs):
+        d = ((self._features(imgs)[:, None, :] - self.centroids[None]) ** 2).sum(-1)
+        p = np.exp(-(d - d.min(axis=1, keepdims=True)))
+        return p / p.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def classifier(corpus):
+    """Trained on sentences s2, s3 (not the ones evaluated)."""
+    train = corpus[corpus["utterance"].isin(["s2", "s3"])]
+    clips = {sp: [audio.vad_align(audio.load(p, sr=SR)[0], SR, **ALIGN) for p in g["path"]]
+             for sp, g in train.groupby("speaker")}
+    return NearestCentroid(clips)
+
+
+def test_pipeline_on_the_oracle_manifest(generated, classifier, tmp_path):
+    manifest = R.load_generated(generated, split="test")
+    recon = R.write_reconstructions(manifest, tmp_path / "rec", phase="refined", n_iter=2, progress=False)
+    assert (tmp_path / "rec" / "reconstructions.csv").is_file()
+    assert set(recon["condition"]) == set(R.CONDITIONS)
+    assert all(p.is_file() for p in recon["path"])
+    table = R.evaluate(recon, classifier=classifier, progress=False, similarity=False)
+    summary = R.summarize(table)
+    print("\n" + summary.round(3).to_string())
+    # the generated image is the target's own, so 'converted' is the source-phase oracle exactly
+    assert summary.loc["converted", "mcd_db"] == pytest.approx(summary.loc["oracle_source_phase", "mcd_db"], abs=1e-6)
+    assert summary.loc["target", "mcd_db"] == 0.0
+    assert summary.loc["oracle_own", "snr_db"] > 5.0  # a 256-column image: far from the full-width SNR
+    assert summary.loc["oracle_own", "mcd_db"] < summary.loc["converted", "mcd_db"]
+    # the source's phase carries the source's pitch: a low voice under a high voice's magnitude is still
+    # classified as the source; refining the phase moves it to the target
+    assert summary.loc["converted_refined", "mcd_db"] < summary.loc["converted", "mcd_db"]
+    assert abs(summary.loc["converted", "rms_ratio_db"]) < 3.0
+    assert summary.loc["converted_thesis", "rms_ratio_db"] < -6.0
+    # a good classifier: real target clips are the target, real source clips are not
+    assert summary.loc["target", "target_rate"] == 1.0 and summary.loc["source", "target_rate"] == 0.0
+    text = R.verdict(summary, profile="quick")
+    assert f"{summary.loc['converted', 'mcd_db']:.2f} dB MCD" in text
+    assert "quick profile" in text and "classifier labels" in text
+    with pytest.raises(FileExistsError):  # a second run refuses to clobber without overwrite=True
+        R.write_reconstructions(manifest, tmp_path / "rec", progress=False)
+
+
+def test_verdict_without_classifier_and_with_a_useless_generator():
+    summary = pd.DataFrame({"mcd_db": [6.0, 7.5, 4.0], "rms_ratio_db": [0.0, -1.0, 0.0],
+                            "snr_db": [np.nan] * 3},
+                           index=pd.Index(["source", "converted", "oracle_source_phase"], name="condition"))
+    text = R.verdict(summary)
+    assert "no closer to the target" in text and "not learnt" in text
+    assert "No classifier" in text
+
+
+def test_bad_inputs_name_the_notebook_that_makes_them(generated, corpus, tmp_path):
+    manifest = R.load_generated(generated)
+    no_audio = manifest.copy()
+    no_audio.loc[0, "source_audio_path"] = np.nan
+    with pytest.raises(R.ReconstructionError, match="no source audio.*notebook 04"):
+        R.write_reconstructions(no_audio.iloc[:1], tmp_path / "a", progress=False)
+    gone = manifest.copy()
+    gone.loc[0, "source_audio_path"] = str(tmp_path / "missing.wav")
+    with pytest.raises(R.ReconstructionError, match="does not exist"):
+        R.write_reconstructions(gone.iloc[:1], tmp_path / "b", progress=False)
+    short = manifest.copy()
+    audio.write_wav(tmp_path / "short.wav", sentence()[1200:1600], SR)  # 0.05 s
+    short.loc[0, "source_audio_path"] = str(tmp_path / "short.wav")
+    with pytest.raises(audio.AudioTooShortError, match="short"):
+        R.write_reconstructions(short.iloc[:1], tmp_path / "c", progress=False)
+    # an image without stored scale, and no scale column to fall back on
+    from PIL import Image
+
+    bare = tmp_path / "bare.png"
+    Image.fromarray(np.zeros((64, 256), np.uint8)).save(bare)
+    no_scale = manifest.copy()
+    no_scale.loc[0, "path"], no_scale.loc[0, "scale"] = str(bare), np.nan
+    with pytest.raises(R.ReconstructionError, match="scale.*notebook 01"):
+        R.write_reconstructions(no_scale.iloc[:1], tmp_path / "d", progress=False)
+    with pytest.raises(R.ReconstructionError, match="notebook 04"):
+        R.load_generated(tmp_path / "nowhere.csv")

@@ -1,0 +1,269 @@
+"""voxlib.transfer: registry, cached-trunk training, weights, sweep, evaluation."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from voxlib import transfer
+from voxlib.datasets import split
+from voxlib.images import save_image
+
+N_SPEAKERS = 4
+
+
+def synthetic_images(speakers=N_SPEAKERS, utterances=6, size=48, seed=0):
+    """Speaker k: a bright horizontal band (a 'formant') at its own height plus
+    noise; utterances differ in noise, band jitter and pauses. uint8 (N, size, size)."""
+    rng = np.random.default_rng(seed)
+    imgs, spk, utt = [], [], []
+    rows = np.arange(size)[:, None]
+    for k in range(speakers):
+        centre = (k + 1) * size / (speakers + 1)
+        for u in range(utterances):
+            c = centre + rng.uniform(-1.5, 1.5)
+            band = np.exp(-0.5 * ((rows - c) / 1.5) ** 2) * (rng.uniform(size=(1, size)) > 0.25)
+            img = 60 * rng.uniform(size=(size, size)) + 180 * band
+            imgs.append(np.clip(img, 0, 255).astype(np.uint8))
+            spk.append(f"spk{k}")
+            utt.append(f"u{u:02d}")
+    return np.stack(imgs), spk, utt
+
+
+def write_synthetic(folder, transforms=("hamming", "morse"), **kw):
+    """PNG files + a manifest DataFrame shaped like notebook 01's."""
+    imgs, spk, utt = synthetic_images(**kw)
+    rows = []
+    for t_i, t in enumerate(transforms):
+        for img, s, u in zip(imgs, spk, utt):
+            img = np.roll(img, t_i, axis=1)  # the transforms differ a little
+            path = save_image(folder / t / s / f"{u}.png", img, {"scale": 1.0})
+            rows.append({"speaker": s, "utterance": u, "transform": t, "aligned": False, "path": str(path),
+                         "scale": 1.0})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    return write_synthetic(tmp_path_factory.mktemp("images"))
+
+
+# ----------------------------------------------------------------------------- registry
+
+def test_registry_has_the_thesis_networks():
+    assert set(transfer.NETWORKS) == {
+        "ResNet152", "InceptionV3", "InceptionResNetV2", "DenseNet201", "Xception", "ResNet101", "MobileNet",
+        "MobileNetV2", "NASNetMobile", "EfficientNetB0", "EfficientNetB3", "EfficientNetB7", "SequentialCNN"}
+    sizes = {n: s.input_size for n, s in transfer.NETWORKS.items()}
+    assert sizes["InceptionV3"] == sizes["Xception"] == sizes["InceptionResNetV2"] == 299
+    assert sizes["ResNet152"] == sizes["EfficientNetB7"] == 224 and sizes["SequentialCNN"] == 256
+    assert (transfer.NETWORKS["MobileNet"].epochs, transfer.NETWORKS["MobileNet"].batch_size) == (10, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", list(transfer.NETWORKS))
+def test_every_network_builds_with_thesis_head_and_five_trainable_layers(network):
+    import keras
+    spec = transfer.NETWORKS[network]
+    model, label = transfer.build_model(network, 3, image_size=max(spec.min_size, 75), weights="none")
+    head = model.layers[-1]
+    assert label == "none"
+    assert isinstance(head, keras.layers.Dense) and head.units == 3
+    assert head.activation is keras.activations.softmax
+    trainable = {id(w) for w in model.trainable_weights}
+    if spec.trainable_layers is None:  # the from-scratch CNN trains everything
+        assert len(trainable) == len(model.weights) == 8
+    else:
+        # the head reads the base network's second-to-last layer
+        assert model.layers[-2].output.shape[1:] == head.input.shape[1:]
+        tail = {id(w) for lay in model.layers[-5:] for w in lay.trainable_weights}
+        assert trainable == tail and len(trainable) >= 2
+        assert not any(lay.trainable_weights for lay in model.layers[:-5])
+    keras.backend.clear_session()
+
+
+# ----------------------------------------------------------------------------- cached trunk
+
+def test_cached_trunk_training_equals_full_graph_training():
+    """ResNet101, random weights: the tail reads two frozen tensors (the last
+    residual Add's branches) and holds a trainable BatchNorm; 3 epochs."""
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (20, 32, 32), dtype=np.uint8)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 20)]
+    x = transfer.prepare_images(imgs, size=32, preprocess="resnet")
+    full, _ = transfer.build_model("ResNet101", 3, image_size=32, weights="none", seed=1)
+    cached, _ = transfer.build_model("ResNet101", 3, image_size=32, weights="none", seed=1)
+    start = [w.copy() for w in full.get_weights()]
+    for a, b in zip(start, cached.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    h_full = transfer.fit_model(full, x, y, epochs=3, batch_size=6, seed=5)
+    h_cached, (trunk, tail, feats, _), _ = transfer.train_cached(cached, x, y, epochs=3, batch_size=6, seed=5)
+    assert len(trunk.outputs) == 2 and len(tail.layers) == 7  # 2 inputs + 5 trainable layers
+    tail_vars = {w.path for lay in full.layers[-5:] for w in lay.weights}
+    moved = {w.path for w, a in zip(full.weights, start) if not np.allclose(a, w.numpy())}
+    assert {w.path for w in full.trainable_weights} <= moved <= tail_vars  # only the tail was trained
+    for a, b in zip(full.get_weights(), cached.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(full.predict(x, verbose=0), cached.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(h_full["loss"], h_cached["loss"], rtol=1e-5)
+    np.testing.assert_allclose(tail.predict(tuple(feats), verbose=0), cached.predict(x, verbose=0), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- weights
+
+def test_weights_from_a_file(tmp_path):
+    import keras
+    base = keras.applications.MobileNetV2(include_top=True, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path / "mine.weights.h5"
+    base.save_weights(path)
+    model, label = transfer.build_model("MobileNetV2", 2, image_size=32, weights=path, seed=7)
+    assert label == "mine.weights.h5"
+    expected = base.get_weights()[:-2]  # all but the ImageNet top, which the head replaces
+    for a, b in zip(expected, model.get_weights()[: len(expected)]):
+        np.testing.assert_array_equal(a, b)
+    other, _ = transfer.build_model("MobileNetV2", 2, image_size=32, weights="none", seed=7)
+    assert not np.array_equal(other.get_weights()[0], expected[0])
+
+
+def test_missing_imagenet_weights_error_or_random(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(transfer.MissingWeightsError, match="nasnet_mobile.h5.*" + str(tmp_path)):
+        transfer.build_model("NASNetMobile", 2, image_size=32)
+    monkeypatch.setattr(transfer, "_WARNED_RANDOM", set())
+    with pytest.warns(UserWarning, match="RANDOM weights"):
+        _, label = transfer.build_model("NASNetMobile", 2, image_size=32, on_missing_weights="random")
+    assert label == "random"
+    # a corrupt file with a known Keras hash counts as missing
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "nasnet_mobile.h5").write_bytes(b"not weights")
+    with pytest.raises(transfer.MissingWeightsError, match="hash"):
+        transfer.build_model("NASNetMobile", 2, image_size=32)
+
+
+@pytest.mark.skipif(not transfer.imagenet_weights_path("MobileNetV2").is_file(),
+                    reason="MobileNetV2 ImageNet file not seeded (scripts/seed_keras_cache.py)")
+def test_imagenet_mobilenet_v2_at_another_size_copies_the_224_weights():
+    import keras
+    small, label = transfer.build_model("MobileNetV2", 2, image_size=96)
+    ref = keras.applications.MobileNetV2(weights=str(transfer.imagenet_weights_path("MobileNetV2")))
+    assert label == "imagenet"
+    n = len(ref.weights) - 2
+    for a, b in zip(ref.get_weights()[:n], small.get_weights()[:n]):
+        np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------- sweep
+
+def test_sweep_beats_chance_on_held_out_utterances_and_resumes(manifest, tmp_path, monkeypatch):
+    out = tmp_path / "sweep"
+    kw = dict(networks=["SequentialCNN"], image_size=48, epochs=12, batch_size=8, test_size=0.34, seed=0,
+              progress=False)
+    table = transfer.run_sweep(manifest, out, **kw)
+    assert len(table) == 2 and set(table["transform"]) == {"hamming", "morse"}
+    assert list(table.columns) == transfer.SWEEP_COLUMNS
+    chance = 100 / N_SPEAKERS
+    # the lower end of the 95 % interval of held-out accuracy is above chance
+    assert (table["test_ci_low"] > chance).all(), table[["transform", "test_accuracy", "test_ci_low"]]
+    assert (table["n_test"] == 2 * N_SPEAKERS).all() and (table["weights"] == "none").all()
+
+    # the saved model, reloaded with safe_mode, reproduces the held-out accuracy
+    row = table.iloc[0]
+    clf = transfer.load_classifier(row["model_path"])
+    test = split(manifest, test_size=0.34, seed=0)
+    test = test[(test["split"] == "test") & (test["transform"] == row["transform"])]
+    proba = clf.predict_images(transfer.load_images(test["path"]))
+    acc = 100 * np.mean(np.array(clf.classes)[proba.argmax(1)] == test["speaker"].to_numpy())
+    assert acc == pytest.approx(row["test_accuracy"])
+    cm = pd.read_csv(row["confusion_path"], index_col=0)
+    assert cm.index.name == "predicted" and cm.to_numpy().sum() == row["n_test"]
+    assert np.trace(cm.to_numpy()) == round(row["test_accuracy"] * row["n_test"] / 100)
+
+    # a rerun skips finished rows; a changed parameter adds one
+    def boom(*a, **k):
+        raise AssertionError("a finished run was recomputed")
+    monkeypatch.setattr(transfer, "run_one", boom)
+    again = transfer.run_sweep(manifest, out, **kw)
+    pd.testing.assert_frame_equal(again, table)
+    monkeypatch.undo()
+    more = transfer.run_sweep(manifest, out, **{**kw, "epochs": 2, "transforms": ["morse"]})
+    assert len(more) == 3 and more["epochs"].tolist() == [12, 12, 2]
+
+
+def test_killed_sweep_keeps_finished_rows(manifest, tmp_path, monkeypatch):
+    calls = []
+    real = transfer.run_one
+
+    def second_dies(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+    monkeypatch.setattr(transfer, "run_one", second_dies)
+    with pytest.raises(KeyboardInterrupt):
+        transfer.run_sweep(manifest, tmp_path, networks=["SequentialCNN"], image_size=32, epochs=1,
+                           progress=False)
+    table = transfer.load_sweep(tmp_path / "sweep.csv")
+    assert len(table) == 1 and not list(tmp_path.glob("*.tmp"))
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_unknown_network_lists_the_registry(manifest, tmp_path):
+    with pytest.raises(ValueError, match="ResNet152.*SequentialCNN"):
+        transfer.run_sweep(manifest, tmp_path, networks=["VGG16"])
+
+
+def test_one_speaker_is_refused(manifest, tmp_path):
+    with pytest.raises(ValueError, match="1 speaker.*at least 2"):
+        transfer.run_sweep(manifest[manifest["speaker"] == "spk0"], tmp_path, networks=["SequentialCNN"])
+
+
+def test_images_of_mixed_sizes_are_refused(tmp_path):
+    a = save_image(tmp_path / "a.png", np.zeros((32, 32), np.uint8), {"scale": 1.0})
+    b = save_image(tmp_path / "b.png", np.zeros((32, 40), np.uint8), {"scale": 1.0})
+    with pytest.raises(ValueError, match="mixed sizes.*b.png is 40x32"):
+        transfer.load_images([a, b])
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="on_missing_weights"):
+        transfer.build_model("MobileNetV2", 2, image_size=32, on_missing_weights="ignore")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        transfer.build_model("MobileNetV2", 2, image_size=32, weights="/nonexistent/w.h5")
+    with pytest.raises(ValueError, match="minimum of 75"):
+        transfer.build_model("InceptionV3", 2, image_size=64, weights="none")
+    with pytest.raises(ValueError, match="uint8"):
+        transfer.prepare_images(np.zeros((2, 8, 8)), size=8, preprocess="scale01")
+
+
+# ----------------------------------------------------------------------------- metrics and plots
+
+def test_wilson_interval_and_macro_f1():
+    from voxlib.metrics import accuracy_ci, macro_f1, wilson_interval
+    low, high = wilson_interval(8, 10)  # textbook value: (0.490, 0.943)
+    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
+    acc, lo, hi = accuracy_ci([0, 1, 1, 2], [0, 1, 2, 2])
+    assert acc == 0.75 and lo < 0.75 < hi
+    assert macro_f1([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0
+    assert macro_f1([0, 0, 1, 1], [0, 0, 0, 0]) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_evaluate_confusion_rows_are_predictions():
+    proba = np.eye(3)[[0, 0, 2, 2]]  # true 0, 1, 2, 2 -> predicted 0, 0, 2, 2
+    ev = transfer.evaluate(np.array([0, 1, 2, 2]), proba, ["a", "b", "c"])
+    assert ev["confusion"].loc["a", "b"] == 1 and ev["confusion"].loc["b", "a"] == 0
+    assert ev["accuracy"] == 75.0
+
+
+def test_plots(tmp_path):
+    from voxlib.plots import plot_confusion, plot_history
+    cm = pd.DataFrame([[3, 1], [0, 4]], index=pd.Index(["A", "B"], name="predicted"),
+                      columns=pd.Index(["A", "B"], name="true"))
+    fig = plot_confusion(cm, path=tmp_path / "cm.png")
+    assert (tmp_path / "cm.png").is_file()
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["0", "1", "3", "4"]
+    hist = pd.DataFrame({"epoch": [1, 2], "accuracy": [0.5, 0.9], "loss": [1.0, 0.3],
+                         "val_accuracy": [0.4, 0.6], "val_loss": [1.2, 0.9]})
+    fig = plot_history(hist)
+    assert len(fig.axes[0].lines) == 2 and fig.axes[0].lines[0].get_ydata()[1] == pytest.approx(90)

@@ -1,0 +1,666 @@
+"""Generated scalograms back to sound, and the numbers that judge them (notebook 05).
+
+The thesis turned each generated *escalograma* into audio by reading the image,
+rescaling it to [0, 1], inverting the ``50·log10(|W| + 1)`` law, borrowing the
+phase of the source utterance's Amor CWT and running the inverse CWT
+(THESIS.md section 5). Rescaling to [0, 1] threw the magnitude scale away. Here
+the image is inverted through the scale notebook 01 stored beside it
+(:func:`voxlib.images.from_image`), so the only losses are the image's size and
+8 bits; ``thesis_rescale=True`` reproduces the original path for comparison.
+
+Pieces, from arrays to files:
+
+- :func:`image_to_magnitude`: image → ``|W|`` of the CWT's shape (ours or the thesis's);
+- :func:`reconstruct`: ``|W|`` + the phase of a reference CWT → audio, optionally with
+  a Griffin-Lim-like phase refinement (:func:`refine_phase`);
+- :func:`oracle`, :func:`quality_vs_width`: the same pipeline fed with the target's
+  own magnitude, to show what the method can reach and what the image width costs;
+- :func:`write_reconstructions`, :func:`evaluate`, :func:`summarize`, :func:`verdict`:
+  notebook 04's generated manifest → WAVs, a metrics table and a paragraph.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from voxlib import audio, images, metrics, transforms
+from voxlib.datasets import load_manifest, write_manifest
+
+__all__ = [
+    "ReconstructionError",
+    "PHASE_MODES",
+    "CONDITIONS",
+    "image_to_magnitude",
+    "image_round_trip",
+    "apply_phase",
+    "refine_phase",
+    "reconstruct",
+    "oracle",
+    "quality_vs_width",
+    "load_aligned",
+    "load_generated",
+    "write_reconstructions",
+    "classify_audio",
+    "evaluate",
+    "summarize",
+    "verdict",
+]
+
+GENERATED_COLUMNS = ("utterance", "path", "source_audio_path", "target_audio_path", "sr",
+                     "align_duration", "align_lead")
+PRODUCERS = {  # what makes each input, named in error messages
+    "generated": "notebook 04 (04_gan_cloning.ipynb, voxlib.gan) writes "
+                 "<run_dir>/cloning/<source>__<target>/generated/manifest.csv",
+    "image": "notebook 01 (01_transforms.ipynb, voxlib.transforms.write_images) and notebook 04 "
+             "(voxlib.gan) store the image scale in the PNG text chunk; re-run the notebook "
+             "that made the image",
+    "classifier": "notebook 02 (02_transfer_learning.ipynb) writes <run_dir>/sweep/sweep.csv "
+                  "and the saved models",
+}
+
+
+class ReconstructionError(ValueError):
+    """Bad input to the reconstruction; the message names the file or parameter and the fix."""
+
+
+# --------------------------------------------------------------------------
+# Image -> magnitude
+# --------------------------------------------------------------------------
+def _check_shape(shape) -> tuple[int, int]:
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
+        raise ReconstructionError(f"shape={shape!r}; expected (n_freq, n_time), two positive ints")
+    return int(shape[0]), int(shape[1])
+
+
+def _check_scale(scale, where="") -> float:
+    ok = scale is not None and np.isscalar(scale)
+    try:
+        ok = ok and math.isfinite(float(scale)) and float(scale) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ReconstructionError(
+            f"{where or 'image'}: scale={scale!r}; a positive number is needed to turn pixels back "
+            f"into magnitudes. {PRODUCERS['image']}.")
+    return float(scale)
+
+
+def image_to_magnitude(img, scale, shape, *, thesis_rescale=False) -> np.ndarray:
+    """A (generated) image back to CWT magnitudes of a given shape.
+
+    Ours: the exact inverse of notebook 01's recipe through the stored scale
+    (:func:`voxlib.images.from_image`: pixel → ``I = pixel·scale/255`` →
+    ``|W| = 10^(I/50) − 1``, bicubic resize to ``shape``).
+    The thesis's (``thesis_rescale=True``): gray, rescale to [0, 1] (min → 0,
+    max → 1), resize to ``shape``, ``10^(y/50) − 1``, so every magnitude
+    ends below 0.047 whatever the speech's level (THESIS.md section 5, defect).
+
+    Parameters
+    ----------
+    img : np.ndarray [shape=(H, W) or (H, W, 3), dtype=uint8]
+    scale : float > 0 or None
+        The image's stored scale (``meta["scale"]``); ignored by the thesis path.
+    shape : (int, int)
+        ``(n_freq, n_time)`` of the CWT the magnitude is combined with.
+    thesis_rescale : bool
+
+    Returns
+    -------
+    np.ndarray [shape=shape, dtype=float64], >= 0
+    """
+    shape = _check_shape(shape)
+    img = np.asarray(img)
+    if img.ndim not in (2, 3):
+        raise ReconstructionError(f"img must be (H, W) gray or (H, W, 3) RGB; got shape {img.shape}")
+    if thesis_rescale:  # MATLAB rescale(): min -> 0, max -> 1; i.e. pixels 0..255 read with scale 1
+        lo, span = float(img.min()), float(img.max()) - float(img.min())
+        unit255 = (img.astype(np.float32) - lo) * (255.0 / span) if span > 0 else np.zeros(img.shape, np.float32)
+        return images.from_image(unit255, 1.0, shape=shape).astype(np.float64)
+    scale = _check_scale(scale)
+    return images.from_image(img, scale, shape=shape).astype(np.float64)
+
+
+def image_round_trip(mag, size, *, thesis_rescale=False) -> np.ndarray:
+    """``mag`` through an 8-bit image of ``size = (height, width)`` and back to its own shape.
+
+    What a perfect generator's output would cost: resize + 8 bits (+ the thesis's
+    rescale when asked). ``size=None`` keeps the magnitude's own shape.
+    """
+    mag = np.asarray(mag)
+    size = mag.shape if size is None else _check_shape(tuple(size))
+    img, scale = images.to_image(mag, size=size)
+    return image_to_magnitude(img, scale, mag.shape, thesis_rescale=thesis_rescale)
+
+
+# --------------------------------------------------------------------------
+# Magnitude + phase -> audio
+# --------------------------------------------------------------------------
+PHASE_MODES = ("source", "refined")
+
+
+def _check_pair(mag, coefs) -> np.ndarray:
+    mag = np.asarray(mag, dtype=np.float64)
+    if mag.ndim != 2 or not np.all(np.isfinite(mag)):
+        raise ReconstructionError(f"mag must be a finite 2-D array (n_freq, n_time); got shape {mag.shape}")
+    if mag.shape != np.shape(coefs):
+        raise ReconstructionError(
+            f"magnitude shape {mag.shape} differs from the phase CWT's {np.shape(coefs)} "
+            "(rows = scales, columns = samples): the phase source must be the VAD-aligned clip of "
+            "the length the image was made from (audio.vad_align with the manifest's "
+            "align_duration at its sr)")
+    return mag
+
+
+def apply_phase(mag, coefs) -> np.ndarray:
+    """``mag · exp(i·angle(coefs))``: complex64 (n_freq, n_time), same shape as both inputs.
+
+    Where ``coefs`` is exactly 0 the phase is taken as 0.
+    """
+    mag = _check_pair(mag, coefs).astype(np.float32)
+    coefs = np.asarray(coefs, dtype=np.complex64)
+    size = np.abs(coefs)
+    unit = np.divide(coefs, size, out=np.ones_like(coefs), where=size > 0)
+    return mag * unit
+
+
+def refine_phase(mag, coefs, sr, *, wavelet="amor", n_iter=16, momentum=0.99, mean=0.0) -> np.ndarray:
+    """Griffin-Lim in the CWT domain, starting from the phase of ``coefs``.
+
+    Alternates ``y = icwt(mag·e^{iφ})`` and ``φ = angle(cwt(y))``: the phase
+    drifts toward one that a real signal with magnitude ``mag`` would have.
+    ``momentum`` > 0 is the "fast Griffin-Lim" extrapolation of Perraudin et al.
+    (2013); 0 gives the classic algorithm.
+
+    Parameters
+    ----------
+    mag : np.ndarray [shape=(n_freq, n_time)], >= 0
+    coefs : np.ndarray [shape=(n_freq, n_time), complex]
+        Initial phase (the source's CWT).
+    sr : float > 0, Hz
+    wavelet : str
+    n_iter : int >= 0
+    momentum : float in [0, 1)
+
+    Returns
+    -------
+    np.ndarray [shape=(n_freq, n_time), complex64]
+        ``mag`` with the refined phase.
+    """
+    if not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
+        raise ReconstructionError(f"n_iter={n_iter!r}; expected an integer >= 0")
+    if not 0 <= momentum < 1:
+        raise ReconstructionError(f"momentum={momentum!r}; expected 0 <= momentum < 1")
+    c = apply_phase(mag, coefs)
+    previous = None
+    for _ in range(int(n_iter)):
+        projected = transforms.cwt(transforms.icwt(c, wavelet, mean=mean), sr, wavelet).coefs
+        step = projected if previous is None else projected + np.float32(momentum) * (projected - previous)
+        previous = projected
+        c = apply_phase(mag, step)
+    return c
+
+
+def reconstruct(mag, phase_tf, *, phase="source", n_iter=16, momentum=0.99) -> np.ndarray:
+    """CWT magnitudes + the phase of a reference CWT → waveform.
+
+    Parameters
+    ----------
+    mag : np.ndarray [shape=(n_freq, n_time)], >= 0
+        Magnitudes, e.g. from :func:`image_to_magnitude`.
+    phase_tf : voxlib.transforms.TimeFrequency
+        The CWT (``transforms.cwt``) whose phase is borrowed; its wavelet,
+        rate and mean are used.
+    phase : {"source", "refined"}
+        "refined" runs :func:`refine_phase` for ``n_iter`` iterations.
+    n_iter : int >= 0
+    momentum : float in [0, 1)
+
+    Returns
+    -------
+    np.ndarray [shape=(n_time,), dtype=float32]
+        At ``phase_tf.sr``.
+    """
+    if phase not in PHASE_MODES:
+        raise ReconstructionError(f"phase={phase!r}; allowed: {', '.join(PHASE_MODES)}")
+    if not isinstance(phase_tf, transforms.TimeFrequency) or phase_tf.scales is None:
+        raise ReconstructionError("phase_tf must be a CWT TimeFrequency (voxlib.transforms.cwt)")
+    if phase == "refined":
+        coefs = refine_phase(mag, phase_tf.coefs, phase_tf.sr, wavelet=phase_tf.transform,
+                             n_iter=n_iter, momentum=momentum, mean=phase_tf.mean)
+    else:
+        coefs = apply_phase(mag, phase_tf.coefs)
+    return transforms.icwt(coefs, phase_tf.transform, mean=phase_tf.mean).astype(np.float32)
+
+
+def oracle(y_target, sr, *, y_phase=None, image_size=None, thesis_rescale=False, wavelet="amor",
+           phase="source", n_iter=16) -> np.ndarray:
+    """The pipeline fed with the target's own magnitude: what a perfect generator would give.
+
+    Parameters
+    ----------
+    y_target : np.ndarray [shape=(n,)]
+        VAD-aligned target clip.
+    sr : int > 0, Hz
+    y_phase : np.ndarray [shape=(n,)] or None
+        Clip whose phase is borrowed: ``None`` = the target's own (≈ perfect),
+        the aligned source = the best this method can do with a perfect image.
+    image_size : (int, int) or None
+        ``(height, width)`` of the 8-bit image the magnitude passes through;
+        ``None`` skips the image (exact float magnitude: ``icwt(cwt(x))``).
+    thesis_rescale : bool
+        Invert the image the thesis's way (needs ``image_size``).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float32]
+    """
+    tf_target = transforms.cwt(y_target, sr, wavelet)
+    mag = np.abs(tf_target.coefs)
+    if image_size is not None or thesis_rescale:
+        mag = image_round_trip(mag, image_size, thesis_rescale=thesis_rescale)
+    tf_phase = tf_target if y_phase is None else transforms.cwt(y_phase, sr, wavelet)
+    return reconstruct(mag, tf_phase, phase=phase, n_iter=n_iter)
+
+
+def _quality(reference, estimate, sr) -> dict:
+    """The same-timing measures of one reconstruction against its reference (internal)."""
+    return {
+        "snr_db": metrics.snr(reference, estimate),
+        "spectral_convergence": metrics.spectral_convergence(reference, estimate),
+        "mcd_db": metrics.mel_cepstral_distortion(reference, estimate, sr, align="none"),
+        "lsd_db": metrics.log_spectral_distance(reference, estimate),
+        "rms_ratio_db": metrics.rms_ratio_db(reference, estimate),
+    }
+
+
+def quality_vs_width(y, sr, *, widths=(64, 128, 256, 512, 1024, None), height=None,
+                     wavelet="amor") -> pd.DataFrame:
+    """Oracle quality (own magnitude, own phase) through 8-bit images of several widths.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        A clip (VAD-aligned, as the images are made).
+    sr : int > 0, Hz
+    widths : sequence of int or None
+        Image widths in columns; ``None`` = full time resolution (one column per sample).
+    height : int or None
+        Image height; ``None`` = one row per CWT scale.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per width plus a first row ``image="none"`` (float magnitude, the
+        ``icwt(cwt(x))`` ceiling), columns ``image, height, width, samples_per_column,
+        snr_db, spectral_convergence, mcd_db, lsd_db, rms_ratio_db``.
+    """
+    tf = transforms.cwt(y, sr, wavelet)
+    mag = np.abs(tf.coefs)
+    n_freq, n_time = mag.shape
+    rows = [{"image": "none", "height": n_freq, "width": n_time, "mag": mag}]
+    for w in widths:
+        size = (height or n_freq, w or n_time)
+        rows.append({"image": "8-bit", "height": size[0], "width": size[1],
+                     "mag": image_round_trip(mag, size)})
+    out = []
+    for r in rows:
+        est = reconstruct(r.pop("mag"), tf)
+        out.append({**r, "samples_per_column": n_time / r["width"], **_quality(y, est, sr)})
+    return pd.DataFrame(out)
+
+
+# --------------------------------------------------------------------------
+# Files: notebook 04's generated manifest -> WAVs
+# --------------------------------------------------------------------------
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
+
+
+def load_aligned(path, sr, *, duration=3.0, lead=0.5, what="source", utterance=None,
+                 min_duration=0.1) -> np.ndarray:
+    """Load one clip at ``sr`` and VAD-align it as the images were made (``audio.vad_align``).
+
+    Raises :class:`ReconstructionError` when ``path`` is empty or missing (naming
+    the utterance, the column and notebook 04), and ``audio.AudioTooShortError``
+    when the recording is shorter than ``min_duration`` seconds.
+    """
+    label = f"utterance {utterance!r}: " if utterance is not None else ""
+    if _missing(path) or not Path(str(path)).is_file():
+        raise ReconstructionError(
+            f"{label}no {what} audio for this image ({what}_audio_path = {path!r} "
+            f"{'is empty' if _missing(path) else 'does not exist'}). The source's phase is needed to "
+            f"make sound; {PRODUCERS['generated']} with {what}_audio_path filled in (re-run it, or "
+            f"write the column yourself).")
+    y, sr = audio.load(path, sr=int(sr), min_duration=min_duration)
+    return audio.vad_align(y, sr, duration=float(duration), lead=float(lead), path=path)
+
+
+def load_generated(path, *, split=None) -> pd.DataFrame:
+    """Read notebook 04's ``generated/manifest.csv`` (paths made absolute), checking its columns.
+
+    ``split`` keeps one split (``"test"`` = held-out sentences) when given.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReconstructionError(f"{path}: no generated manifest. {PRODUCERS['generated']}; run it first.")
+    try:
+        df = load_manifest(path, required=GENERATED_COLUMNS)
+    except (KeyError, ValueError) as err:
+        raise ReconstructionError(f"{path}: {err}. {PRODUCERS['generated']}.") from err
+    if split is not None and "split" in df.columns:
+        df = df[df["split"] == split]
+        if df.empty:
+            raise ReconstructionError(f"{path}: no rows with split == {split!r}")
+    return df.reset_index(drop=True)
+
+
+def _load_scaled_image(path, fallback_scale=None):
+    """(img, scale) of a PNG; the PNG's own scale first, else the manifest's (internal)."""
+    if _missing(path) or not Path(str(path)).is_file():
+        raise ReconstructionError(f"image {path!r} does not exist. {PRODUCERS['generated']}.")
+    try:
+        img, meta = images.load_image(path)
+    except ValueError:  # no voxlib metadata in the file: the manifest's scale column may still have it
+        from PIL import Image
+
+        with Image.open(path) as im:
+            img, meta = np.asarray(im.convert("L")).copy(), {}
+    scale = meta.get("scale")
+    if _missing(scale):
+        scale = fallback_scale
+    return img, _check_scale(None if _missing(scale) else float(scale), where=str(path))
+
+
+CONDITIONS = {  # name -> what the row is, for the table and the text
+    "source": "real source speech, unconverted (the baseline to beat)",
+    "converted": "generated image, stored scale, source phase",
+    "converted_refined": "generated image, stored scale, refined phase",
+    "converted_thesis": "generated image, thesis rescale to [0, 1], source phase",
+    "oracle_source_phase": "target's own image, source phase (the best this method can do)",
+    "oracle_own": "target's own image, target phase (checks the pipeline)",
+    "target": "real target speech (the reference)",
+}
+SAME_TIMING = ("oracle_own", "target")  # conditions sharing the target's timing and phase
+
+
+def _reconstruct_row(row, *, phase, n_iter, wavelet) -> dict:
+    """All conditions of one generated row as signals (internal)."""
+    sr = int(row["sr"])
+    align = {"duration": float(row["align_duration"]), "lead": float(row["align_lead"])}
+    y_src = load_aligned(row["source_audio_path"], sr, what="source", utterance=row["utterance"], **align)
+    y_tgt = load_aligned(row["target_audio_path"], sr, what="target", utterance=row["utterance"], **align)
+    tf_src, tf_tgt = transforms.cwt(y_src, sr, wavelet), transforms.cwt(y_tgt, sr, wavelet)
+    img, scale = _load_scaled_image(row["path"], row.get("scale"))
+    shape = tf_src.coefs.shape
+    out = {"source": y_src, "target": y_tgt,
+           "converted": reconstruct(image_to_magnitude(img, scale, shape), tf_src),
+           "converted_thesis": reconstruct(image_to_magnitude(img, scale, shape, thesis_rescale=True),
+                                           tf_src)}
+    if phase == "refined":
+        out["converted_refined"] = reconstruct(image_to_magnitude(img, scale, shape), tf_src,
+                                               phase="refined", n_iter=n_iter)
+    timg_path = row.get("target_image_path")
+    if not _missing(timg_path) and Path(str(timg_path)).is_file():
+        timg, tscale = _load_scaled_image(timg_path)
+        mag_t = image_to_magnitude(timg, tscale, shape)
+    else:  # no stored target image: make it the notebook-01 way at the generated image's size
+        mag_t = image_round_trip(np.abs(tf_tgt.coefs), np.asarray(img).shape[:2])
+    out["oracle_own"] = reconstruct(mag_t, tf_tgt)
+    out["oracle_source_phase"] = reconstruct(mag_t, tf_src)
+    return out
+
+
+def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, wavelet="amor",
+                          overwrite=False, progress=True) -> pd.DataFrame:
+    """Turn every generated image of notebook 04's manifest into WAVs (all conditions).
+
+    Writes ``out_dir/wav/<utterance>__<condition>.wav`` (16-bit, at the manifest's
+    ``sr``) and ``out_dir/reconstructions.csv``.
+
+    Parameters
+    ----------
+    generated : pd.DataFrame or path
+        Notebook 04's generated manifest (:func:`load_generated`).
+    out_dir : path
+        ``<run_dir>/reconstruction/<source>__<target>``.
+    phase : {"source", "refined"}
+        "refined" adds the condition ``converted_refined``.
+    n_iter : int >= 0
+        Phase-refinement iterations.
+    overwrite : bool
+        Replace WAVs from an earlier run (otherwise refuse).
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``utterance, split, source_speaker, target_speaker, condition, path, sr, gain``
+        (one row per WAV; a WAV whose peak exceeded 1 was divided by ``gain``).
+    """
+    from tqdm.auto import tqdm
+
+    if phase not in PHASE_MODES:
+        raise ReconstructionError(f"phase={phase!r}; allowed: {', '.join(PHASE_MODES)}")
+    if not isinstance(generated, pd.DataFrame):
+        generated = load_generated(generated)
+    out_dir = Path(out_dir)
+    rows = []
+    for _, row in tqdm(generated.iterrows(), total=len(generated), disable=not progress,
+                       desc="reconstructing"):
+        signals = _reconstruct_row(row, phase=phase, n_iter=n_iter, wavelet=wavelet)
+        for condition, y in signals.items():
+            path = out_dir / "wav" / f"{row['utterance']}__{condition}.wav"
+            peak = float(np.max(np.abs(y)))
+            audio.write_wav(path, y / peak if peak > 1 else y, int(row["sr"]), overwrite=overwrite)
+            rows.append({"utterance": row["utterance"], "split": row.get("split", ""),
+                         "source_speaker": row.get("source_speaker", ""),
+                         "target_speaker": row.get("target_speaker", ""), "condition": condition, "path": path, "sr": int(row["sr"]),
+                         "gain": max(peak, 1.0)})
+    table = pd.DataFrame(rows)
+    write_manifest(table, out_dir / "reconstructions.csv")
+    return table
+
+
+# --------------------------------------------------------------------------
+# Judging: classifier, metrics table, summary, verdict
+# --------------------------------------------------------------------------
+def load_best_classifier(sweep_dir, *, speakers=()):
+    """The sweep's best saved classifier (highest held-out accuracy) that knows ``speakers``.
+
+    Returns ``(classifier, row)``, or ``(None, reason)`` when there is no usable
+    sweep (no ``sweep.csv``, no saved model, or no model trained on all ``speakers``);
+    ``reason`` is a sentence for the notebook.
+    """
+    from voxlib import results, transfer
+
+    sweep_path = Path(sweep_dir) / "sweep.csv"
+    if not sweep_path.is_file():
+        return None, (f"no classifier: {sweep_path} does not exist ({PRODUCERS['classifier']}), "
+                      "so the target-speaker rate is not measured")
+    sweep = transfer.load_sweep(sweep_path)
+    usable = sweep[[not _missing(p) and Path(str(p)).is_file() for p in sweep["model_path"]]]
+    if usable.empty:
+        return None, f"no classifier: no model listed in {sweep_path} exists on disk"
+    for _, row in usable.sort_values("test_accuracy", ascending=False, kind="stable").iterrows():
+        clf = transfer.load_classifier(row["model_path"])
+        if set(speakers) <= set(map(str, clf.classes)):
+            return clf, row
+    return None, (f"no classifier in {sweep_path} was trained on the speakers {sorted(speakers)}, "
+                  "so the target-speaker rate is not measured")
+
+
+def classify_audio(classifier, signals, sr, *, image_size=None) -> list:
+    """Speaker labels for audio clips, through the classifier's own transform and image recipe.
+
+    Each clip goes through ``transforms.compute(y, sr, classifier.transform)`` and
+    :func:`voxlib.images.to_image` (own-maximum scale, as notebook 01 by default)
+    at ``image_size`` (default: the classifier's input size), then
+    ``classifier.predict_images``.
+
+    Parameters
+    ----------
+    classifier : object
+        With ``.classes``, ``.transform`` and ``.predict_images(uint8 (N, H, W))``
+        (``voxlib.transfer.load_classifier``).
+    signals : sequence of np.ndarray [shape=(n,)]
+    sr : int > 0, Hz
+    image_size : (int, int) or None
+
+    Returns
+    -------
+    list of str
+        The predicted speaker of each clip.
+    """
+    if image_size is None:
+        side = int(getattr(classifier, "image_size", 224))
+        image_size = (side, side)
+    imgs = [images.to_image(transforms.compute(np.asarray(y), sr, classifier.transform).magnitude,
+                            tuple(image_size))[0] for y in signals]
+    probs = np.asarray(classifier.predict_images(np.stack(imgs)))
+    return [str(classifier.classes[i]) for i in probs.argmax(axis=1)]
+
+
+def _load_row_signal(row) -> np.ndarray:
+    y, _ = audio.load(row["path"], sr=int(row["sr"]), allow_silent=True)
+    return y * np.float32(row.get("gain", 1.0))
+
+
+def evaluate(reconstructions, *, classifier=None, image_size=None, similarity=None,
+             progress=True) -> pd.DataFrame:
+    """Measure every reconstruction against the real target utterance of the same sentence.
+
+    Columns per (utterance, condition): ``mcd_db`` and ``lsd_db`` (DTW-aligned, so
+    timing differences do not count), ``rms_ratio_db`` (loudness vs the target),
+    ``snr_db`` and ``spectral_convergence`` only where the condition shares the
+    target's timing and phase (:data:`SAME_TIMING`; NaN elsewhere: a sample-wise
+    measure says nothing about a clip with the source's timing); with a
+    ``classifier``, ``predicted`` (speaker label); with ``similarity``
+    (``None`` = when resemblyzer is installed), ``sim_target`` and ``sim_source``.
+
+    Parameters
+    ----------
+    reconstructions : pd.DataFrame
+        From :func:`write_reconstructions` (conditions ``source`` and ``target`` needed).
+    classifier : object or None
+        See :func:`classify_audio`.
+    image_size : (int, int) or None
+        Passed to :func:`classify_audio`.
+    similarity : bool or None
+    progress : bool
+
+    Returns
+    -------
+    pd.DataFrame
+    """
+    import importlib.util
+
+    from tqdm.auto import tqdm
+
+    if similarity is None:
+        similarity = importlib.util.find_spec("resemblyzer") is not None
+    need = {"source", "target"} - set(reconstructions["condition"])
+    if need:
+        raise ReconstructionError(f"reconstructions lack the conditions {sorted(need)} "
+                                  "(write_reconstructions makes them)")
+    out = []
+    groups = list(reconstructions.groupby("utterance", sort=False))
+    for utt, group in tqdm(groups, disable=not progress, desc="measuring"):
+        rows = group.set_index("condition")
+        sr = int(rows.loc["target", "sr"])
+        signals = {c: _load_row_signal(r) for c, r in rows.iterrows()}
+        ref, src = signals["target"], signals["source"]
+        labels = classify_audio(classifier, list(signals.values()), sr, image_size=image_size) \
+            if classifier is not None else [None] * len(signals)
+        for (condition, y), label in zip(signals.items(), labels):
+            same = condition in SAME_TIMING
+            rec = {"utterance": utt, "condition": condition,
+                   "mcd_db": metrics.mel_cepstral_distortion(ref, y, sr),
+                   "lsd_db": metrics.log_spectral_distance(ref, y, align="dtw"),
+                   "rms_ratio_db": metrics.rms_ratio_db(ref, y),
+                   "snr_db": metrics.snr(ref, y) if same else np.nan,
+                   "spectral_convergence": metrics.spectral_convergence(ref, y) if same else np.nan}
+            if classifier is not None:
+                rec["predicted"] = label
+            if similarity:
+                rec["sim_target"] = metrics.speaker_similarity(y, ref, sr)
+                rec["sim_source"] = metrics.speaker_similarity(y, src, sr)
+            out.append(rec)
+    table = pd.DataFrame(out)
+    meta = reconstructions.drop_duplicates("utterance").set_index("utterance")
+    for col in ("split", "source_speaker", "target_speaker"):
+        if col in meta.columns:
+            table.insert(1, col, table["utterance"].map(meta[col]))
+    return table
+
+
+def summarize(table) -> pd.DataFrame:
+    """Mean of each measure per condition (in :data:`CONDITIONS` order), with
+    ``target_rate`` / ``source_rate`` (share classified as the target / source)
+    when the table has predictions, and ``n`` (sentences)."""
+    numeric = [c for c in ("mcd_db", "lsd_db", "snr_db", "spectral_convergence", "rms_ratio_db",
+                           "sim_target", "sim_source") if c in table.columns]
+    grouped = table.groupby("condition", sort=False)
+    summary = grouped[numeric].mean()
+    summary.insert(0, "n", grouped.size())
+    if "predicted" in table.columns and "target_speaker" in table.columns:
+        for who in ("target", "source"):
+            hit = table["predicted"].astype(str) == table[f"{who}_speaker"].astype(str)
+            summary[f"{who}_rate"] = hit.groupby(table["condition"]).mean()
+    order = [c for c in CONDITIONS if c in summary.index]
+    return summary.loc[order]
+
+
+def verdict(summary, *, converted="converted", profile=None) -> str:
+    """A paragraph on the cloned voice, written from the numbers of :func:`summarize`.
+
+    Compares the converted voice's MCD with the unconverted source (the
+    baseline) and with the source-phase oracle (the best this method can do),
+    says how much of that gap the generator closed, what the thesis's rescale
+    path costs, whether the pipeline check passed, and the target-speaker rate
+    when a classifier was available.
+    """
+    s = summary
+    mcd = s["mcd_db"]
+    base, conv = mcd.get("source"), mcd.get(converted)
+    best = mcd.get("oracle_source_phase")
+    parts = []
+    if "oracle_own" in s.index and not np.isnan(s.loc["oracle_own", "snr_db"]):
+        snr_own = s.loc["oracle_own", "snr_db"]
+        parts.append(f"Pipeline check: the target's own image with its own phase comes back at "
+                     f"{snr_own:.1f} dB SNR ({'sound' if snr_own > 10 else 'poor: the image is too narrow in time'}).")
+    if base is not None and conv is not None and best is not None:
+        gap = base - best
+        closed = (base - conv) / gap if gap > 0 else np.nan
+        if conv < base:
+            how = (f"closer to the target than the unconverted source ({base:.2f} dB), closing "
+                   f"{100 * closed:.0f}% of the gap to the best this method reaches with a perfect "
+                   f"image ({best:.2f} dB)")
+        else:
+            how = (f"no closer to the target than the unconverted source ({base:.2f} dB; the best "
+                   f"this method reaches with a perfect image is {best:.2f} dB): the generator has "
+                   f"not learnt the target's voice")
+        parts.append(f"The converted voice ({converted}) is {conv:.2f} dB MCD from the target, {how}.")
+    if "converted_refined" in s.index and converted != "converted_refined" and conv is not None:
+        parts.append(f"Phase refinement gives {mcd['converted_refined']:.2f} dB.")
+    if "converted_thesis" in s.index:
+        parts.append(f"The thesis's rescale-to-[0, 1] path comes out {s.loc['converted_thesis', 'rms_ratio_db']:.1f} dB "
+                     f"in loudness from the target (ours: {s.loc[converted, 'rms_ratio_db']:+.1f} dB), "
+                     "because it discards the image scale.")
+    if "target_rate" in s.columns:
+        real = s["target_rate"].get("target", np.nan)
+        parts.append(f"The sweep's classifier labels {100 * s.loc[converted, 'target_rate']:.0f}% of the "
+                     f"converted clips as the target and {100 * s.loc[converted, 'source_rate']:.0f}% as "
+                     f"the source (on the real target clips: {100 * real:.0f}% target"
+                     + ("; too low for the rate to mean much" if real < 0.7 else "") + ").")
+    else:
+        parts.append("No classifier was available, so the target-speaker rate is not reported.")
+    if profile == "quick":
+        parts.append("This is the quick profile: the GAN trained for minutes on a few sentences, "
+                     "so a poor conversion is the expected result, not a finding about the method.")
+    return " ".join(parts)

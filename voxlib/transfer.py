@@ -1,0 +1,832 @@
+"""Speaker identification by transfer learning (notebook 02, THESIS §2).
+
+The thesis took twelve Keras ImageNet networks, replaced their top by
+``Dense(n_speakers, softmax)`` on the second-to-last layer's output, froze all
+layers but the last five and trained with RMSprop (10 epochs, batch 10); plus a
+small CNN trained from scratch. It evaluated on its training images. Here:
+
+* :data:`NETWORKS` is the registry (constructor, own ``preprocess_input``,
+  thesis input size, epochs and batch size).
+* Training uses a **cached trunk**: the frozen part runs once per image
+  (:func:`split_trunk` finds every tensor the trainable tail reads from it,
+  so residual networks work), then only the tail trains for the epochs. For
+  networks without random layers in the frozen part this gives the same model
+  as ``model.fit`` on the full graph (frozen BatchNorm runs in inference mode in
+  Keras 3 either way); the EfficientNets' drop-connect layers, frozen, run in
+  inference mode here.
+* Evaluation is on held-out utterances (:func:`voxlib.datasets.split`), with
+  training accuracy (the thesis's number) beside it.
+* :func:`run_sweep` appends one row per finished run to ``sweep.csv`` and
+  skips rows already there.
+
+ImageNet weights are read from Keras's cache (``$KERAS_HOME/models`` or
+``~/.keras/models``) only; nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "NETWORKS",
+    "PREPROCESSORS",
+    "SWEEP_COLUMNS",
+    "NetworkSpec",
+    "MissingWeightsError",
+    "Classifier",
+    "keras_cache_dir",
+    "imagenet_weights_path",
+    "build_model",
+    "split_trunk",
+    "prepare_images",
+    "load_images",
+    "extract_features",
+    "fit_model",
+    "train_cached",
+    "evaluate",
+    "run_one",
+    "run_sweep",
+    "load_sweep",
+    "save_classifier",
+    "load_classifier",
+]
+
+
+# ----------------------------------------------------------------------------- registry
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+    """One entry of :data:`NETWORKS`.
+
+    ``module``/``constructor`` name a Keras Applications builder (``None`` for
+    the from-scratch CNN); ``preprocess`` names an entry of :data:`PREPROCESSORS`;
+    ``weights_file``/``weights_hash`` are the ImageNet file (include_top) Keras
+    caches under ``models/`` and the hash Keras checks (``None``: Keras checks none);
+    ``trainable_layers`` is the thesis's freeze rule (``None``: all trainable).
+    """
+
+    name: str
+    module: str | None
+    constructor: str | None
+    input_size: int
+    preprocess: str
+    weights_file: str | None = None
+    weights_hash: str | None = None
+    min_size: int = 32
+    channels: int = 3
+    trainable_layers: int | None = 5
+    epochs: int = 10
+    batch_size: int = 10
+    native_size: int | None = None  # size of the ImageNet weights file's model when != input_size
+
+
+def _app(name, module, constructor, size, weights_file, weights_hash, **kw):
+    return NetworkSpec(name=name, module=module, constructor=constructor, input_size=size,
+                       preprocess=module, weights_file=weights_file, weights_hash=weights_hash, **kw)
+
+
+_TF = "_weights_tf_dim_ordering_tf_kernels.h5"
+NETWORKS: dict[str, NetworkSpec] = {
+    s.name: s
+    for s in [
+        _app("ResNet152", "resnet", "ResNet152", 224, "resnet152" + _TF, "100835be76be38e30d865e96f2aaae62"),
+        _app("InceptionV3", "inception_v3", "InceptionV3", 299, "inception_v3" + _TF,
+             "9a0d58056eeedaa3f26cb7ebd46da564", min_size=75),
+        _app("InceptionResNetV2", "inception_resnet_v2", "InceptionResNetV2", 299, "inception_resnet_v2" + _TF,
+             "e693bd0210a403b3192acc6073ad2e96", min_size=75),
+        _app("DenseNet201", "densenet", "DenseNet201", 224, "densenet201" + _TF, "1ceb130c1ea1b78c3bf6114dbdfd8807"),
+        _app("Xception", "xception", "Xception", 299, "xception" + _TF, "0a58e3b7378bc2990ea3b43d5981f1f6",
+             min_size=71),
+        _app("ResNet101", "resnet", "ResNet101", 224, "resnet101" + _TF, "f1aeb4b969a6efcfb50fad2f0c20cfc5"),
+        _app("MobileNet", "mobilenet", "MobileNet", 224, "mobilenet_1_0_224_tf.h5", None),
+        _app("MobileNetV2", "mobilenet_v2", "MobileNetV2", 224,
+             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", None),
+        _app("NASNetMobile", "nasnet", "NASNetMobile", 224, "nasnet_mobile.h5", "020fb642bf7360b370c678b08e0adf61"),
+        _app("EfficientNetB0", "efficientnet", "EfficientNetB0", 224, "efficientnetb0.h5",
+             "902e53a9f72be733fc0bcb005b3ebbac"),
+        # The thesis fed the EfficientNets 224 px; their ImageNet models are 300 and 600 px.
+        _app("EfficientNetB3", "efficientnet", "EfficientNetB3", 224, "efficientnetb3.h5",
+             "ffd1fdc53d0ce67064dc6a9c7960ede0", native_size=300),
+        _app("EfficientNetB7", "efficientnet", "EfficientNetB7", 224, "efficientnetb7.h5",
+             "8c03f828fec3ef71311cd463b6759d99", native_size=600),
+        NetworkSpec("SequentialCNN", None, None, 256, "scale01", channels=1, trainable_layers=None,
+                    epochs=20, batch_size=32),
+    ]
+}
+# MobileNet/MobileNetV2 have one ImageNet file per input size; only the 224 one is
+# obtainable offline, so other sizes copy its weights layer by layer (FACTS.md).
+_COPY_WEIGHTS = {"MobileNet", "MobileNetV2"}
+
+
+def _keras_preprocess(module: str):
+    def fn(x):
+        import keras
+        return getattr(keras.applications, module).preprocess_input(x)
+    fn.__name__ = f"{module}.preprocess_input"
+    return fn
+
+
+def _scale01(x):
+    return x / np.float32(255.0)
+
+
+#: name -> function(float32 (N, S, S, C) in [0, 255]) -> network input
+PREPROCESSORS = {m: _keras_preprocess(m) for m in {s.module for s in NETWORKS.values() if s.module}}
+PREPROCESSORS["scale01"] = _scale01
+
+
+def _spec(network: str) -> NetworkSpec:
+    if network not in NETWORKS:
+        raise ValueError(f"network={network!r} is not in the registry; choose from {', '.join(NETWORKS)}")
+    return NETWORKS[network]
+
+
+# ----------------------------------------------------------------------------- weights
+
+class MissingWeightsError(FileNotFoundError):
+    """The ImageNet weights file is not in Keras's cache (and nothing may be downloaded)."""
+
+
+def keras_cache_dir() -> Path:
+    """Folder where Keras looks for application weights: ``$KERAS_HOME/models``
+    or ``~/.keras/models`` (``/tmp/.keras/models`` when the home is read-only)."""
+    home = os.environ.get("KERAS_HOME")
+    if home is None:
+        base = Path.home()
+        home = (base if os.access(base, os.W_OK) else Path("/tmp")) / ".keras"
+    return Path(home).expanduser() / "models"
+
+
+def imagenet_weights_path(network: str) -> Path:
+    """Where the ImageNet weights file of ``network`` must be (it may not exist)."""
+    spec = _spec(network)
+    if spec.weights_file is None:
+        raise ValueError(f"network {network!r} is trained from scratch; it has no ImageNet weights")
+    return keras_cache_dir() / spec.weights_file
+
+
+def _hash_ok(path: Path, expected: str | None) -> bool:
+    if expected is None:
+        return True
+    algo = hashlib.sha256 if len(expected) == 64 else hashlib.md5
+    h = algo()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest() == expected
+
+
+_WARNED_RANDOM: set[str] = set()
+
+
+def _resolve_weights(spec: NetworkSpec, weights, on_missing_weights: str):
+    """-> (kind, path, label): kind in {"imagenet", "none", "file"}; label goes in sweep.csv."""
+    if on_missing_weights not in ("error", "random"):
+        raise ValueError(f"on_missing_weights={on_missing_weights!r}; allowed: 'error', 'random'")
+    if weights is None or weights == "none":
+        return "none", None, "none"
+    if weights == "imagenet":
+        if spec.weights_file is None:  # the from-scratch CNN
+            return "none", None, "none"
+        path = keras_cache_dir() / spec.weights_file
+        problem = None
+        if not path.is_file():
+            problem = "is missing"
+        elif not _hash_ok(path, spec.weights_hash):
+            problem = f"does not have the hash Keras expects ({spec.weights_hash})"
+        if problem is None:
+            return "imagenet", path, "imagenet"
+        msg = (f"ImageNet weights for {spec.name}: {path} {problem}. Nothing is downloaded at run time; "
+               f"copy {spec.weights_file} into {path.parent} (set KERAS_HOME to use another cache)"
+               + (", or run scripts/seed_keras_cache.py" if spec.name == "MobileNetV2" else ""))
+        if on_missing_weights == "error":
+            raise MissingWeightsError(msg + "; or pass on_missing_weights='random' / weights='none'")
+        if spec.name not in _WARNED_RANDOM:
+            _WARNED_RANDOM.add(spec.name)
+            warnings.warn(msg + "; continuing with RANDOM weights (recorded as weights=random)", stacklevel=3)
+        return "none", None, "random"
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"weights={str(weights)!r}: no such file; allowed: 'imagenet', 'none' "
+                                "or the path of a .h5/.weights.h5/.keras file")
+    return "file", path, path.name
+
+
+# ----------------------------------------------------------------------------- models
+
+def _size_for(spec: NetworkSpec, image_size) -> int:
+    if isinstance(image_size, dict):
+        image_size = image_size.get(spec.name)
+    size = spec.input_size if image_size is None else int(image_size)
+    if size < spec.min_size:
+        raise ValueError(f"image_size={size} is below {spec.name}'s minimum of {spec.min_size} px")
+    return size
+
+
+def _sequential_cnn(size: int, n_classes: int):
+    """THESIS §2 baseline: grayscale size x size in [0, 1]."""
+    import keras
+    from keras import layers
+    return keras.Sequential([
+        keras.Input((size, size, 1)),
+        layers.Conv2D(32, 3, activation="relu", padding="same"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(64, 2, padding="same"),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(100, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(n_classes, activation="softmax", name="speaker"),
+    ], name="SequentialCNN")
+
+
+def _copy_weights(src, dst) -> None:
+    """Copy weights layer by layer (layers with weights, in order; shapes must agree)."""
+    a = [lay for lay in src.layers if lay.weights]
+    b = [lay for lay in dst.layers if lay.weights]
+    if len(a) != len(b):
+        raise RuntimeError(f"cannot copy weights: {len(a)} vs {len(b)} layers with weights")
+    for la, lb in zip(a, b):
+        lb.set_weights(la.get_weights())
+
+
+class _NoDownload:
+    """Inside this context Keras's ``get_file`` returns ``path`` for its file name and
+    refuses anything else: Keras Applications can never reach the network."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        from keras.src.utils import file_utils
+        self.module, self.original = file_utils, file_utils.get_file
+
+        def get_file(fname=None, origin=None, **kwargs):
+            if fname == self.path.name:
+                return str(self.path)
+            raise MissingWeightsError(f"Keras asked for {fname} ({origin}); voxlib downloads nothing. "
+                                      f"Put that file in {self.path.parent}")
+        file_utils.get_file = get_file
+        return self
+
+    def __exit__(self, *exc):
+        self.module.get_file = self.original
+
+
+def _base_model(spec: NetworkSpec, size: int, kind: str, path: Path | None):
+    import keras
+    ctor = getattr(keras.applications, spec.constructor)
+    shape = (size, size, 3)
+    if kind != "imagenet":
+        base = ctor(include_top=True, weights=None, input_shape=shape)
+        if kind == "file":
+            try:
+                base.load_weights(str(path))
+            except Exception as exc:
+                raise ValueError(f"weights file {path} does not fit {spec.name} at {size} px ({exc}); "
+                                 f"save it from keras.applications.{spec.constructor}(include_top=True)") from exc
+        return base
+    native = spec.native_size or spec.input_size
+    with _NoDownload(path):  # weights="imagenet" keeps Keras's ImageNet-only layers (EfficientNet)
+        if size == native:
+            return ctor(include_top=True, weights="imagenet")
+        if spec.name in _COPY_WEIGHTS:
+            base = ctor(include_top=True, weights=None, input_shape=shape)
+            _copy_weights(ctor(include_top=True, weights="imagenet"), base)
+            return base
+        # Other sizes: the ImageNet graph built on an input of this size (weights are size-free).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return ctor(include_top=True, weights="imagenet", input_tensor=keras.Input(shape))
+
+
+def build_model(
+    network: str,
+    n_classes: int,
+    *,
+    image_size: int | None = None,
+    weights: str | os.PathLike | None = "imagenet",
+    on_missing_weights: str = "error",
+    seed: int = 0,
+):
+    """The thesis's classifier for one registry network.
+
+    Parameters
+    ----------
+    network : str, key of :data:`NETWORKS`
+    n_classes : int >= 2
+    image_size : int or None
+        Square input size (px); ``None`` is the thesis's size for ``network``.
+    weights : "imagenet", "none" or path
+        ImageNet weights from Keras's cache, random initialisation, or a
+        weights file of the base network (include_top) at this size.
+    on_missing_weights : "error" or "random"
+        When the ImageNet file is not cached: raise :class:`MissingWeightsError`
+        naming the file and where to put it, or warn once and use random weights.
+    seed : int
+        Seeds the random initialisation (head and, without weights, the base).
+
+    Returns
+    -------
+    model : keras.Model
+        ``layers[-2]`` output of the base → ``Dense(n_classes, softmax)``; all
+        layers but the last five frozen (none for ``SequentialCNN``); compiled
+        with RMSprop (default learning rate) and categorical cross-entropy.
+    weights_label : str
+        ``imagenet``, ``random``, ``none`` or the weights file's name.
+    """
+    import keras
+    spec = _spec(network)
+    if int(n_classes) < 2:
+        raise ValueError(f"n_classes={n_classes}; need at least 2 speakers")
+    size = _size_for(spec, image_size)
+    kind, path, label = _resolve_weights(spec, weights, on_missing_weights)
+    keras.utils.set_random_seed(seed)
+    if spec.constructor is None:
+        model = _sequential_cnn(size, int(n_classes))
+        if kind == "file":
+            model.load_weights(str(path))
+    else:
+        base = _base_model(spec, size, kind, path)
+        head = keras.layers.Dense(int(n_classes), activation="softmax", name="speaker")
+        model = keras.Model(base.input, head(base.layers[-2].output), name=spec.name)
+        for layer in model.layers[: -spec.trainable_layers]:
+            layer.trainable = False
+    _compile(model)
+    return model, label
+
+
+def _compile(model) -> None:
+    import keras
+    model.compile(optimizer=keras.optimizers.RMSprop(), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+
+
+def split_trunk(model, *, trainable_layers: int | None = 5):
+    """Split ``model`` into its frozen trunk and its trainable tail.
+
+    Returns ``(trunk, tail)``: ``trunk`` maps the images to every tensor the
+    last ``trainable_layers`` layers read from the earlier ones (a list, in a
+    fixed order); ``tail`` maps those tensors to the output and shares its
+    layers (weights) with ``model``, so training ``tail`` trains ``model``.
+    ``trunk`` is ``None`` when ``trainable_layers`` is ``None`` (nothing frozen).
+    """
+    import keras
+    if trainable_layers is None:
+        return None, model
+    tail_ops = {id(lay) for lay in model.layers[-trainable_layers:]}
+    boundary = []
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            if id(node.operation) not in tail_ops:
+                continue
+            for t in node.input_tensors:
+                if id(t._keras_history.operation) not in tail_ops and all(t is not b for b in boundary):
+                    boundary.append(t)
+    boundary.sort(key=lambda t: t.name)
+    trunk = keras.Model(model.input, boundary, name=f"{model.name}_trunk")
+    tail = keras.Model(boundary, model.output, name=f"{model.name}_tail")
+    _compile(tail)
+    return trunk, tail
+
+
+# ----------------------------------------------------------------------------- images
+
+def load_images(paths) -> np.ndarray:
+    """Read 8-bit images (:func:`voxlib.images.load_image`; plain PNG/JPEG too) -> uint8 ``(N, H, W)``.
+
+    Raises ``ValueError`` naming two files when the images differ in size.
+    """
+    from PIL import Image
+
+    from voxlib.images import load_image
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise ValueError("no images to load")
+    imgs = []
+    for p in paths:
+        try:
+            img, _ = load_image(p)
+        except ValueError:  # an image without voxlib metadata: classification needs no scale
+            with Image.open(p) as im:
+                img = np.asarray(im.convert("L"))
+        img = np.asarray(img)
+        if img.ndim == 3:
+            img = img[..., 0]
+        if imgs and img.shape != imgs[0].shape:
+            raise ValueError(f"images of mixed sizes: {paths[0]} is {imgs[0].shape[1]}x{imgs[0].shape[0]}, "
+                             f"{p} is {img.shape[1]}x{img.shape[0]}; rerun notebook 01 with one image_size")
+        imgs.append(img)
+    return np.stack(imgs)
+
+
+def prepare_images(imgs: np.ndarray, *, size: int, preprocess: str, channels: int = 3,
+                   batch_size: int = 64) -> np.ndarray:
+    """uint8 gray ``(N, H, W)`` → network input float32 ``(N, size, size, channels)``.
+
+    Bilinear antialiased resize, the gray plane repeated to ``channels``, then
+    the network's preprocessing (a :data:`PREPROCESSORS` name).
+    """
+    import tensorflow as tf
+    imgs = np.asarray(imgs)
+    if imgs.ndim != 3 or imgs.dtype != np.uint8:
+        raise ValueError(f"imgs: expected uint8 (N, H, W), got {imgs.dtype} {imgs.shape}")
+    if preprocess not in PREPROCESSORS:
+        raise ValueError(f"preprocess={preprocess!r}; allowed: {', '.join(PREPROCESSORS)}")
+    out = np.empty((len(imgs), size, size, channels), np.float32)
+    for i in range(0, len(imgs), batch_size):
+        x = tf.convert_to_tensor(imgs[i:i + batch_size, :, :, None].astype(np.float32))
+        if x.shape[1:3] != (size, size):
+            x = tf.clip_by_value(tf.image.resize(x, (size, size), method="bilinear", antialias=True), 0, 255)
+        out[i:i + batch_size] = np.repeat(x.numpy(), channels, axis=-1)
+    return np.asarray(PREPROCESSORS[preprocess](out), np.float32)
+
+
+def extract_features(trunk, x: np.ndarray, *, batch_size: int = 32) -> list[np.ndarray]:
+    """Run the frozen trunk once: list of float32 arrays, one per tail input."""
+    if trunk is None:
+        return [x]
+    out = trunk.predict(x, batch_size=batch_size, verbose=0)
+    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+# ----------------------------------------------------------------------------- training
+
+def _batches(inputs, y, batch_size, seed):
+    """A Keras PyDataset shuffling with NumPy (seed, epoch): the same order for any model."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.n = len(y)
+            self.order = np.random.default_rng([seed, 0]).permutation(self.n)
+
+        def __len__(self):
+            return int(np.ceil(self.n / batch_size))
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])
+            xs = tuple(a[idx] for a in inputs)
+            return (xs if len(xs) > 1 else xs[0]), y[idx]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self.order = np.random.default_rng([seed, self.epoch]).permutation(self.n)
+
+    return Batches()
+
+
+def _epoch_bar(epochs: int, desc: str):
+    import keras
+    from tqdm.auto import tqdm
+
+    class Bar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=epochs, desc=desc, leave=False, unit="epoch")
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.set_postfix(acc=f"{(logs or {}).get('accuracy', float('nan')):.2f}")
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return Bar()
+
+
+def fit_model(model, inputs, y_onehot, *, epochs: int = 10, batch_size: int = 10, seed: int = 0,
+              validation=None, progress: bool | str = False) -> pd.DataFrame:
+    """Train ``model`` (compiled) on ``inputs`` (array or list of arrays).
+
+    Batches are shuffled by NumPy from ``(seed, epoch)``, so the full graph and
+    the cached tail see identical batches. ``validation`` = ``(inputs, y)`` adds
+    ``val_*`` columns. Returns the history, one row per epoch.
+    """
+    import keras
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    y_onehot = np.asarray(y_onehot, np.float32)
+    if validation is not None:
+        vx, vy = validation
+        vx = list(vx) if isinstance(vx, (list, tuple)) else [vx]
+        validation = (tuple(vx) if len(vx) > 1 else vx[0], np.asarray(vy, np.float32))
+    keras.utils.set_random_seed(seed)
+    callbacks = [_epoch_bar(epochs, progress if isinstance(progress, str) else "epochs")] if progress else []
+    hist = model.fit(_batches(inputs, y_onehot, batch_size, seed), epochs=epochs, verbose=0,
+                     validation_data=validation, validation_batch_size=max(batch_size, 32),
+                     callbacks=callbacks)
+    df = pd.DataFrame(hist.history)
+    df.insert(0, "epoch", np.arange(1, len(df) + 1))
+    return df
+
+
+def train_cached(model, x_train, y_train, *, trainable_layers: int | None = 5, epochs: int = 10,
+                 batch_size: int = 10, seed: int = 0, validation=None, progress=False,
+                 feature_batch_size: int = 32):
+    """Cached-trunk training: frozen trunk once, then the tail for ``epochs``.
+
+    Returns ``(history, trunk, tail, timings)``; ``model`` itself ends up
+    trained (the tail shares its layers). ``validation`` = ``(x, y)`` images.
+    """
+    t0 = time.perf_counter()
+    trunk, tail = split_trunk(model, trainable_layers=trainable_layers)
+    feats = extract_features(trunk, x_train, batch_size=feature_batch_size)
+    val = None
+    if validation is not None:
+        val = (extract_features(trunk, validation[0], batch_size=feature_batch_size), validation[1])
+    t1 = time.perf_counter()
+    hist = fit_model(tail, feats, y_train, epochs=epochs, batch_size=batch_size, seed=seed,
+                     validation=val, progress=progress)
+    t2 = time.perf_counter()
+    return hist, (trunk, tail, feats, val), {"features_seconds": t1 - t0, "fit_seconds": t2 - t1}
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def evaluate(y_true, proba, classes) -> dict:
+    """Scores of one classifier: accuracy (%) with its 95 % Wilson interval,
+    macro F1, log loss, the confusion matrix (rows predicted, columns true, as
+    the thesis drew it) and scikit-learn's classification report (a DataFrame)."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    from voxlib.metrics import accuracy_ci, macro_f1
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba, np.float64)
+    y_pred = proba.argmax(axis=1)
+    labels = np.arange(len(classes))
+    acc, lo, hi = accuracy_ci(y_true, y_pred)
+    p_true = np.clip(proba[np.arange(len(y_true)), y_true], 1e-7, 1.0)
+    cm = confusion_matrix(y_true, y_pred, labels=labels).T
+    kw = dict(labels=labels, target_names=[str(c) for c in classes], zero_division=0)
+    report = pd.DataFrame(classification_report(y_true, y_pred, output_dict=True, **kw)).T
+    return {"accuracy": 100 * acc, "ci_low": 100 * lo, "ci_high": 100 * hi,
+            "macro_f1": macro_f1(y_true, y_pred, labels=labels), "loss": float(-np.log(p_true).mean()),
+            "confusion": pd.DataFrame(cm, index=pd.Index(classes, name="predicted"),
+                                      columns=pd.Index(classes, name="true")),
+            "report": report, "report_text": classification_report(y_true, y_pred, **kw)}
+
+
+# ----------------------------------------------------------------------------- saving / loading
+
+class Classifier:
+    """A trained speaker classifier that takes notebook 01's images.
+
+    Attributes ``model``, ``classes`` (list, output order), ``network``,
+    ``transform``, ``image_size``, ``preprocess``, ``channels``.
+    """
+
+    def __init__(self, model, meta: dict):
+        self.model = model
+        self.meta = dict(meta)
+        self.classes = list(meta["classes"])
+        self.network = meta["network"]
+        self.transform = meta.get("transform")
+        self.image_size = int(meta["image_size"])
+        self.preprocess = meta["preprocess"]
+        self.channels = int(meta["channels"])
+
+    def predict_images(self, imgs: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+        """uint8 gray ``(N, H, W)`` → class probabilities float32 ``(N, n_classes)``."""
+        imgs = np.asarray(imgs)
+        if imgs.ndim == 2:
+            imgs = imgs[None]
+        x = prepare_images(imgs, size=self.image_size, preprocess=self.preprocess, channels=self.channels)
+        return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), np.float32)
+
+    def __repr__(self):
+        return (f"Classifier({self.network}, transform={self.transform}, {self.image_size}px, "
+                f"{len(self.classes)} classes)")
+
+
+def save_classifier(model, path, meta: dict) -> Path:
+    """Save ``model`` as ``.keras`` plus a JSON sidecar (``meta``: classes in
+    output order, network, transform, image_size, preprocess, channels...)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"path={str(path)!r}: a classifier is saved as .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    return path
+
+
+def load_classifier(model_path) -> Classifier:
+    """Load a classifier saved by :func:`run_sweep` (``safe_mode=True``)."""
+    import keras
+    path = Path(model_path)
+    side = path.with_suffix(".json")
+    for p in (path, side):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} not found; run notebook 02 (run_sweep) to make the classifier")
+    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    return Classifier(model, json.loads(side.read_text()))
+
+
+# ----------------------------------------------------------------------------- sweep
+
+SWEEP_COLUMNS = [
+    "network", "transform", "weights", "image_size", "epochs", "batch_size", "seed", "data_fingerprint",
+    "n_classes", "n_train", "n_test", "train_accuracy", "test_accuracy", "test_ci_low", "test_ci_high",
+    "macro_f1", "train_loss", "test_loss", "features_seconds", "fit_seconds", "model_path",
+    "history_path", "confusion_path", "report_path", "finished_at",
+]
+_KEY = ["network", "transform", "weights", "image_size", "epochs", "batch_size", "seed", "data_fingerprint"]
+
+
+def load_sweep(path) -> pd.DataFrame:
+    """``sweep.csv`` with ``*_path`` columns made absolute (empty table if absent)."""
+    from voxlib.datasets import load_manifest
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame(columns=SWEEP_COLUMNS)
+    return load_manifest(path)
+
+
+def _append_row(path: Path, row: dict) -> None:
+    """Append one row atomically (rewrite to a temp file, then rename)."""
+    from voxlib.datasets import write_manifest
+    old = load_sweep(path)
+    new = pd.DataFrame([row], columns=SWEEP_COLUMNS)
+    write_manifest(new if old.empty else pd.concat([old, new], ignore_index=True), path)
+
+
+def _done(table: pd.DataFrame, key: dict) -> bool:
+    if table.empty:
+        return False
+    mask = np.ones(len(table), bool)
+    for k, v in key.items():
+        mask &= table[k].astype(str).to_numpy() == str(v)
+    return bool(mask.any())
+
+
+def _per_network(value, spec: NetworkSpec, default):
+    if isinstance(value, dict):
+        value = value.get(spec.name)
+    return default if value is None else int(value)
+
+
+def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epochs=None, batch_size=None,
+            weights="imagenet", on_missing_weights="error", seed: int = 0, images=None,
+            progress=False) -> dict:
+    """Train and evaluate one (network, transform) on rows with a ``split``
+    column; write model, history, confusion and report under ``out_dir``.
+    Returns the sweep row (dict)."""
+    spec = _spec(network)
+    out_dir = Path(out_dir)
+    transform = str(rows["transform"].iloc[0]) if "transform" in rows else ""
+    classes = sorted(rows["speaker"].astype(str).unique())
+    size = _size_for(spec, image_size)
+    epochs = _per_network(epochs, spec, spec.epochs)
+    batch_size = _per_network(batch_size, spec, spec.batch_size)
+    y = rows["speaker"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
+    imgs = load_images(rows["path"]) if images is None else images
+    x = prepare_images(imgs, size=size, preprocess=spec.preprocess, channels=spec.channels)
+    tr = (rows["split"] == "train").to_numpy()
+    eye = np.eye(len(classes), dtype=np.float32)
+    model, label = build_model(network, len(classes), image_size=size, weights=weights,
+                               on_missing_weights=on_missing_weights, seed=seed)
+    hist, (trunk, tail, f_tr, (f_te, _)), timing = train_cached(
+        model, x[tr], eye[y[tr]], trainable_layers=spec.trainable_layers, epochs=epochs,
+        batch_size=batch_size, seed=seed, validation=(x[~tr], eye[y[~tr]]), progress=progress)
+    ev_tr = evaluate(y[tr], tail.predict(_one(f_tr), verbose=0, batch_size=64), classes)
+    ev_te = evaluate(y[~tr], tail.predict(_one(f_te), verbose=0, batch_size=64), classes)
+    stem = f"{network}__{transform}__{_key_hash(rows, label, size, epochs, batch_size, seed)}"
+    paths = {k: out_dir / k / f"{stem}{ext}" for k, ext in
+             [("models", ".keras"), ("history", ".csv"), ("confusion", ".csv"), ("reports", ".csv")]}
+    for p in paths.values():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    save_classifier(model, paths["models"], {
+        "classes": classes, "network": network, "transform": transform, "image_size": size,
+        "preprocess": spec.preprocess, "channels": spec.channels, "weights": label, "epochs": epochs,
+        "batch_size": batch_size, "seed": seed})
+    hist.to_csv(paths["history"], index=False)
+    ev_te["confusion"].to_csv(paths["confusion"])
+    ev_te["report"].to_csv(paths["reports"])
+    paths["reports"].with_suffix(".txt").write_text(ev_te["report_text"])
+    from voxlib.datasets import fingerprint
+    return {
+        "network": network, "transform": transform, "weights": label, "image_size": size, "epochs": epochs,
+        "batch_size": batch_size, "seed": seed, "data_fingerprint": fingerprint(rows),
+        "n_classes": len(classes), "n_train": int(tr.sum()), "n_test": int((~tr).sum()),
+        "train_accuracy": ev_tr["accuracy"], "test_accuracy": ev_te["accuracy"],
+        "test_ci_low": ev_te["ci_low"], "test_ci_high": ev_te["ci_high"], "macro_f1": ev_te["macro_f1"],
+        "train_loss": ev_tr["loss"], "test_loss": ev_te["loss"], **timing,
+        "model_path": str(paths["models"]), "history_path": str(paths["history"]),
+        "confusion_path": str(paths["confusion"]), "report_path": str(paths["reports"]),
+        "finished_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+    }
+
+
+def _one(feats):
+    return tuple(feats) if len(feats) > 1 else feats[0]
+
+
+def _key_hash(rows, label, size, epochs, batch_size, seed) -> str:
+    from voxlib.datasets import fingerprint
+    key = "|".join(map(str, [fingerprint(rows), label, size, epochs, batch_size, seed]))
+    return hashlib.sha1(key.encode()).hexdigest()[:8]
+
+
+def run_sweep(
+    manifest,
+    out_dir,
+    *,
+    networks=("MobileNetV2", "SequentialCNN"),
+    transforms=None,
+    image_size=None,
+    epochs=None,
+    batch_size=None,
+    weights="imagenet",
+    on_missing_weights: str = "error",
+    test_size: float = 0.25,
+    seed: int = 0,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train and evaluate every (network, transform) pair; resumable.
+
+    Parameters
+    ----------
+    manifest : DataFrame or path
+        Notebook 01's manifest (columns ``speaker, utterance, transform, path``).
+    out_dir : path
+        Receives ``sweep.csv`` and ``models/ history/ confusion/ reports/``.
+    networks : sequence of :data:`NETWORKS` keys
+    transforms : sequence of str or None
+        ``None``: every transform in the manifest.
+    image_size, epochs, batch_size : int, dict {network: int} or None
+        ``None``: each network's thesis value (224/299/256 px; 10 epochs of
+        batch 10; 20 of batch 32 for ``SequentialCNN``).
+    weights, on_missing_weights : see :func:`build_model`
+    test_size : float in (0, 1)
+        Share of each speaker's recordings held out (the same recordings for
+        every transform).
+    seed : int
+        Seeds the split, the initialisation and the batch order.
+
+    Returns
+    -------
+    DataFrame: the whole ``sweep.csv`` after the run (one row per finished
+    (network, transform, weights, image_size, epochs, batch_size, seed,
+    data_fingerprint); rows already there are skipped, not recomputed).
+    """
+    from tqdm.auto import tqdm
+
+    from voxlib.datasets import fingerprint, load_manifest, split
+    if not isinstance(manifest, pd.DataFrame):
+        manifest = load_manifest(manifest, required=("speaker", "utterance", "transform", "path"),
+                                 producer="notebook 01 (01_transforms)")
+    missing = [c for c in ("speaker", "utterance", "transform", "path") if c not in manifest.columns]
+    if missing:
+        raise ValueError(f"manifest lacks column(s) {missing}; it has {list(manifest.columns)}")
+    networks = [networks] if isinstance(networks, str) else list(networks)
+    for n in networks:
+        _spec(n)
+    available = sorted(manifest["transform"].astype(str).unique())
+    transforms = available if transforms is None else ([transforms] if isinstance(transforms, str)
+                                                       else list(transforms))
+    unknown = [t for t in transforms if t not in available]
+    if unknown:
+        raise ValueError(f"transforms={unknown} not in the manifest; it has {available}")
+    speakers = manifest["speaker"].astype(str).unique()
+    if len(speakers) < 2:
+        raise ValueError(f"the manifest has {len(speakers)} speaker ({', '.join(speakers)}); "
+                         "speaker identification needs at least 2 — add another speaker's recordings")
+    data = split(manifest, test_size=test_size, seed=seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv = out_dir / "sweep.csv"
+    pairs = [(n, t) for t in transforms for n in networks]  # each transform's images read once
+    bar = tqdm(pairs, desc="sweep", unit="run", disable=not progress)
+    image_cache: dict[str, np.ndarray] = {}
+    for network, transform in bar:
+        spec = NETWORKS[network]
+        bar.set_postfix_str(f"{network} / {transform}")
+        rows = data[data["transform"].astype(str) == transform].sort_values(["speaker", "utterance"],
+                                                                             ignore_index=True)
+        _, _, label = _resolve_weights(spec, weights, on_missing_weights)
+        key = {"network": network, "transform": transform, "weights": label,
+               "image_size": _size_for(spec, image_size), "epochs": _per_network(epochs, spec, spec.epochs),
+               "batch_size": _per_network(batch_size, spec, spec.batch_size), "seed": seed,
+               "data_fingerprint": fingerprint(rows)}
+        if _done(load_sweep(csv), key):
+            continue
+        if transform not in image_cache:
+            image_cache = {transform: load_images(rows["path"])}
+        row = run_one(rows, network, out_dir, image_size=image_size, epochs=epochs, batch_size=batch_size,
+                      weights=weights, on_missing_weights=on_missing_weights, seed=seed,
+                      images=image_cache[transform], progress=f"{network}/{transform}" if progress else False)
+        _append_row(csv, row)
+        import keras
+        keras.backend.clear_session()
+    return load_sweep(csv)

@@ -1,0 +1,722 @@
+"""The six time-frequency transforms of the thesis, with MATLAB's defaults.
+
+Three short-time Fourier transforms (windows ``hamming``, ``blackman``,
+``kaiser``) as MATLAB's ``stft`` computes them with the thesis's settings, and
+three continuous wavelet transforms (wavelets ``bump``, ``morse``, ``amor``) as
+MATLAB's ``cwt(x, wname, fs)`` computes them, plus the inverse CWT (``icwt``).
+:data:`TRANSFORMS` is the registry a notebook parameter selects from;
+:func:`compute` runs one entry; :func:`write_images` turns a corpus into the
+notebook-01 images and their manifest.
+
+References (MathWorks documentation, read for the definitions; no MATLAB code
+is reproduced here):
+
+- ``stft``: https://www.mathworks.com/help/signal/ref/stft.html (frames
+  ``floor((Nx - L) / (M - L))``, DFT of each windowed segment, two-sided
+  centred spectrum by default).
+- ``cwt``: https://www.mathworks.com/help/wavelet/ref/cwt.html (Morse (3, 60)
+  by default, 10 voices per octave, L1 normalisation, scale limits from the
+  wavelet's energy spread in time and frequency).
+- ``cwtfilterbank``: https://www.mathworks.com/help/wavelet/ref/cwtfilterbank.html
+  (filters with passband peak 2; the highest-frequency passband falls to half
+  its peak at the Nyquist frequency; reflection boundary).
+- ``icwt``: https://www.mathworks.com/help/wavelet/ref/icwt.html and
+  https://www.mathworks.com/help/wavelet/gs/inverse-continuous-wavelet-transform.html
+  (Morlet's single-integral formula for analytic wavelets, L1 normalisation).
+
+THESIS.md section 1 writes these definitions out with the numbers they give
+(127 rows from 1.1 Hz to 6946 Hz for Morse on 3 s at 16 kHz; ``cwtfreqbounds(1000)``
+= [0.0033, 0.4341] cycles/sample); ``tests/test_transforms.py`` checks them.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import scipy.fft
+import scipy.integrate
+import scipy.optimize
+import scipy.signal
+
+__all__ = [
+    "TimeFrequency",
+    "TRANSFORMS",
+    "WAVELETS",
+    "WINDOWS",
+    "compute",
+    "stft",
+    "cwt",
+    "icwt",
+    "cwt_scales",
+    "stft_window",
+    "write_images",
+]
+
+
+# --------------------------------------------------------------------------
+# Result type
+# --------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class TimeFrequency:
+    """Complex time-frequency coefficients with their axes.
+
+    Attributes
+    ----------
+    coefs : np.ndarray [shape=(n_freq, n_time), dtype=complex]
+        Coefficients, rows in MATLAB's order: STFT from the lowest (most
+        negative) to the highest frequency; CWT from the highest frequency
+        (smallest scale) to the lowest.
+    freqs : np.ndarray [shape=(n_freq,)]
+        Frequency of each row in Hz (CWT: the wavelet's peak frequency at that scale).
+    times : np.ndarray [shape=(n_time,)]
+        Time of each column in s (STFT: centre of the window).
+    transform : str
+        Registry name (``"hamming"``, ..., ``"morse"``) or the wavelet/window used.
+    sr : float
+        Sample rate of the analysed signal in Hz.
+    scales : np.ndarray [shape=(n_freq,)] or None
+        CWT scales (dimensionless dilations, samples); None for the STFT.
+    mean : float
+        Mean of the analysed signal (the CWT discards it; :func:`icwt` adds it back).
+    """
+
+    coefs: np.ndarray
+    freqs: np.ndarray
+    times: np.ndarray
+    transform: str
+    sr: float
+    scales: np.ndarray | None = None
+    mean: float = 0.0
+
+    @property
+    def magnitude(self) -> np.ndarray:
+        """``|coefs|`` as float32, shape (n_freq, n_time)."""
+        return np.abs(self.coefs).astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------
+# Input validation (public boundary)
+# --------------------------------------------------------------------------
+def _check_signal(y, sr, *, min_length: int, what: str) -> tuple[np.ndarray, float]:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be a 1-D signal of shape (n,); got shape {y.shape}. "
+                         "Take one channel, e.g. y[:, 0], or use voxlib.audio.load (mono).")
+    if not np.issubdtype(y.dtype, np.floating) and not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must be real-valued (float or int); got dtype {y.dtype}")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise ValueError(f"y contains {int(bad.sum())} NaN or infinite samples "
+                         f"(first at index {int(np.flatnonzero(bad)[0])}); clean the "
+                         "signal first, e.g. np.nan_to_num(y).")
+    if not np.isscalar(sr) or not np.isfinite(sr) or sr <= 0:
+        raise ValueError(f"sr must be a positive sample rate in Hz; got {sr!r}")
+    if y.shape[0] < min_length:
+        raise ValueError(f"y has {y.shape[0]} samples ({y.shape[0] / sr:.4f} s at {sr:g} Hz); "
+                         f"{what} needs at least {min_length} samples. Use a longer clip "
+                         "(or voxlib.audio.vad_align to pad it).")
+    return y, float(sr)
+
+
+# --------------------------------------------------------------------------
+# STFT (MATLAB ``stft`` with the thesis's settings)
+# --------------------------------------------------------------------------
+#: Window constructors, MATLAB-equal: ``hamming(M, 'periodic')``,
+#: ``blackman(M, 'periodic')``, ``kaiser(M, 5)`` (symmetric).
+WINDOWS: dict[str, Callable[[int], np.ndarray]] = {
+    "hamming": lambda m: scipy.signal.get_window("hamming", m, fftbins=True),
+    "blackman": lambda m: scipy.signal.get_window("blackman", m, fftbins=True),
+    "kaiser": lambda m: scipy.signal.windows.kaiser(m, 5.0, sym=True),
+}
+
+
+@functools.lru_cache(maxsize=32)
+def _window(name: str, length: int) -> np.ndarray:
+    w = WINDOWS[name](length).astype(np.float64)
+    w.setflags(write=False)
+    return w
+
+
+def stft_window(name: str = "hamming", length: int = 256) -> np.ndarray:
+    """One of MATLAB's STFT windows.
+
+    Parameters
+    ----------
+    name : {"hamming", "blackman", "kaiser"}
+        ``hamming`` and ``blackman`` are MATLAB's ``'periodic'`` windows
+        (``0.54 - 0.46 cos(2 pi n / M)`` and ``0.42 - 0.5 cos(2 pi n / M) +
+        0.08 cos(4 pi n / M)``); ``kaiser`` is MATLAB's ``kaiser(M, 5)``,
+        symmetric, beta 5 (``scipy.signal.get_window(('kaiser', 5), M)`` would
+        be periodic and differ). NumPy's ``hamming``/``blackman`` are symmetric
+        and also differ.
+    length : int > 0
+        Window length M in samples.
+
+    Returns
+    -------
+    np.ndarray [shape=(length,), dtype=float64]
+    """
+    if name not in WINDOWS:
+        raise ValueError(f"window must be one of {sorted(WINDOWS)}; got {name!r}")
+    if int(length) < 1:
+        raise ValueError(f"length must be a positive number of samples; got {length!r}")
+    return _window(name, int(length)).copy()
+
+
+def stft(y, sr, window="hamming", *, win_length: int = 256, overlap: int = 64,
+         n_fft: int = 512, onesided: bool = False) -> TimeFrequency:
+    """Short-time Fourier transform as MATLAB's ``stft`` computes it.
+
+    ``stft(x, fs, 'Window', w, 'OverlapLength', 64, 'FFTLength', 512)``: frames
+    of ``win_length`` samples every ``win_length - overlap`` samples (hop 192),
+    no padding of the signal, so ``floor((n - overlap) / hop)`` frames; each
+    windowed frame is zero-padded at its end to ``n_fft`` and transformed.
+    Framing uses ``librosa.util.frame`` (a strided view) and one batched
+    ``scipy.fft.rfft``; the two-sided centred spectrum is rebuilt from the
+    conjugate symmetry of a real signal.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], real
+        Signal, n >= win_length.
+    sr : float > 0
+        Sample rate in Hz.
+    window : {"hamming", "blackman", "kaiser"} or np.ndarray [shape=(win_length,)]
+        MATLAB window (see :func:`stft_window`) or explicit window samples.
+    win_length, overlap, n_fft : int
+        Window length, overlap (samples shared by consecutive frames) and FFT length.
+    onesided : bool
+        False (MATLAB's default ``'centered'``): ``n_fft`` rows from just above
+        ``-sr/2`` to ``sr/2`` for an even ``n_fft`` (MATLAB documents the interval
+        (-pi, pi]; THESIS.md notes a one-row offset is not confirmed against
+        MATLAB itself). True: ``n_fft // 2 + 1`` rows from 0 to ``sr/2``.
+
+    Returns
+    -------
+    TimeFrequency
+        ``coefs`` complex64 (n_freq, n_frames); ``times`` the window centres in s.
+    """
+    import librosa
+
+    if isinstance(window, str):
+        name = window
+        if window not in WINDOWS:
+            raise ValueError(f"window must be one of {sorted(WINDOWS)} or an array; got {window!r}")
+        w = _window(window, int(win_length))
+    else:
+        name = "custom"
+        w = np.asarray(window, dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError(f"window array must be 1-D; got shape {w.shape}")
+        win_length = w.shape[0]
+    if not 0 <= overlap < win_length:
+        raise ValueError(f"overlap must be in [0, win_length={win_length}); got {overlap!r}")
+    if n_fft < win_length:
+        raise ValueError(f"n_fft must be >= win_length={win_length}; got {n_fft!r}")
+    y, sr = _check_signal(y, sr, min_length=int(win_length), what=f"the STFT window ({win_length} samples)")
+    hop = win_length - overlap
+    n_frames = (y.shape[0] - overlap) // hop
+    frames = librosa.util.frame(np.ascontiguousarray(y, dtype=np.float32), frame_length=win_length,
+                                hop_length=hop, axis=0)[:n_frames]
+    half = scipy.fft.rfft(frames * w.astype(np.float32), n=n_fft, axis=-1, workers=1).T  # (n_fft//2+1, T)
+    if onesided:
+        coefs = half
+        freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
+    else:
+        # MATLAB's centred order: bins -ceil(n_fft/2)+1 ... floor(n_fft/2)
+        k = np.arange(-((n_fft - 1) // 2), n_fft // 2 + 1)
+        coefs = np.where((k >= 0)[:, None], half[np.abs(k)], np.conj(half[np.abs(k)]))
+        freqs = k * sr / n_fft
+    times = (np.arange(n_frames) * hop + win_length / 2) / sr
+    return TimeFrequency(coefs.astype(np.complex64, copy=False), freqs.astype(np.float64),
+                         times, name, sr, None, float(np.mean(y)))
+
+
+# --------------------------------------------------------------------------
+# CWT (MATLAB ``cwt`` / ``cwtfilterbank``)
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Wavelet:
+    """An analytic wavelet defined in the frequency domain (MATLAB's ``cwtfilterbank``).
+
+    Attributes
+    ----------
+    name : str
+    center : float
+        Peak angular frequency of the filter at scale 1 (rad/sample); a row at
+        scale s has frequency ``center / (2 pi s) * sr``.
+    sigma_t : float
+        Time spread MATLAB uses for the largest scale: ``s_max = n / (2 sigma_t)``
+        (two standard deviations span the signal).
+    cutoff : float
+        Fraction of the peak the smallest-scale filter keeps at Nyquist
+        (Morse 0.5, Morlet and bump 0.1).
+    params : dict
+        Shape parameters, for display.
+    """
+
+    name: str
+    center: float
+    sigma_t: float
+    cutoff: float
+    log_filter: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    support: tuple[float, float] = (0.0, np.inf)
+    params: dict = field(default_factory=dict)
+
+    def filter(self, omega: np.ndarray) -> np.ndarray:
+        """``psi_hat(omega)``: peak 2 at ``center``, zero for omega <= 0 and outside the support."""
+        omega = np.asarray(omega, dtype=np.float64)
+        out = np.zeros_like(omega)
+        inside = (omega > self.support[0]) & (omega < self.support[1]) & (omega > 0)
+        out[inside] = 2.0 * np.exp(self.log_filter(omega[inside]))
+        return out
+
+
+_MORSE_GAMMA, _MORSE_BETA = 3.0, 20.0
+_MORSE_W0 = (_MORSE_BETA / _MORSE_GAMMA) ** (1.0 / _MORSE_GAMMA)
+_BUMP_MU, _BUMP_SIGMA = 5.0, 0.6
+_AMOR_W0 = 6.0
+
+
+def _morse_log(w):
+    g, b, w0 = _MORSE_GAMMA, _MORSE_BETA, _MORSE_W0
+    return b * np.log(w / w0) - (w ** g - w0 ** g)
+
+
+def _amor_log(w):
+    return -0.5 * (w - _AMOR_W0) ** 2
+
+
+def _bump_log(w):
+    u = (w - _BUMP_MU) / _BUMP_SIGMA
+    return 1.0 - 1.0 / (1.0 - u * u)
+
+
+#: MATLAB's three analytic wavelets with their ``cwt`` defaults. ``sigma_t``:
+#: MATLAB's time spread (Morse (3, 60): 5.5008, reproducing ``cwtfreqbounds``;
+#: Morlet: sqrt(2); bump: 5.847705, twice the standard deviation of
+#: ``|psi(t)|^2``, which also gives sqrt(2) for the Morlet).
+WAVELETS: dict[str, Wavelet] = {
+    "morse": Wavelet("morse", _MORSE_W0, 5.5008, 0.5, _morse_log,
+                     params={"gamma": _MORSE_GAMMA, "beta": _MORSE_BETA, "time_bandwidth": 60.0}),
+    "amor": Wavelet("amor", _AMOR_W0, math.sqrt(2.0), 0.1, _amor_log, params={"w0": _AMOR_W0}),
+    "bump": Wavelet("bump", _BUMP_MU, 5.847705, 0.1, _bump_log,
+                    support=(_BUMP_MU - _BUMP_SIGMA, _BUMP_MU + _BUMP_SIGMA),
+                    params={"mu": _BUMP_MU, "sigma": _BUMP_SIGMA}),
+}
+
+
+def _get_wavelet(wavelet) -> Wavelet:
+    if isinstance(wavelet, Wavelet):
+        return wavelet
+    if wavelet not in WAVELETS:
+        raise ValueError(f"wavelet must be one of {sorted(WAVELETS)}; got {wavelet!r}")
+    return WAVELETS[wavelet]
+
+
+@functools.lru_cache(maxsize=None)
+def _min_scale(name: str) -> float:
+    """Smallest scale: the filter falls to ``cutoff`` of its peak at Nyquist (omega = pi)."""
+    wav = WAVELETS[name]
+    target = math.log(wav.cutoff)  # log(psi/2) at the cut-off
+    hi = wav.support[1] - 1e-12 if np.isfinite(wav.support[1]) else wav.center * 4
+    w_cut = scipy.optimize.brentq(lambda w: float(wav.log_filter(np.float64(w))) - target,
+                                  wav.center, hi, xtol=1e-14)
+    return w_cut / math.pi
+
+
+@functools.lru_cache(maxsize=None)
+def _effective_support(name: str, floor: float = -60.0) -> tuple[float, float]:
+    """Angular frequencies (scale 1) outside which ``psi_hat < 2 e^floor`` (about 1e-26 of the peak)."""
+    wav = WAVELETS[name]
+    f = lambda w: float(wav.log_filter(np.float64(w))) - floor  # noqa: E731
+    lo = wav.support[0] + 1e-12 if wav.support[0] > 0 else 1e-9
+    hi = wav.support[1] - 1e-12 if np.isfinite(wav.support[1]) else wav.center * 64
+    return (scipy.optimize.brentq(f, lo, wav.center) if f(lo) < 0 else lo,
+            scipy.optimize.brentq(f, wav.center, hi) if f(hi) < 0 else hi)
+
+
+@functools.lru_cache(maxsize=None)
+def _admissibility(name: str) -> float:
+    """``C_psi = integral_0^inf psi_hat(w) / w dw`` (MATLAB's ``icwt`` constant)."""
+    wav = WAVELETS[name]
+    lo, hi = _effective_support(name)
+    return scipy.integrate.quad(lambda w: 2.0 * math.exp(float(wav.log_filter(np.float64(w)))) / w,
+                                lo, hi, points=[wav.center], limit=400, epsabs=1e-13)[0]
+
+
+def cwt_scales(n: int, wavelet="morse", *, voices_per_octave: int = 10) -> np.ndarray:
+    """MATLAB's default CWT scales for an n-sample signal, smallest first.
+
+    ``s_j = s_min * 2 ** (j / voices_per_octave)``, ``j = 0 ... floor(v * log2(s_max / s_min))``
+    with ``s_min`` putting the filter at ``cutoff`` of its peak at Nyquist and
+    ``s_max = n / (2 sigma_t)`` (``cwtfilterbank``/``cwtfreqbounds`` documentation).
+
+    Parameters
+    ----------
+    n : int >= 4
+        Signal length in samples.
+    wavelet : {"morse", "amor", "bump"}
+    voices_per_octave : int > 0
+
+    Returns
+    -------
+    np.ndarray [shape=(n_scales,), dtype=float64]
+    """
+    wav = _get_wavelet(wavelet)
+    if int(voices_per_octave) < 1:
+        raise ValueError(f"voices_per_octave must be a positive integer; got {voices_per_octave!r}")
+    s_min = _min_scale(wav.name)
+    s_max = n / (2.0 * wav.sigma_t)
+    if s_max <= s_min:
+        raise ValueError(f"a signal of {n} samples is too short for the {wav.name} CWT "
+                         f"(needs more than {int(math.ceil(2 * wav.sigma_t * s_min))} samples)")
+    n_oct = math.log2(s_max / s_min)
+    j = np.arange(int(math.floor(voices_per_octave * n_oct + 1e-9)) + 1)
+    return s_min * 2.0 ** (j / voices_per_octave)
+
+
+@functools.lru_cache(maxsize=8)
+def _filter_bank(name: str, n: int, voices_per_octave: int, dtype: str):
+    """Positive-frequency filters (n_scales, n_pad // 2 + 1), cached per (wavelet, length, voices, dtype).
+
+    The sample rate does not enter the filters (scales are in samples), so one
+    bank serves every rate.
+    """
+    wav = WAVELETS[name]
+    scales = cwt_scales(n, name, voices_per_octave=voices_per_octave)
+    pad = n // 2 if n <= 100_000 else int(math.ceil(math.log2(n)))
+    n_pad = n + 2 * pad
+    omega = 2.0 * np.pi * np.arange(n_pad // 2 + 1) / n_pad  # MATLAB: 0 ... pi, Nyquist counted positive
+    bank = np.zeros((scales.size, omega.size), dtype=dtype)
+    lo, hi = _effective_support(name)
+    for i, s in enumerate(scales):  # vectorised over frequency, only across the filter's support
+        k0, k1 = np.searchsorted(omega, [lo / s, hi / s])
+        k0 = max(int(k0), 1)  # psi_hat(0) = 0
+        bank[i, k0:k1] = 2.0 * np.exp(wav.log_filter(s * omega[k0:k1]))
+    bank.setflags(write=False)
+    scales.setflags(write=False)
+    return bank, scales, pad, n_pad
+
+
+def cwt(y, sr, wavelet="morse", *, voices_per_octave: int = 10, precision: str = "single",
+        workers: int = 1, block: int = 16) -> TimeFrequency:
+    """Continuous wavelet transform as MATLAB's ``cwt(x, wname, fs)`` computes it.
+
+    MATLAB's definitions (``cwt``, ``cwtfilterbank`` documentation; THESIS.md section 1):
+    analytic wavelets defined in the frequency domain with passband peak 2
+    (L1 normalisation: equal-amplitude oscillations at different scales get
+    equal magnitude), 10 voices per octave, the scale limits of
+    :func:`cwt_scales`, the signal extended by half-point reflection by
+    ``floor(n / 2)`` samples on each side before the FFT, and the
+    coefficients of the original span kept. One real FFT of the padded
+    signal, the cached filter bank applied to the positive frequencies, and
+    inverse FFTs batched over ``block`` scales at a time.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], real
+        Signal, n >= 4.
+    sr : float > 0
+        Sample rate in Hz.
+    wavelet : {"morse", "amor", "bump"}
+        ``morse``: generalized Morse, gamma 3, time-bandwidth 60 (MATLAB's
+        default); ``amor``: analytic Morlet (``2 exp(-(w - 6)^2 / 2)``);
+        ``bump``: mu 5, sigma 0.6.
+    voices_per_octave : int
+    precision : {"single", "double"}
+        Working precision of the FFTs. Single (complex64) keeps about 1e-6
+        relative accuracy and is about twice as fast.
+    workers : int
+        Threads for ``scipy.fft`` (1 = one core, as the benchmark measures).
+    block : int
+        Scales per batched inverse FFT (memory vs. speed; the result does not depend on it).
+
+    Returns
+    -------
+    TimeFrequency
+        ``coefs`` complex (n_scales, n), highest frequency first; ``freqs`` in Hz;
+        ``times = arange(n) / sr``; ``scales``; ``mean`` of y.
+    """
+    wav = _get_wavelet(wavelet)
+    if precision not in ("single", "double"):
+        raise ValueError(f"precision must be 'single' or 'double'; got {precision!r}")
+    y, sr = _check_signal(y, sr, min_length=4, what="the CWT")
+    n = y.shape[0]
+    rdtype, cdtype = (np.float32, np.complex64) if precision == "single" else (np.float64, np.complex128)
+    bank, scales, pad, n_pad = _filter_bank(wav.name, n, int(voices_per_octave), np.dtype(rdtype).name)
+    x = np.pad(np.asarray(y, dtype=rdtype), pad, mode="symmetric") if pad else np.asarray(y, dtype=rdtype)
+    spec = scipy.fft.rfft(x, workers=workers)  # (n_pad // 2 + 1,)
+    n_pos = spec.size
+    coefs = np.empty((scales.size, n), dtype=cdtype)
+    buf = np.zeros((min(block, scales.size), n_pad), dtype=cdtype)
+    for start in range(0, scales.size, block):
+        stop = min(start + block, scales.size)
+        b = buf[: stop - start]
+        np.multiply(bank[start:stop], spec, out=b[:, :n_pos])
+        b[:, n_pos:] = 0
+        out = scipy.fft.ifft(b, axis=-1, workers=workers, overwrite_x=True)
+        coefs[start:stop] = out[:, pad:pad + n]
+    freqs = wav.center / (2.0 * np.pi * scales) * sr
+    return TimeFrequency(coefs, freqs, np.arange(n) / sr, wav.name, sr, np.array(scales), float(np.mean(y)))
+
+
+def icwt(coefs, wavelet="morse", *, mean: float = 0.0, voices_per_octave: int = 10) -> np.ndarray:
+    """Inverse CWT by Morlet's single-integral formula, as MATLAB's ``icwt``.
+
+    ``x = 2 ln(2^(1/v)) / C_psi * sum_scales Re W + mean`` with
+    ``C_psi = integral_0^inf psi_hat(w) / w dw`` (Morse 0.6553, Morlet 0.8610,
+    bump 0.2903), valid for analytic wavelets with L1 normalisation and
+    MATLAB's default scales (``icwt`` documentation).
+
+    Parameters
+    ----------
+    coefs : np.ndarray [shape=(n_scales, n), complex] or TimeFrequency
+        CWT coefficients from :func:`cwt` (possibly modified). Given a
+        :class:`TimeFrequency`, its wavelet and mean are used.
+    wavelet : {"morse", "amor", "bump"}
+        The wavelet used for the forward transform.
+    mean : float
+        Signal mean to add back (the wavelets have no DC response).
+    voices_per_octave : int
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float64]
+        The reconstructed real signal.
+    """
+    if isinstance(coefs, TimeFrequency):
+        wavelet, mean, coefs = coefs.transform, coefs.mean, coefs.coefs
+    wav = _get_wavelet(wavelet)
+    coefs = np.asarray(coefs)
+    if coefs.ndim != 2:
+        raise ValueError(f"coefs must be 2-D (n_scales, n); got shape {coefs.shape}")
+    if not np.isfinite(coefs).all():
+        raise ValueError("coefs contains NaN or infinite values")
+    const = 2.0 * math.log(2.0 ** (1.0 / voices_per_octave)) / _admissibility(wav.name)
+    return const * np.real(coefs).sum(axis=0, dtype=np.float64) + float(mean)
+
+
+# --------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TransformSpec:
+    """A registry entry: the function and the MATLAB-default settings it is called with."""
+
+    name: str
+    kind: str  # "stft" or "cwt"
+    func: Callable[..., TimeFrequency] = field(repr=False)
+    settings: dict = field(default_factory=dict)
+    description: str = ""
+
+
+TRANSFORMS: dict[str, TransformSpec] = {
+    "hamming": TransformSpec("hamming", "stft", stft, {"window": "hamming"},
+                             "STFT, periodic Hamming window 256, overlap 64, FFT 512"),
+    "blackman": TransformSpec("blackman", "stft", stft, {"window": "blackman"},
+                              "STFT, periodic Blackman window 256, overlap 64, FFT 512"),
+    "kaiser": TransformSpec("kaiser", "stft", stft, {"window": "kaiser"},
+                            "STFT, symmetric Kaiser window 256 (beta 5), overlap 64, FFT 512"),
+    "bump": TransformSpec("bump", "cwt", cwt, {"wavelet": "bump"},
+                          "CWT, analytic bump wavelet (mu 5, sigma 0.6), 10 voices/octave"),
+    "morse": TransformSpec("morse", "cwt", cwt, {"wavelet": "morse"},
+                           "CWT, generalized Morse wavelet (gamma 3, beta 20), 10 voices/octave"),
+    "amor": TransformSpec("amor", "cwt", cwt, {"wavelet": "amor"},
+                          "CWT, analytic Morlet wavelet, 10 voices/octave"),
+}
+
+
+def _check_transform(name) -> TransformSpec:
+    if name not in TRANSFORMS:
+        raise ValueError(f"unknown transform {name!r}; choose one of: {', '.join(TRANSFORMS)}")
+    return TRANSFORMS[name]
+
+
+def compute(y, sr, name, **kwargs) -> TimeFrequency:
+    """Run one registry transform with MATLAB's default settings.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], real
+    sr : float > 0
+        Sample rate in Hz.
+    name : {"hamming", "blackman", "kaiser", "bump", "morse", "amor"}
+    **kwargs
+        Overrides passed to :func:`stft` or :func:`cwt` (e.g. ``onesided=True``).
+
+    Returns
+    -------
+    TimeFrequency
+        With ``transform == name``.
+    """
+    spec = _check_transform(name)
+    tf = spec.func(y, sr, **{**spec.settings, **kwargs})
+    if tf.transform != name:
+        tf = TimeFrequency(tf.coefs, tf.freqs, tf.times, name, tf.sr, tf.scales, tf.mean)
+    return tf
+
+
+# --------------------------------------------------------------------------
+# Corpus -> images + manifest (notebook 01)
+# --------------------------------------------------------------------------
+#: Columns of ``<out_dir>/manifest.csv`` (docs/ARCHITECTURE.md).
+MANIFEST_COLUMNS = ["speaker", "utterance", "transform", "aligned", "path", "scale", "sr", "n_freq",
+                    "n_time", "height", "width", "fmin", "fmax", "source_path", "source_hash", "params_hash"]
+#: Bumped whenever the image recipe changes, so old images are recomputed.
+IMAGE_RECIPE_VERSION = 1
+_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg"}
+
+
+def image_params(name, *, image_size=(512, 512), sr=8000, aligned=False, align_duration=3.0,
+                 align_lead=0.5, fmt="png", channels=1, scale=None, saturate=False) -> dict:
+    """Every parameter that affects one image of transform ``name`` (what ``params_hash`` hashes)."""
+    spec = _check_transform(name)
+    p = {"recipe": IMAGE_RECIPE_VERSION, "transform": name, "settings": spec.settings,
+         "image_size": None if image_size is None else [int(v) for v in image_size],
+         "sr": None if sr is None else int(sr), "aligned": bool(aligned), "fmt": _FORMATS[fmt],
+         "channels": int(channels), "scale": None if scale is None else float(scale), "saturate": bool(saturate)}
+    if aligned:
+        p.update(align_duration=float(align_duration), align_lead=float(align_lead))
+    return p
+
+
+def _hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _scale_for(scale, name):
+    return scale.get(name) if isinstance(scale, dict) else scale
+
+
+def write_images(corpus, out_dir, *, transforms=tuple(TRANSFORMS), image_size=(512, 512), sr=8000,
+                 aligned=False, align_duration=3.0, align_lead=0.5, fmt="png", channels=1, scale=None,
+                 saturate=False, progress=True):
+    """Compute the images of every recording for every transform and write their manifest.
+
+    Each file is loaded once (``voxlib.audio.load`` at ``sr``; with
+    ``aligned``, ``voxlib.audio.vad_align``), every requested transform is
+    computed and turned into an image by :func:`voxlib.images.to_image`, and
+    saved as ``out_dir/<transform>/<speaker>/<utterance>.<fmt>`` with its
+    metadata. An image is skipped when the previous manifest holds a row for it
+    with the same ``source_hash`` (the file's content) and ``params_hash``
+    (every parameter of :func:`image_params`) and the file still exists.
+    Recordings that cannot be used (undecodable, silent, no speech when
+    aligning) are skipped with a warning naming them.
+
+    Parameters
+    ----------
+    corpus : pandas.DataFrame
+        Columns ``path``, ``speaker``, ``utterance`` (``voxlib.datasets.discover``).
+    out_dir : path
+        Output folder (``<run_dir>/transforms``).
+    transforms : sequence of str
+        Registry names (default: all six).
+    image_size : (int, int) or None
+        Image (height, width) in pixels; None keeps each transform's own grid.
+    sr : int or None
+        Analysis sample rate in Hz (files are resampled); None keeps each file's rate.
+    aligned : bool
+        VAD-align each clip first (the thesis's ``VADPAL``, for cloning).
+    align_duration, align_lead : float
+        Aligned clip length and leading silence, seconds.
+    fmt : {"png", "jpg"}
+        PNG keeps the scale in a text chunk; JPEG (the thesis's format) uses a sidecar.
+    channels : {1, 3}
+        Grayscale or three identical channels.
+    scale : float, dict or None
+        None: each image's own maximum; a float: one fixed scale for all
+        images (pixels then mean the same magnitude everywhere; above it clips);
+        a dict: a fixed scale per transform name.
+    saturate : bool
+        MATLAB's saturating ``imwrite`` (teaching switch, see :func:`voxlib.images.to_image`).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest (:data:`MANIFEST_COLUMNS`, paths absolute), also written to
+        ``out_dir/manifest.csv`` with paths relative to it. Skipped recordings
+        are listed in ``df.attrs["skipped"]``.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from voxlib import audio, datasets, images
+
+    for name in transforms:
+        _check_transform(name)
+    if fmt not in _FORMATS:
+        raise ValueError(f"fmt must be one of {sorted(_FORMATS)}; got {fmt!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3; got {channels!r}")
+    if image_size is not None and (len(image_size) != 2 or min(int(v) for v in image_size) < 1):
+        raise ValueError(f"image_size must be (height, width) in pixels or None; got {image_size!r}")
+    datasets._require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
+    out_dir = Path(out_dir)
+    manifest_path = out_dir / "manifest.csv"
+    common = dict(image_size=image_size, sr=sr, aligned=aligned, align_duration=align_duration,
+                  align_lead=align_lead, fmt=fmt, channels=channels, saturate=saturate)
+    params = {n: image_params(n, scale=_scale_for(scale, n), **common) for n in transforms}
+    hashes = {n: _hash(p) for n, p in params.items()}
+    previous = {}
+    if manifest_path.is_file():
+        old = datasets.load_manifest(manifest_path, required=MANIFEST_COLUMNS)
+        previous = {(str(r["speaker"]), str(r["utterance"]), r["transform"]): r
+                    for r in old.to_dict("records")}
+    rows, skipped = [], []
+    for rec in tqdm(corpus.to_dict("records"), desc="images", unit="file", disable=not progress):
+        src, speaker, utt = Path(rec["path"]), str(rec["speaker"]), str(rec["utterance"])
+        source_hash = datasets.file_hash(src)
+        todo = []
+        for name in transforms:
+            dest = (out_dir / name / speaker / f"{utt}{_FORMATS[fmt]}").resolve()
+            prev = previous.get((speaker, utt, name))
+            if (prev is not None and prev["source_hash"] == source_hash and prev["params_hash"] == hashes[name]
+                    and Path(prev["path"]).resolve() == dest and dest.is_file()):
+                rows.append({c: prev[c] for c in MANIFEST_COLUMNS} | {"speaker": speaker, "utterance": utt})
+            else:
+                todo.append((name, dest))
+        if not todo:
+            continue
+        try:
+            y, rate = audio.load(src, sr=sr)
+            if aligned:
+                y = audio.vad_align(y, rate, duration=align_duration, lead=align_lead, path=src)
+            for name, dest in todo:
+                tf = compute(y, rate, name)
+                img, used = images.to_image(tf.magnitude, image_size, scale=_scale_for(scale, name),
+                                            saturate=saturate)
+                row = {"speaker": speaker, "utterance": utt, "transform": name, "aligned": bool(aligned),
+                       "path": str(dest), "scale": used, "sr": int(rate), "n_freq": tf.coefs.shape[0],
+                       "n_time": tf.coefs.shape[1], "height": img.shape[0], "width": img.shape[1],
+                       "fmin": float(tf.freqs.min()), "fmax": float(tf.freqs.max()),
+                       "source_path": str(src.resolve()), "source_hash": source_hash,
+                       "params_hash": hashes[name]}
+                meta = {k: v for k, v in row.items() if k not in ("path", "source_path")}
+                meta.update(source=src.name, n_samples=int(y.shape[0]), saturate=bool(saturate),
+                            formula="pixel = round(255 * 50*log10(mag + 1) / scale)",
+                            row_order="high-to-low frequency" if TRANSFORMS[name].kind == "cwt"
+                            else "low-to-high frequency")
+                if aligned:
+                    meta.update(align_duration=float(align_duration), align_lead=float(align_lead))
+                images.save_image(dest, img, meta, channels=channels)
+                rows.append(row)
+        except (audio.AudioError, ValueError) as exc:
+            warnings.warn(f"skipped {src}: {exc}", stacklevel=2)
+            skipped.append(str(src))
+    df = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    order = {n: i for i, n in enumerate(transforms)}
+    df = df.sort_values(["speaker", "utterance", "transform"], key=lambda s: s.map(order) if s.name == "transform"
+                        else s, ignore_index=True)
+    datasets.write_manifest(df, manifest_path)
+    df.attrs["skipped"] = skipped
+    return df
