@@ -680,5 +680,5 @@ def main(argv=None):
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except BuildError as exc:
+    except (BuildError, ValueError) as exc:
         sys.exit(f"error: {exc}")

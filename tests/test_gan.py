@@ -137,13 +137,23 @@ def test_resume_equals_uninterrupted(tmp_path):
         gan.fit(tgt, src, tmp_path / "b", epochs=6, **kw)
 
 
-def test_inference_modes():
-    src, _ = toy_pairs(2, size=32)
+def test_generation_modes():
+    src, _ = toy_pairs(3, size=32)
     g = gan.build_generator(32, in_channels=1, out_channels=1, seed=0)
-    np.testing.assert_array_equal(gan.generate(g, src), gan.generate(g, src))
-    a = gan.generate(g, src, thesis_training_mode=True, batch_size=1)
-    b = gan.generate(g, src, thesis_training_mode=True, batch_size=1)
-    assert not np.array_equal(a, b)                                      # dropout is on
+    g(gan.to_unit(src), training=True)                                  # move the BatchNorm averages off their init
+    before = [v.numpy().copy() for v in g.non_trainable_variables if "moving" in v.path]
+    inst = gan.generate(g, src)
+    np.testing.assert_array_equal(inst, gan.generate(g, src))            # deterministic
+    np.testing.assert_array_equal(inst[1:2], gan.generate(g, src[1:2]))   # per image: batch-independent
+    a = gan.generate(g, src, mode="thesis")
+    assert not np.array_equal(a, gan.generate(g, src, mode="thesis"))   # dropout is on
+    assert not np.array_equal(inst, gan.generate(g, src, mode="inference"))
+    after = [v.numpy() for v in g.non_trainable_variables if "moving" in v.path]
+    for x, y in zip(before, after):
+        np.testing.assert_array_equal(x, y)                              # generation changes no state
+    assert all(layer.rate == 0.5 for layer in g.layers if "dropout" in layer.name)
+    with pytest.raises(ValueError, match="mode"):
+        gan.generate(g, src, mode="train")
 
 
 # -------------------------------------------------------------- paired data

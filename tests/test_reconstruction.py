@@ -36,15 +36,17 @@ def sentence(f0=110.0, formant_shift=1.0, seed=0, sr=SR) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def clip():
-    return audio.vad_align(sentence(), SR, **ALIGN)
+def clip(embedded_root):
+    """Real speech: July (es-CO, 8 kHz) saying one prompt, VAD-aligned to 3 s."""
+    return audio.vad_align(audio.load(embedded_root / "es-co_july" / "agent-loggedoff.flac", sr=SR)[0],
+                           SR, **ALIGN)
 
 
 def test_oracle_through_8bit_full_resolution_matches_the_cwt_round_trip(clip):
     exact = metrics.snr(clip, R.oracle(clip, SR))
     tf = transforms.cwt(clip, SR, "amor")
     via_image = metrics.snr(clip, R.oracle(clip, SR, image_size=tf.coefs.shape))
-    assert exact > 20.0, exact
+    assert exact > 15.0, exact  # icwt loses the band above ~3.3 kHz (amor at 8 kHz)
     assert abs(exact - via_image) < 0.5, (exact, via_image)
 
 
@@ -70,7 +72,7 @@ def test_thesis_path_loses_the_scale_ours_keeps_it(clip):
 
 
 def test_source_phase_oracle_and_phase_refinement(clip):
-    other = audio.vad_align(sentence(f0=120, seed=3), SR, **ALIGN)
+    other = audio.vad_align(sentence(f0=200, seed=3), SR, **ALIGN)
     own = R.oracle(clip, SR)
     borrowed = R.oracle(clip, SR, y_phase=other)
     assert metrics.mel_cepstral_distortion(clip, own, SR) < metrics.mel_cepstral_distortion(clip, borrowed, SR)
@@ -100,39 +102,36 @@ def test_shape_and_scale_errors(clip):
 # --------------------------------------------------------------------------
 # The notebook-05 pipeline on a fake generated manifest: "generated" = the target's own image
 # --------------------------------------------------------------------------
-SPEAKERS = {"src": {"f0": 110.0, "formant_shift": 1.0}, "tgt": {"f0": 210.0, "formant_shift": 1.3}}
+SOURCE, TARGET = "es-mx_allison", "es-co_july"
+TEST_UTTS = ["agent-loggedoff", "vm-goodbye"]
+TRAIN_UTTS = ["agent-incorrect", "conf-onlyperson", "vm-deleted", "vm-password", "vm-intro", "vm-options"]
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    rows = []
-    for speaker, voice in SPEAKERS.items():
-        for k in range(4):
-            path = root / speaker / f"s{k}.wav"
-            audio.write_wav(path, sentence(**voice, seed=10 * k + len(speaker)), SR)
-            rows.append({"path": path, "speaker": speaker, "utterance": f"s{k}"})
-    return pd.DataFrame(rows)
+def corpus(embedded_root):
+    """Real speech: the same prompts said by Allison (es-MX, the source) and July (es-CO, the target)."""
+    return pd.DataFrame([{"path": embedded_root / sp / f"{u}.flac", "speaker": sp, "utterance": u}
+                         for sp in (SOURCE, TARGET) for u in TEST_UTTS + TRAIN_UTTS])
 
 
 @pytest.fixture(scope="module")
 def generated(corpus, tmp_path_factory):
     """A generated manifest in notebook 04's columns whose 'generated' image is the target's own."""
     out = tmp_path_factory.mktemp("run")
-    imgs = transforms.write_images(corpus, out / "transforms", transforms=("amor",), image_size=(64, 256),
+    imgs = transforms.write_images(corpus[corpus["utterance"].isin(TEST_UTTS)], out / "transforms", transforms=("amor",), image_size=(64, 256),
                                    sr=SR, aligned=True, align_duration=ALIGN["duration"],
                                    align_lead=ALIGN["lead"], progress=False)
     by = imgs.set_index(["speaker", "utterance"])
     rows = []
-    for utt in ("s0", "s1"):
-        s, t = by.loc[("src", utt)], by.loc[("tgt", utt)]
-        rows.append({"utterance": utt, "source_speaker": "src", "target_speaker": "tgt", "split": "test",
+    for utt in TEST_UTTS:
+        s, t = by.loc[(SOURCE, utt)], by.loc[(TARGET, utt)]
+        rows.append({"utterance": utt, "source_speaker": SOURCE, "target_speaker": TARGET, "split": "test",
                      "path": t["path"], "source_image_path": s["path"], "target_image_path": t["path"],
                      "source_audio_path": s["source_path"], "target_audio_path": t["source_path"],
                      "scale": t["scale"], "sr": SR, "n_freq": t["n_freq"], "n_time": t["n_time"],
                      "height": t["height"], "width": t["width"], "align_duration": ALIGN["duration"],
                      "align_lead": ALIGN["lead"]})
-    path = out / "cloning" / "src__tgt" / "generated" / "manifest.csv"
+    path = out / "cloning" / f"{SOURCE}__{TARGET}" / "generated" / "manifest.csv"
     datasets.write_manifest(pd.DataFrame(rows), path)
     return path
 
@@ -160,8 +159,8 @@ class NearestCentroid:
 
 @pytest.fixture(scope="module")
 def classifier(corpus):
-    """Trained on sentences s2, s3 (not the ones evaluated)."""
-    train = corpus[corpus["utterance"].isin(["s2", "s3"])]
+    """Trained on other sentences than the ones evaluated."""
+    train = corpus[corpus["utterance"].isin(TRAIN_UTTS)]
     clips = {sp: [audio.vad_align(audio.load(p, sr=SR)[0], SR, **ALIGN) for p in g["path"]]
              for sp, g in train.groupby("speaker")}
     return NearestCentroid(clips)
@@ -169,7 +168,7 @@ def classifier(corpus):
 
 def test_pipeline_on_the_oracle_manifest(generated, classifier, tmp_path):
     manifest = R.load_generated(generated, split="test")
-    recon = R.write_reconstructions(manifest, tmp_path / "rec", phase="refined", n_iter=2, progress=False)
+    recon = R.write_reconstructions(manifest, tmp_path / "rec", phase="refined", n_iter=8, progress=False)
     assert (tmp_path / "rec" / "reconstructions.csv").is_file()
     assert set(recon["condition"]) == set(R.CONDITIONS)
     assert all(p.is_file() for p in recon["path"])
@@ -181,15 +180,14 @@ def test_pipeline_on_the_oracle_manifest(generated, classifier, tmp_path):
     assert summary.loc["target", "mcd_db"] == 0.0
     assert summary.loc["oracle_own", "snr_db"] > 5.0  # a 256-column image: far from the full-width SNR
     assert summary.loc["oracle_own", "mcd_db"] < summary.loc["converted", "mcd_db"]
-    # the source's phase carries the source's pitch: a low voice under a high voice's magnitude is still
-    # classified as the source; refining the phase moves it to the target
-    assert summary.loc["converted_refined", "mcd_db"] < summary.loc["converted", "mcd_db"]
+    assert summary.loc["converted", "mcd_db"] < summary.loc["source", "mcd_db"]
+    assert summary.loc["converted_refined", "mcd_db"] < summary.loc["source", "mcd_db"]
     assert abs(summary.loc["converted", "rms_ratio_db"]) < 3.0
     assert summary.loc["converted_thesis", "rms_ratio_db"] < -6.0
     # a good classifier: real target clips are the target, real source clips are not
     assert summary.loc["target", "target_rate"] == 1.0 and summary.loc["source", "target_rate"] == 0.0
     text = R.verdict(summary, profile="quick")
-    assert f"{summary.loc['converted', 'mcd_db']:.2f} dB MCD" in text
+    assert f"{summary.loc['converted', 'mcd_db']:.2f} dB MCD" in text and "closing" in text
     assert "quick profile" in text and "classifier labels" in text
     with pytest.raises(FileExistsError):  # a second run refuses to clobber without overwrite=True
         R.write_reconstructions(manifest, tmp_path / "rec", progress=False)

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,8 @@ __all__ = [
 THESIS_ENCODER_FILTERS = (64, 128, 256, 512, 512, 512, 512, 512)
 #: Decoder blocks (counted from the bottleneck) that carry Dropout(0.5).
 N_DROPOUT_BLOCKS = 3
+#: Image scale of a full-scale sinusoid: 50 log10(1 + |W|) with |W| = 1.
+SINE_SCALE = 50 * math.log10(2.0)
 #: Discriminator (PatchGAN) filters: three stride-2 blocks, then a stride-1 block.
 PATCHGAN_FILTERS = (64, 128, 256, 512)
 INIT_STDDEV = 0.02
@@ -376,9 +379,9 @@ class Pix2Pix:
                                    discriminator_optimizer=self.discriminator_optimizer, epoch=self.epoch,
                                    dropout_seeds=seeds)
 
-    def generate(self, source, *, thesis_training_mode=False, batch_size=8):
+    def generate(self, source, *, mode="instance", batch_size=8):
         """Generated images for sources; see :func:`generate`."""
-        return generate(self.generator, source, thesis_training_mode=thesis_training_mode, batch_size=batch_size)
+        return generate(self.generator, source, mode=mode, batch_size=batch_size)
 
 
 LOSS_COLUMNS = ("gen_total", "gen_gan", "gen_l1", "disc")
@@ -394,30 +397,70 @@ def to_uint8(x):
     return np.clip(np.rint((np.asarray(x, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def generate(generator, source, *, thesis_training_mode=False, batch_size=8):
+#: How the generator runs at generation time: name -> (BatchNorm uses each image's own statistics, dropout on).
+GENERATE_MODES = {
+    "instance": (True, False),    # per-image statistics as in training at batch 1, no dropout: deterministic
+    "inference": (False, False),  # Keras inference mode: BatchNorm's moving averages, no dropout
+    "thesis": (True, True),       # the thesis's (and pix2pix paper's) training=True: per-image statistics + dropout
+}
+
+
+@contextmanager
+def _generation_mode(generator, mode):
+    """Run ``generator`` in ``mode`` without changing its state (moving averages, dropout rates)."""
+    import keras
+    per_image, dropout = GENERATE_MODES[mode]
+    norms = [layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    drops = [layer for layer in generator.layers if isinstance(layer, keras.layers.Dropout)]
+    saved = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in norms]
+    rates = [layer.rate for layer in drops]
+    try:
+        if not dropout:
+            for layer in drops:
+                layer.rate = 0.0
+        yield per_image
+    finally:
+        for layer, rate in zip(drops, rates):
+            layer.rate = rate
+        for layer, (mean, var) in zip(norms, saved):
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(var)
+
+
+def generate(generator, source, *, mode="instance", batch_size=8):
     """Run a generator over source images.
 
     Parameters
     ----------
     generator : keras.Model
     source : uint8 array (N, H, W, C) in [0, 255], or float32 in [-1, 1]
-    thesis_training_mode : bool
-        False (default): inference mode, dropout off and BatchNorm's moving
-        statistics, deterministic. True: the thesis's (and the pix2pix
-        paper's) way, dropout on and each batch's own statistics; with
-        ``batch_size=1`` that is instance normalisation, as in training.
+    mode : {"instance", "inference", "thesis"}
+        ``"instance"`` (default): each image normalised by its own
+        statistics, exactly as every BatchNorm saw it in training at batch
+        size 1 (= instance normalisation), dropout off: deterministic.
+        ``"inference"``: Keras's ``training=False``, BatchNorm's moving
+        averages; after batch-1 training these do not match what the
+        network learned on (at the 1-pixel bottleneck a single image has zero
+        variance, so the moving variance is ~0) and the output degrades.
+        ``"thesis"``: the thesis's ``training=True`` (per-image statistics and
+        dropout, as the pix2pix paper does): stochastic. The model's
+        moving averages are left unchanged in every mode.
     batch_size : int > 0
+        Images per call in ``"inference"`` mode (the others go one by one).
 
     Returns
     -------
     uint8 array (N, H, W, out_channels)
     """
+    if mode not in GENERATE_MODES:
+        raise ValueError(f"mode must be one of {sorted(GENERATE_MODES)}; got {mode!r}")
     source = np.asarray(source)
     x = to_unit(source) if source.dtype == np.uint8 else source.astype(np.float32)
     if x.ndim != 4:
         raise ValueError(f"source must have shape (N, H, W, C); got {source.shape}")
-    out = [np.asarray(generator(x[i:i + batch_size], training=bool(thesis_training_mode)))
-           for i in range(0, len(x), batch_size)]
+    with _generation_mode(generator, mode) as per_image:
+        step = 1 if per_image else int(batch_size)
+        out = [np.asarray(generator(x[i:i + step], training=per_image)) for i in range(0, len(x), step)]
     return to_uint8(np.concatenate(out)) if out else np.zeros((0, *generator.output_shape[1:]), np.uint8)
 
 
@@ -855,15 +898,18 @@ def split_pairs(pairs, *, test_size=0.25, seed=0):
 
 
 def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256), sr=8000, transform="amor",
-                        align_duration=3.0, align_lead=0.5, scale="max", max_pairs=None, channels=1, seed=0):
+                        align_duration=3.0, align_lead=0.5, scale=SINE_SCALE, max_pairs=None, channels=1, seed=0):
     """Images of two speakers' VAD-aligned clips of the same sentences, on one fixed scale.
 
     A pixel must mean the same magnitude in every image, or the generator
-    learns each image's loudness normalisation instead of the voice. With
-    ``scale="max"`` a first pass (``out_dir/scan``) measures every image's own
-    maximum of ``50 log10(|W| + 1)`` and the images are then written with the
-    largest of them (nothing saturates; the brightest image uses all 255
-    levels). Both passes are cached by ``write_images``.
+    learns each image's loudness normalisation instead of the voice. The
+    default scale, :data:`SINE_SCALE` = 50 log10(2) ~ 15.05, is the level of a
+    full-scale sinusoid (|W| = 1 with MATLAB's L1-normalised analytic
+    wavelets), so no recording in [-1, 1] realistically saturates and a pixel
+    means the same magnitude in every run, profile and speaker pair (the
+    embedded speech peaks near |W| = 0.46, pixel ~140). ``scale="max"``
+    instead runs a first pass (``out_dir/scan``, twice the CWT cost) and uses
+    the largest image maximum, so the brightest image spans all 255 levels.
 
     Parameters
     ----------
@@ -882,8 +928,8 @@ def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256
         A ``voxlib.transforms.TRANSFORMS`` name (the thesis: amor).
     align_duration, align_lead : float
         VAD alignment (seconds): clip length and leading silence.
-    scale : "max" or float > 0
-        Fixed image scale (``"max"`` = measured as above).
+    scale : float > 0 or "max"
+        Fixed image scale (the ``I`` that maps to pixel 255), or ``"max"`` = measured as above.
     max_pairs : int or None
         Keep a seeded random subset of this many pairs (quick runs).
     channels : {1, 3}
@@ -920,7 +966,7 @@ def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256
 # ----------------------------------------------------------------- outputs
 
 
-def write_generated(generator, pairs, out_dir, *, source, target, thesis_training_mode=False, batch_size=8):
+def write_generated(generator, pairs, out_dir, *, source, target, mode="instance", batch_size=8):
     """Generate images for pairs and write them with notebook 01's metadata.
 
     Writes ``out_dir/<utterance>.png`` (gray, 8-bit; the mean of RGB outputs)
@@ -939,7 +985,7 @@ def write_generated(generator, pairs, out_dir, *, source, target, thesis_trainin
     out_dir : path
     source, target : str
         Speaker labels (recorded in the manifest).
-    thesis_training_mode, batch_size :
+    mode, batch_size :
         See :func:`generate`.
 
     Returns
@@ -949,7 +995,7 @@ def write_generated(generator, pairs, out_dir, *, source, target, thesis_trainin
     """
     from . import datasets, images
     out_dir = Path(out_dir)
-    generated = generate(generator, pairs.source, thesis_training_mode=thesis_training_mode, batch_size=batch_size)
+    generated = generate(generator, pairs.source, mode=mode, batch_size=batch_size)
     gray = np.clip(np.rint(generated.mean(axis=-1)), 0, 255).astype(np.uint8)
     meta = pairs.meta.copy()
     for col in ("source_audio_path", "target_audio_path", "transform", "scale", "sr", "n_freq", "n_time",
@@ -965,7 +1011,7 @@ def write_generated(generator, pairs, out_dir, *, source, target, thesis_trainin
                                                                "align_duration", "align_lead")}
         images.save_image(path, img, dict(info, utterance=name, source_speaker=source,
                                           target_speaker=target, generated_by="voxlib.gan",
-                                          thesis_training_mode=bool(thesis_training_mode)))
+                                          generate_mode=mode))
         rows.append(dict(utterance=name, source_speaker=source, target_speaker=target, split=m["split"],
                          path=str(path), source_image_path=m["source_image_path"],
                          target_image_path=m["target_image_path"], source_audio_path=m["source_audio_path"],

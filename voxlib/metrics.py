@@ -234,18 +234,20 @@ def _active_frames(power_db, top_db):
     return keep
 
 
-def _aligned_distance(feat_ref, feat_est, align):
-    """Per-frame Euclidean distances after DTW or index alignment (internal)."""
+def _aligned_distance(feat_ref, feat_est, active_ref, active_est, align):
+    """Per-frame Euclidean distances over speech frames (internal).
+
+    "dtw": each signal keeps its own active frames, paired by DTW; "none": frame t
+    with frame t, over the reference's active frames.
+    """
     import numpy as np
     import librosa
 
     if align == "dtw":
-        _, path = librosa.sequence.dtw(X=feat_ref, Y=feat_est, metric="euclidean")
-        i, j = path[::-1, 0], path[::-1, 1]
-    else:
-        n = min(feat_ref.shape[1], feat_est.shape[1])
-        i = j = np.arange(n)
-    return np.linalg.norm(feat_ref[:, i] - feat_est[:, j], axis=0)
+        x, y = feat_ref[:, active_ref], feat_est[:, active_est]
+        _, path = librosa.sequence.dtw(X=x, Y=y, metric="euclidean")
+        return np.linalg.norm(x[:, path[:, 0]] - y[:, path[:, 1]], axis=0)
+    return np.linalg.norm(feat_ref[:, active_ref] - feat_est[:, active_ref], axis=0)
 
 
 _ALIGNMENTS = ("dtw", "none")
@@ -298,9 +300,9 @@ def mel_cepstral_distortion(reference, estimate, sr, *, align="dtw", n_mfcc=25, 
 
     ``MCD = 10·√2/ln10 · mean_t √(Σ_{d=1}^{D} (c_d − c'_d)²)`` over the aligned
     frame pairs, with the mel-cepstrum of :func:`mel_cepstrum` (librosa MFCC
-    converted to SPTK units). Silent frames (mean log-mel power more than
-    ``top_db`` below the signal's loudest frame) are dropped from each signal
-    before alignment, so padding silence does not flatter the score.
+    converted to SPTK units). Only speech frames count (mean log-mel power within
+    ``top_db`` of the signal's loudest frame; with ``align="none"`` the
+    reference's), so padding silence neither flatters nor spoils the score.
     Typical values: 0 for identical signals; 4–6 dB good conversion; 8–10 dB
     different speakers.
 
@@ -324,30 +326,32 @@ def mel_cepstral_distortion(reference, estimate, sr, *, align="dtw", n_mfcc=25, 
 
     _check_align(align)
     ref, est = _speech_pair(reference, estimate, same_length=(align == "none"))
-    feats = []
+    feats, active = [], []
     for y in (ref, est):
         c, power_db = mel_cepstrum(y, sr, n_mfcc=n_mfcc, n_mels=n_mels, n_fft=n_fft,
                                    hop_length=hop_length)
-        keep = _active_frames(power_db, top_db) if align == "dtw" else slice(None)
-        feats.append(c[1:, keep])
-    return MCD_CONSTANT * float(np.mean(_aligned_distance(*feats, align)))
+        feats.append(c[1:])
+        active.append(_active_frames(power_db, top_db))
+    return MCD_CONSTANT * float(np.mean(_aligned_distance(*feats, *active, align)))
 
 
 def log_spectral_distance(reference, estimate, *, align="none", n_fft=512, hop_length=128,
-                          top_db=80.0):
+                          top_db=80.0, speech_db=40.0):
     """Log-spectral distance (LSD) in dB: RMS over frequency of the dB difference, mean over frames.
 
     ``LSD = mean_t √(mean_f (10·log10 P_ref − 10·log10 P_est)²)`` with STFT power
-    (Hann window) floored ``top_db`` below each signal's peak. With ``align="dtw"``
-    frames are paired by DTW on the log spectra (silent frames dropped as in
-    :func:`mel_cepstral_distortion`), for signals of different timing.
+    (Hann window) floored ``top_db`` below each signal's peak, over speech frames
+    (mean level within ``speech_db`` of the loudest frame) as in
+    :func:`mel_cepstral_distortion`. With ``align="dtw"`` frames are paired by DTW
+    on the log spectra, for signals of different timing.
 
     Parameters
     ----------
     reference, estimate : np.ndarray [shape=(n,)]
     align : {"none", "dtw"}
     n_fft, hop_length : int > 0
-    top_db : float > 0
+    top_db, speech_db : float > 0
+        Floor and silence threshold, dB below the peak / the loudest frame.
 
     Returns
     -------
@@ -358,15 +362,15 @@ def log_spectral_distance(reference, estimate, *, align="none", n_fft=512, hop_l
 
     _check_align(align)
     ref, est = _speech_pair(reference, estimate, same_length=(align == "none"))
-    feats = []
+    feats, active = [], []
     for y in (ref, est):
         power = _magnitude(y, n_fft, hop_length) ** 2
         db = librosa.power_to_db(power, ref=np.max, amin=1e-10, top_db=top_db) \
             + 10.0 * np.log10(max(power.max(), 1e-10))
-        keep = _active_frames(db, 40.0) if align == "dtw" else slice(None)
-        feats.append(db[:, keep])
+        feats.append(db)
+        active.append(_active_frames(db, speech_db))
     n_freq = feats[0].shape[0]
-    return float(np.mean(_aligned_distance(*feats, align))) / np.sqrt(n_freq)
+    return float(np.mean(_aligned_distance(*feats, *active, align))) / np.sqrt(n_freq)
 
 
 def target_speaker_rate(predicted, target):

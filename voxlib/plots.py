@@ -503,3 +503,72 @@ def plot_gan_losses(losses, *, path=None):
 
 
 # --- 05 reconstruction ---
+
+
+def plot_quality_vs_width(table, *, path=None, formats=("png",)):
+    """Oracle reconstruction quality against image width (time columns).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`voxlib.reconstruction.quality_vs_width` (one or several clips;
+        several are averaged per width): ``image, width, snr_db, mcd_db``.
+    path : path or None
+        Save there (PNG by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    img = table[table["image"] != "none"].groupby("width")[["snr_db", "mcd_db"]].mean()
+    ceiling = table[table["image"] == "none"][["snr_db", "mcd_db"]].mean()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, col, label in zip(axes, ("snr_db", "mcd_db"), ("SNR (dB, higher is better)",
+                                                            "MCD (dB, lower is better)")):
+        ax.plot(img.index, img[col], marker="o", label="through an 8-bit image")
+        if ceiling.notna().all():
+            ax.axhline(ceiling[col], color="0.4", ls="--", label="float magnitude: icwt(cwt(x))")
+        ax.set_xscale("log")
+        ax.set_xlabel("image width (time columns)")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Own magnitude + own phase through images of growing width", fontsize=10)
+    fig.tight_layout()
+    return _finish(fig, path, formats)
+
+
+def plot_reconstruction_summary(summary, *, measures=("mcd_db", "lsd_db"), path=None, formats=("png",)):
+    """Mean distance to the real target per condition, one panel per measure.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`voxlib.reconstruction.summarize` (index = condition).
+    measures : sequence of str
+        Columns to draw (dB, lower is closer to the target).
+    path : path or None
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    measures = [m for m in measures if m in summary.columns]
+    rows = [c for c in summary.index if c != "target"]
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 0.45 * len(rows) + 1.2),
+                             squeeze=False)
+    colors = [WORST_COLOR if c == "source" else BEST_COLOR if c.startswith("oracle") else BAR_COLOR
+              for c in rows]
+    for ax, m in zip(axes[0], measures):
+        ax.barh(rows, summary.loc[rows, m], color=colors)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{m.replace('_db', '')} to the real target (dB)")
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
+    axes[0, 0].set_title("orange: unconverted source; blue: oracles", fontsize=9, loc="left")
+    fig.tight_layout()
+    return _finish(fig, path, formats)

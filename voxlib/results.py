@@ -491,6 +491,10 @@ def _fmt_ci(lo: float, hi: float) -> str:
     return f" (95 % CI {lo:.1f}-{hi:.1f})" if np.isfinite(lo) and np.isfinite(hi) else ""
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
     s = summarize(results, by=by)
     if len(s) < 2:
@@ -498,7 +502,7 @@ def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
     best, worst = s.loc[s["mean"].idxmax()], s.loc[s["mean"].idxmin()]
     other = "models" if by == "transform" else "transforms"
     line = (
-        f"- Best {by}: **{best[by]}** (mean {best['mean']:.1f} % over {best['n']} {other}); "
+        f"- Best {by}: **{best[by]}** (mean {best['mean']:.1f} % over {_plural(best['n'], other[:-1])}); "
         f"worst: **{worst[by]}** ({worst['mean']:.1f} %), {best['mean'] - worst['mean']:.1f} points apart."
     )
     p = paired_difference(results, by=by, a=best[by], b=worst[by])
@@ -515,7 +519,7 @@ def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
         line += (f" Only one {other[:-1]} has both; from the test-set confidence intervals alone the gap is "
                  f"{interval}: {verdict}.")
     else:
-        line += f" Only {p['n']} {other[:-1]} has both and no CIs are known, so the gap has no interval."
+        line += f" {_plural(p['n'], other[:-1]).capitalize()} with both and no CIs known: the gap has no interval."
     return [line]
 
 
