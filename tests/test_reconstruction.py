@@ -118,7 +118,8 @@ def corpus(embedded_root):
 def generated(corpus, tmp_path_factory):
     """A generated manifest in notebook 04's columns whose 'generated' image is the target's own."""
     out = tmp_path_factory.mktemp("run")
-    imgs = transforms.write_images(corpus[corpus["utterance"].isin(TEST_UTTS)], out / "transforms", transforms=("amor",), image_size=(64, 256),
+    imgs = transforms.write_images(corpus[corpus["utterance"].isin(TEST_UTTS)], out / "transforms",
+                                   transforms=("amor",), image_size=(64, 256),
                                    sr=SR, aligned=True, align_duration=ALIGN["duration"],
                                    align_lead=ALIGN["lead"], progress=False)
     by = imgs.set_index(["speaker", "utterance"])
@@ -137,19 +138,20 @@ def generated(corpus, tmp_path_factory):
 
 
 class NearestCentroid:
-    """Stand-in for voxlib.transfer's Classifier: nearest class mean of the (downsized) images."""
+    """Stand-in for voxlib.transfer's Classifier (same interface): nearest class mean of the
+    images shrunk to 32 x 32, trained on notebook-01-style images of unaligned recordings."""
 
-    transform, image_size = "amor", 32
+    transform = "amor"
 
     def __init__(self, clips_by_speaker):
         self.classes = sorted(clips_by_speaker)
         self.centroids = np.stack([self._features(np.stack(
-            [images.to_image(transforms.cwt(y, SR, "amor").magnitude, (32, 32))[0] for y in clips]))
+            [images.to_image(transforms.cwt(y, SR, "amor").magnitude, (512, 512))[0] for y in clips]))
             .mean(axis=0) for _, clips in sorted(clips_by_speaker.items())])
 
     @staticmethod
     def _features(imgs):
-        return imgs.reshape(len(imgs), -1).astype(np.float64) / 255.0
+        return np.stack([images.resize(im.astype(np.float32), (32, 32)).ravel() / 255.0 for im in imgs])
 
     def predict_images(self, imgs):
         d = ((self._features(imgs)[:, None, :] - self.centroids[None]) ** 2).sum(-1)
@@ -161,9 +163,7 @@ class NearestCentroid:
 def classifier(corpus):
     """Trained on other sentences than the ones evaluated."""
     train = corpus[corpus["utterance"].isin(TRAIN_UTTS)]
-    clips = {sp: [audio.vad_align(audio.load(p, sr=SR)[0], SR, **ALIGN) for p in g["path"]]
-             for sp, g in train.groupby("speaker")}
-    return NearestCentroid(clips)
+    return NearestCentroid({sp: [audio.load(p, sr=SR)[0] for p in g["path"]] for sp, g in train.groupby("speaker")})
 
 
 def test_pipeline_on_the_oracle_manifest(generated, classifier, tmp_path):
@@ -228,3 +228,13 @@ def test_bad_inputs_name_the_notebook_that_makes_them(generated, corpus, tmp_pat
         R.write_reconstructions(no_scale.iloc[:1], tmp_path / "d", progress=False)
     with pytest.raises(R.ReconstructionError, match="notebook 04"):
         R.load_generated(tmp_path / "nowhere.csv")
+
+
+def test_no_usable_classifier_is_said_not_hidden(tmp_path):
+    clf, why = R.load_best_classifier(tmp_path / "sweep", speakers=[SOURCE, TARGET])
+    assert clf is None and "sweep.csv does not exist" in why and "notebook 02" in why
+    sweep = tmp_path / "sweep"
+    datasets.write_manifest(pd.DataFrame([{"network": "MobileNet", "transform": "amor", "test_accuracy": 90.0,
+                                           "model_path": sweep / "models" / "gone.keras"}]), sweep / "sweep.csv")
+    clf, why = R.load_best_classifier(sweep, speakers=[SOURCE, TARGET])
+    assert clf is None and "exists on disk" in why

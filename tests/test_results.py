@@ -169,6 +169,14 @@ def test_unknown_transform_error_names_it_and_the_file(sweep_path, tmp_path):
     assert str(bad) in str(info.value)
 
 
+def test_two_rows_for_one_pair_are_refused_in_a_tidy_table(sweep_path):
+    ours = R.tidy_sweep(R.load_sweep(sweep_path))  # unselected: SequentialCNN/morse twice
+    with pytest.raises(ValueError, match="'SequentialCNN', 'morse'"):
+        R.validate_results(ours)
+    with pytest.raises(ValueError, match="more than one row"):
+        R.summarize(ours)
+
+
 def test_fractions_instead_of_percent_are_refused(sweep_path):
     df = pd.read_csv(sweep_path)
     df["test_accuracy"] /= 100

@@ -173,6 +173,16 @@ def test_single_precision_keeps_fidelity():
         assert np.abs(a - b).max() < 1e-5 * np.abs(b).max()
 
 
+@pytest.mark.parametrize("name", ["kaiser", "amor", "bump"])
+def test_magnitude_path_equals_abs_of_the_coefficients_resized(name):
+    y = voiced(8000, 1.1, f0=170)
+    full = np.abs(transforms.compute(y, 8000, name).coefs)
+    mag, freqs, n_time = transforms.magnitude(y, 8000, name, columns=300)
+    assert n_time == full.shape[1] and freqs.size == full.shape[0]
+    np.testing.assert_allclose(mag, images.resize(full, (full.shape[0], 300)), rtol=1e-4, atol=1e-5 * full.max())
+    np.testing.assert_allclose(transforms.magnitude(y, 8000, name)[0], full, rtol=1e-5, atol=1e-6 * full.max())
+
+
 # --- inverse CWT ---------------------------------------------------------------
 
 @pytest.mark.parametrize("name,floor", [("morse", 30.0), ("amor", 30.0), ("bump", 24.0)])

@@ -88,10 +88,29 @@ def _resize_blocks(n_in: int, n_out: int, antialias: bool = True, block: int = 3
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # threadpoolctl comes with scikit-learn; without it, BLAS keeps its threads
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """Context: BLAS on one thread. These products are small; threads spinning on a
+    busy machine made them several times slower."""
+    import contextlib
+
+    ctl = _blas_controller()
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()
+
+
 def _resize_last_axis(a: np.ndarray, n_out: int, antialias: bool) -> np.ndarray:
     res = np.empty(a.shape[:-1] + (n_out,), dtype=np.float32)
-    for o, i, w in _resize_blocks(a.shape[-1], n_out, antialias):
-        np.matmul(a[..., i], w.T, out=res[..., o])
+    with _one_blas_thread():
+        for o, i, w in _resize_blocks(a.shape[-1], n_out, antialias):
+            np.matmul(a[..., i], w.T, out=res[..., o])
     return res
 
 

@@ -227,11 +227,8 @@ def spectral_convergence(reference, estimate, *, n_fft=512, hop_length=128):
 
 def _active_frames(power_db, top_db):
     """Frames whose mean log power is within ``top_db`` of the loudest (internal)."""
-    import numpy as np
-
     energy = power_db.mean(axis=0)
-    keep = energy >= energy.max() - top_db
-    return keep
+    return energy >= energy.max() - top_db
 
 
 def _aligned_distance(feat_ref, feat_est, active_ref, active_est, align):
@@ -248,6 +245,16 @@ def _aligned_distance(feat_ref, feat_est, active_ref, active_est, align):
         _, path = librosa.sequence.dtw(X=x, Y=y, metric="euclidean")
         return np.linalg.norm(x[:, path[:, 0]] - y[:, path[:, 1]], axis=0)
     return np.linalg.norm(feat_ref[:, active_ref] - feat_est[:, active_ref], axis=0)
+
+
+def _framewise(reference, estimate, align, featurize, speech_db):
+    """Validate, featurize both signals (``featurize(y) -> (features, level_db)``, frames
+    as columns) and return the aligned per-frame distances over speech frames (internal)."""
+    _check_align(align)
+    ref, est = _speech_pair(reference, estimate, same_length=(align == "none"))
+    (f_ref, lvl_ref), (f_est, lvl_est) = featurize(ref), featurize(est)
+    return _aligned_distance(f_ref, f_est, _active_frames(lvl_ref, speech_db),
+                             _active_frames(lvl_est, speech_db), align)
 
 
 _ALIGNMENTS = ("dtw", "none")
@@ -324,15 +331,12 @@ def mel_cepstral_distortion(reference, estimate, sr, *, align="dtw", n_mfcc=25, 
     """
     import numpy as np
 
-    _check_align(align)
-    ref, est = _speech_pair(reference, estimate, same_length=(align == "none"))
-    feats, active = [], []
-    for y in (ref, est):
+    def featurize(y):
         c, power_db = mel_cepstrum(y, sr, n_mfcc=n_mfcc, n_mels=n_mels, n_fft=n_fft,
                                    hop_length=hop_length)
-        feats.append(c[1:])
-        active.append(_active_frames(power_db, top_db))
-    return MCD_CONSTANT * float(np.mean(_aligned_distance(*feats, *active, align)))
+        return c[1:], power_db
+
+    return MCD_CONSTANT * float(np.mean(_framewise(reference, estimate, align, featurize, top_db)))
 
 
 def log_spectral_distance(reference, estimate, *, align="none", n_fft=512, hop_length=128,
@@ -360,17 +364,14 @@ def log_spectral_distance(reference, estimate, *, align="none", n_fft=512, hop_l
     import numpy as np
     import librosa
 
-    _check_align(align)
-    ref, est = _speech_pair(reference, estimate, same_length=(align == "none"))
-    feats, active = [], []
-    for y in (ref, est):
+    def featurize(y):
         power = _magnitude(y, n_fft, hop_length) ** 2
         db = librosa.power_to_db(power, ref=np.max, amin=1e-10, top_db=top_db) \
             + 10.0 * np.log10(max(power.max(), 1e-10))
-        feats.append(db)
-        active.append(_active_frames(db, speech_db))
-    n_freq = feats[0].shape[0]
-    return float(np.mean(_aligned_distance(*feats, *active, align))) / np.sqrt(n_freq)
+        return db, db
+
+    distances = _framewise(reference, estimate, align, featurize, speech_db)
+    return float(np.mean(distances)) / np.sqrt(n_fft // 2 + 1)
 
 
 def target_speaker_rate(predicted, target):

@@ -566,7 +566,7 @@ def plot_reconstruction_summary(summary, *, measures=("mcd_db", "lsd_db"), path=
     for ax, m in zip(axes[0], measures):
         ax.barh(rows, summary.loc[rows, m], color=colors)
         ax.invert_yaxis()
-        ax.set_xlabel(f"{m.replace('_db', '')} to the real target (dB)")
+        ax.set_xlabel(f"{m.replace('_db', '').upper()} to the real target (dB)")
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
     axes[0, 0].set_title("orange: unconverted source; blue: oracles", fontsize=9, loc="left")

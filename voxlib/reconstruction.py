@@ -21,7 +21,6 @@ Pieces, from arrays to files:
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -167,8 +166,11 @@ def apply_phase(mag, coefs) -> np.ndarray:
     mag = _check_pair(mag, coefs).astype(np.float32)
     coefs = np.asarray(coefs, dtype=np.complex64)
     size = np.abs(coefs)
-    unit = np.divide(coefs, size, out=np.ones_like(coefs), where=size > 0)
-    return mag * unit
+    zero = size == 0
+    out = coefs * np.divide(mag, size, out=np.zeros_like(size), where=~zero)  # real ratio: cheap
+    if zero.any():
+        out[zero] = mag[zero]
+    return out
 
 
 def refine_phase(mag, coefs, sr, *, wavelet="amor", n_iter=16, momentum=0.99, mean=0.0) -> np.ndarray:
@@ -256,7 +258,12 @@ def oracle(y_target, sr, *, y_phase=None, image_size=None, thesis_rescale=False,
         ``(height, width)`` of the 8-bit image the magnitude passes through;
         ``None`` skips the image (exact float magnitude: ``icwt(cwt(x))``).
     thesis_rescale : bool
-        Invert the image the thesis's way (needs ``image_size``).
+        Invert the image the thesis's way (through an image of ``image_size``, or of
+        the CWT's own shape when ``None``).
+    wavelet : str
+        CWT wavelet (the thesis: ``"amor"``).
+    phase, n_iter :
+        As in :func:`reconstruct`.
 
     Returns
     -------
@@ -305,15 +312,12 @@ def quality_vs_width(y, sr, *, widths=(64, 128, 256, 512, 1024, None), height=No
     tf = transforms.cwt(y, sr, wavelet)
     mag = np.abs(tf.coefs)
     n_freq, n_time = mag.shape
-    rows = [{"image": "none", "height": n_freq, "width": n_time, "mag": mag}]
-    for w in widths:
-        size = (height or n_freq, w or n_time)
-        rows.append({"image": "8-bit", "height": size[0], "width": size[1],
-                     "mag": image_round_trip(mag, size)})
     out = []
-    for r in rows:
-        est = reconstruct(r.pop("mag"), tf)
-        out.append({**r, "samples_per_column": n_time / r["width"], **_quality(y, est, sr)})
+    for w in (0, *widths):  # 0: no image at all
+        size = (n_freq, n_time) if w == 0 else (height or n_freq, w or n_time)
+        est = reconstruct(mag if w == 0 else image_round_trip(mag, size), tf)
+        out.append({"image": "none" if w == 0 else "8-bit", "height": size[0], "width": size[1],
+                    "samples_per_column": n_time / size[1], **_quality(y, est, sr)})
     return pd.DataFrame(out)
 
 
@@ -384,6 +388,7 @@ CONDITIONS = {  # name -> what the row is, for the table and the text
     "converted": "generated image, stored scale, source phase",
     "converted_refined": "generated image, stored scale, refined phase",
     "converted_thesis": "generated image, thesis rescale to [0, 1], source phase",
+    "null_flat": "generated image flattened to its mean level, source phase (a generator that drew nothing)",
     "oracle_source_phase": "target's own image, source phase (the best this method can do)",
     "oracle_own": "target's own image, target phase (checks the pipeline)",
     "target": "real target speech (the reference)",
@@ -400,13 +405,13 @@ def _reconstruct_row(row, *, phase, n_iter, wavelet) -> dict:
     tf_src, tf_tgt = transforms.cwt(y_src, sr, wavelet), transforms.cwt(y_tgt, sr, wavelet)
     img, scale = _load_scaled_image(row["path"], row.get("scale"))
     shape = tf_src.coefs.shape
-    out = {"source": y_src, "target": y_tgt,
-           "converted": reconstruct(image_to_magnitude(img, scale, shape), tf_src),
+    mag = image_to_magnitude(img, scale, shape)
+    out = {"source": y_src, "target": y_tgt, "converted": reconstruct(mag, tf_src),
            "converted_thesis": reconstruct(image_to_magnitude(img, scale, shape, thesis_rescale=True),
                                            tf_src)}
     if phase == "refined":
-        out["converted_refined"] = reconstruct(image_to_magnitude(img, scale, shape), tf_src,
-                                               phase="refined", n_iter=n_iter)
+        out["converted_refined"] = reconstruct(mag, tf_src, phase="refined", n_iter=n_iter)
+    out["null_flat"] = reconstruct(np.full(shape, mag.mean()), tf_src)
     timg_path = row.get("target_image_path")
     if not _missing(timg_path) and Path(str(timg_path)).is_file():
         timg, tscale = _load_scaled_image(timg_path)
@@ -463,8 +468,8 @@ def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, wave
             audio.write_wav(path, y / peak if peak > 1 else y, int(row["sr"]), overwrite=overwrite)
             rows.append({"utterance": row["utterance"], "split": row.get("split", ""),
                          "source_speaker": row.get("source_speaker", ""),
-                         "target_speaker": row.get("target_speaker", ""), "condition": condition, "path": path, "sr": int(row["sr"]),
-                         "gain": max(peak, 1.0)})
+                         "target_speaker": row.get("target_speaker", ""), "condition": condition,
+                         "path": path, "sr": int(row["sr"]), "gain": max(peak, 1.0)})
     table = pd.DataFrame(rows)
     write_manifest(table, out_dir / "reconstructions.csv")
     return table
@@ -501,7 +506,7 @@ def load_best_classifier(sweep_dir, *, speakers=()):
     sweep (no ``sweep.csv``, no saved model, or no model trained on all ``speakers``);
     ``reason`` is a sentence for the notebook.
     """
-    from voxlib import results, transfer
+    from voxlib import transfer
 
     sweep_path = Path(sweep_dir) / "sweep.csv"
     if not sweep_path.is_file():
@@ -519,13 +524,20 @@ def load_best_classifier(sweep_dir, *, speakers=()):
                   "so the target-speaker rate is not measured")
 
 
-def classify_audio(classifier, signals, sr, *, image_size=None) -> list:
+def _speech_only(y, sr, margin=0.1) -> np.ndarray:
+    """The detected speech span of ``y`` with ``margin`` s of context (internal)."""
+    start, stop = audio.speech_span(y, sr)
+    pad = int(margin * sr)
+    return y[max(0, start - pad):stop + pad]
+
+
+def classify_audio(classifier, signals, sr, *, image_size=(512, 512), trim=True) -> list:
     """Speaker labels for audio clips, through the classifier's own transform and image recipe.
 
-    Each clip goes through ``transforms.compute(y, sr, classifier.transform)`` and
-    :func:`voxlib.images.to_image` (own-maximum scale, as notebook 01 by default)
-    at ``image_size`` (default: the classifier's input size), then
-    ``classifier.predict_images``.
+    Each clip is (optionally) cut to its speech span, as notebook 01's unaligned
+    recordings are, then goes through ``transforms.compute(y, sr, classifier.transform)``
+    and :func:`voxlib.images.to_image` (own-maximum scale, notebook 01's default) at
+    ``image_size``, then ``classifier.predict_images`` (which resizes to its input).
 
     Parameters
     ----------
@@ -534,18 +546,19 @@ def classify_audio(classifier, signals, sr, *, image_size=None) -> list:
         (``voxlib.transfer.load_classifier``).
     signals : sequence of np.ndarray [shape=(n,)]
     sr : int > 0, Hz
-    image_size : (int, int) or None
+    image_size : (int, int)
+        Notebook 01's image size (the thesis's 512 x 512).
+    trim : bool
+        Drop the VAD-aligned clips' padding silence (0.1 s of context kept).
 
     Returns
     -------
     list of str
         The predicted speaker of each clip.
     """
-    if image_size is None:
-        side = int(getattr(classifier, "image_size", 224))
-        image_size = (side, side)
-    imgs = [images.to_image(transforms.compute(np.asarray(y), sr, classifier.transform).magnitude,
-                            tuple(image_size))[0] for y in signals]
+    clips = [_speech_only(np.asarray(y), sr) if trim else np.asarray(y) for y in signals]
+    imgs = [images.to_image(transforms.compute(y, sr, classifier.transform).magnitude,
+                            tuple(image_size))[0] for y in clips]
     probs = np.asarray(classifier.predict_images(np.stack(imgs)))
     return [str(classifier.classes[i]) for i in probs.argmax(axis=1)]
 
@@ -555,7 +568,7 @@ def _load_row_signal(row) -> np.ndarray:
     return y * np.float32(row.get("gain", 1.0))
 
 
-def evaluate(reconstructions, *, classifier=None, image_size=None, similarity=None,
+def evaluate(reconstructions, *, classifier=None, image_size=(512, 512), similarity=None,
              progress=True) -> pd.DataFrame:
     """Measure every reconstruction against the real target utterance of the same sentence.
 
@@ -573,8 +586,8 @@ def evaluate(reconstructions, *, classifier=None, image_size=None, similarity=No
         From :func:`write_reconstructions` (conditions ``source`` and ``target`` needed).
     classifier : object or None
         See :func:`classify_audio`.
-    image_size : (int, int) or None
-        Passed to :func:`classify_audio`.
+    image_size : (int, int)
+        Notebook 01's image size, passed to :func:`classify_audio`.
     similarity : bool or None
     progress : bool
 
@@ -680,12 +693,28 @@ def _conversion_sentence(mcd, converted) -> tuple[str | None, bool]:
     return text + ".", True
 
 
+def _null_sentence(s, converted) -> tuple[str | None, bool]:
+    """Whether the generator beats a flat image with the source's phase, on MCD or LSD."""
+    if "null_flat" not in s.index or converted not in s.index:
+        return None, True
+    null, conv = s.loc["null_flat"], s.loc[converted]
+    better = [m.split("_")[0].upper() for m in ("mcd_db", "lsd_db") if conv[m] < null[m] - 0.1]
+    if not better:
+        return (f"But a flat image with the source's phase scores as well (MCD {null['mcd_db']:.2f} dB, "
+                f"LSD {null['lsd_db']:.1f} dB vs {conv['lsd_db']:.1f} dB): the gain over the source comes "
+                "from re-synthesising the source's phase, not from what the generator drew."), False
+    return (f"It beats a flat image with the source's phase on {' and '.join(better)} "
+            f"(MCD {null['mcd_db']:.2f} dB, LSD {null['lsd_db']:.1f} dB vs {conv['lsd_db']:.1f} dB), "
+            "so the generator's drawing matters."), True
+
+
 def verdict(summary, *, converted="converted", profile=None) -> str:
     """A paragraph on the cloned voice, written from the numbers of :func:`summarize`.
 
     Compares the converted voice's MCD with the unconverted source (the
-    baseline) and with the source-phase oracle (the best this method can do
-    with a perfect image), reports the pipeline check, the phase refinement,
+    baseline), with the source-phase oracle (the best this method can do
+    with a perfect image) and with a flat image under the source's phase (a
+    generator that drew nothing), reports the pipeline check, the phase refinement,
     what the thesis's rescale path costs in loudness, and the target-speaker
     rate when a classifier was available.
 
@@ -705,7 +734,9 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
     s = summary
     mcd = s["mcd_db"]
     conversion, improved = _conversion_sentence(mcd, converted)
-    parts = [p for p in (_pipeline_sentence(s), conversion) if p]
+    against_null, beats_null = _null_sentence(s, converted)
+    improved = improved and beats_null
+    parts = [p for p in (_pipeline_sentence(s), conversion, against_null) if p]
     if "converted_refined" in s.index and converted != "converted_refined":
         parts.append(f"Phase refinement gives {mcd['converted_refined']:.2f} dB.")
     if "converted_thesis" in s.index and converted in s.index:

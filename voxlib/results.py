@@ -116,6 +116,14 @@ def validate_results(
                 f"{name}: unknown transform(s) {', '.join(map(repr, unknown))} in column "
                 f"'transform'; allowed: {', '.join(TRANSFORM_NAMES)}"
             )
+    if {"model", "transform"} <= set(df.columns):
+        dup = df[df.duplicated(["model", "transform"], keep=False)]
+        if len(dup):
+            raise ValueError(
+                f"{name}: more than one row for (model, transform) "
+                f"({dup['model'].iloc[0]!r}, {dup['transform'].iloc[0]!r}); a results table has one "
+                "row per pair (draw each source separately; pick sweep runs with select_runs)"
+            )
     for col in accuracy_columns:
         if col not in df.columns:
             continue
@@ -131,8 +139,9 @@ def validate_results(
                 f"{name}: column {col!r} must be a percentage in [0, 100], "
                 f"got values from {finite.min():g} to {finite.max():g}"
             )
-        if len(finite) and finite.max() <= 1 and finite.min() >= 0 and len(finite) > 1 and finite.max() > 0:
+        if "ci" not in col and len(finite) > 1 and 0 < finite.max() <= 1:
             # 0-1 fractions would plot as near-zero bars: say so rather than draw nonsense
+            # (CI bounds are exempt: a poor run's lower bound is legitimately below 1 %)
             raise ValueError(
                 f"{name}: column {col!r} looks like fractions (all values <= 1); "
                 "write accuracies in percent (0-100)"

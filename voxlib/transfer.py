@@ -54,6 +54,7 @@ __all__ = [
     "evaluate",
     "run_one",
     "run_sweep",
+    "layer_table",
     "load_sweep",
     "save_classifier",
     "load_classifier",
@@ -176,12 +177,8 @@ def imagenet_weights_path(network: str) -> Path:
 def _hash_ok(path: Path, expected: str | None) -> bool:
     if expected is None:
         return True
-    algo = hashlib.sha256 if len(expected) == 64 else hashlib.md5
-    h = algo()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest() == expected
+    with open(path, "rb") as fh:  # Keras's hashes: sha256 (64 hex) or md5 (32 hex)
+        return hashlib.file_digest(fh, "sha256" if len(expected) == 64 else "md5").hexdigest() == expected
 
 
 _WARNED_RANDOM: set[str] = set()
@@ -460,30 +457,25 @@ def extract_features(trunk, x: np.ndarray, *, batch_size: int = 32) -> list[np.n
 
 # ----------------------------------------------------------------------------- training
 
-def _batches(inputs, y, batch_size, seed):
-    """A Keras PyDataset shuffling with NumPy (seed, epoch): the same order for any model."""
-    import keras
+def _batches(inputs, y, batch_size, seed, epochs):
+    """A tf.data stream of ``epochs`` epochs, each shuffled by NumPy from
+    ``(seed, epoch)``: the same batches for any model given the same data."""
+    import tensorflow as tf
+    n = len(y)
+    per_epoch = [tf.data.Dataset.from_tensor_slices(np.random.default_rng([seed, e]).permutation(n))
+                 .batch(batch_size) for e in range(epochs)]
+    order = per_epoch[0]
+    for ds in per_epoch[1:]:
+        order = order.concatenate(ds)
+    xs = [tf.constant(a) for a in inputs]
+    ys = tf.constant(y)
 
-    class Batches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.epoch = 0
-            self.n = len(y)
-            self.order = np.random.default_rng([seed, 0]).permutation(self.n)
+    def gather(idx):
+        idx = tf.sort(idx)
+        x = tuple(tf.gather(a, idx) for a in xs)
+        return (x if len(x) > 1 else x[0]), tf.gather(ys, idx)
 
-        def __len__(self):
-            return int(np.ceil(self.n / batch_size))
-
-        def __getitem__(self, i):
-            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])
-            xs = tuple(a[idx] for a in inputs)
-            return (xs if len(xs) > 1 else xs[0]), y[idx]
-
-        def on_epoch_end(self):
-            self.epoch += 1
-            self.order = np.random.default_rng([seed, self.epoch]).permutation(self.n)
-
-    return Batches()
+    return order.map(gather).prefetch(2), int(np.ceil(n / batch_size))
 
 
 def _epoch_bar(epochs: int, desc: str):
@@ -521,7 +513,8 @@ def fit_model(model, inputs, y_onehot, *, epochs: int = 10, batch_size: int = 10
         validation = (tuple(vx) if len(vx) > 1 else vx[0], np.asarray(vy, np.float32))
     keras.utils.set_random_seed(seed)
     callbacks = [_epoch_bar(epochs, progress if isinstance(progress, str) else "epochs")] if progress else []
-    hist = model.fit(_batches(inputs, y_onehot, batch_size, seed), epochs=epochs, verbose=0,
+    data, steps = _batches(inputs, y_onehot, batch_size, seed, epochs)
+    hist = model.fit(data, epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False,
                      validation_data=validation, validation_batch_size=max(batch_size, 32),
                      callbacks=callbacks)
     df = pd.DataFrame(hist.history)
@@ -531,14 +524,16 @@ def fit_model(model, inputs, y_onehot, *, epochs: int = 10, batch_size: int = 10
 
 def train_cached(model, x_train, y_train, *, trainable_layers: int | None = 5, epochs: int = 10,
                  batch_size: int = 10, seed: int = 0, validation=None, progress=False,
-                 feature_batch_size: int = 32):
+                 feature_batch_size: int = 32, parts=None):
     """Cached-trunk training: frozen trunk once, then the tail for ``epochs``.
 
-    Returns ``(history, trunk, tail, timings)``; ``model`` itself ends up
-    trained (the tail shares its layers). ``validation`` = ``(x, y)`` images.
+    Returns ``(history, (trunk, tail, train_features, validation_features), timings)``;
+    ``model`` itself ends up trained (the tail shares its layers).
+    ``validation`` = ``(x, y)`` images; ``parts`` = ``(trunk, tail)`` from an
+    earlier :func:`split_trunk` of ``model`` (reusing it saves a trace).
     """
     t0 = time.perf_counter()
-    trunk, tail = split_trunk(model, trainable_layers=trainable_layers)
+    trunk, tail = parts if parts is not None else split_trunk(model, trainable_layers=trainable_layers)
     feats = extract_features(trunk, x_train, batch_size=feature_batch_size)
     val = None
     if validation is not None:
@@ -644,6 +639,16 @@ SWEEP_COLUMNS = [
 _KEY = ["network", "transform", "weights", "image_size", "epochs", "batch_size", "seed", "data_fingerprint"]
 
 
+def layer_table(model, *, last: int = 8) -> pd.DataFrame:
+    """The last ``last`` layers of ``model``: name, type, output shape, trainable,
+    parameter count; shows what the freeze rule leaves trainable."""
+    rows = [{"layer": lay.name, "type": type(lay).__name__, "output": str(tuple(lay.output.shape[1:])),
+             "trainable": bool(lay.trainable),
+             "parameters": int(sum(np.prod(w.shape) for w in lay.weights))}
+            for lay in model.layers[-last:]]
+    return pd.DataFrame(rows)
+
+
 def load_sweep(path) -> pd.DataFrame:
     """``sweep.csv`` with ``*_path`` columns made absolute (empty table if absent)."""
     from voxlib.datasets import load_manifest
@@ -676,12 +681,31 @@ def _per_network(value, spec: NetworkSpec, default):
     return default if value is None else int(value)
 
 
+class _Built:
+    """A network built once and reset to its initial weights for each transform
+    (the frozen trunk, hence its traced graph, is shared by all transforms)."""
+
+    def __init__(self, network, n_classes, **kw):
+        spec = NETWORKS[network]
+        self.model, self.label = build_model(network, n_classes, **kw)
+        self.initial = self.model.get_weights()
+        self.parts = split_trunk(self.model, trainable_layers=spec.trainable_layers)
+        self.fresh = True
+
+    def reset(self):
+        if not self.fresh:
+            self.model.set_weights(self.initial)
+            _compile(self.parts[1])
+        self.fresh = False
+        return self
+
+
 def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epochs=None, batch_size=None,
             weights="imagenet", on_missing_weights="error", seed: int = 0, images=None,
-            progress=False) -> dict:
+            progress=False, built=None) -> dict:
     """Train and evaluate one (network, transform) on rows with a ``split``
     column; write model, history, confusion and report under ``out_dir``.
-    Returns the sweep row (dict)."""
+    Returns the sweep row (dict). ``built``: a reusable network (internal)."""
     spec = _spec(network)
     out_dir = Path(out_dir)
     transform = str(rows["transform"].iloc[0]) if "transform" in rows else ""
@@ -694,11 +718,14 @@ def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epoch
     x = prepare_images(imgs, size=size, preprocess=spec.preprocess, channels=spec.channels)
     tr = (rows["split"] == "train").to_numpy()
     eye = np.eye(len(classes), dtype=np.float32)
-    model, label = build_model(network, len(classes), image_size=size, weights=weights,
-                               on_missing_weights=on_missing_weights, seed=seed)
+    if built is None:
+        built = _Built(network, len(classes), image_size=size, weights=weights,
+                       on_missing_weights=on_missing_weights, seed=seed)
+    model, label = built.reset().model, built.label
     hist, (trunk, tail, f_tr, (f_te, _)), timing = train_cached(
         model, x[tr], eye[y[tr]], trainable_layers=spec.trainable_layers, epochs=epochs,
-        batch_size=batch_size, seed=seed, validation=(x[~tr], eye[y[~tr]]), progress=progress)
+        batch_size=batch_size, seed=seed, validation=(x[~tr], eye[y[~tr]]), progress=progress,
+        parts=built.parts)
     ev_tr = evaluate(y[tr], tail.predict(_one(f_tr), verbose=0, batch_size=64), classes)
     ev_te = evaluate(y[~tr], tail.predict(_one(f_te), verbose=0, batch_size=64), classes)
     stem = f"{network}__{transform}__{_key_hash(rows, label, size, epochs, batch_size, seed)}"
@@ -776,9 +803,10 @@ def run_sweep(
 
     Returns
     -------
-    DataFrame: the whole ``sweep.csv`` after the run (one row per finished
-    (network, transform, weights, image_size, epochs, batch_size, seed,
-    data_fingerprint); rows already there are skipped, not recomputed).
+    DataFrame: the rows of ``sweep.csv`` (which may hold other runs too) for
+    this call's (network, transform) pairs and settings, one row per (network,
+    transform, weights, image_size, epochs, batch_size, seed, data_fingerprint);
+    rows already there are skipped, not recomputed.
     """
     from tqdm.auto import tqdm
 
@@ -806,9 +834,10 @@ def run_sweep(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / "sweep.csv"
-    pairs = [(n, t) for t in transforms for n in networks]  # each transform's images read once
+    pairs = [(n, t) for n in networks for t in transforms]
     bar = tqdm(pairs, desc="sweep", unit="run", disable=not progress)
-    image_cache: dict[str, np.ndarray] = {}
+    image_cache: dict[str, np.ndarray] = {}  # uint8, read once per transform
+    built, keys = None, []
     for network, transform in bar:
         spec = NETWORKS[network]
         bar.set_postfix_str(f"{network} / {transform}")
@@ -819,14 +848,22 @@ def run_sweep(
                "image_size": _size_for(spec, image_size), "epochs": _per_network(epochs, spec, spec.epochs),
                "batch_size": _per_network(batch_size, spec, spec.batch_size), "seed": seed,
                "data_fingerprint": fingerprint(rows)}
+        keys.append(key)
         if _done(load_sweep(csv), key):
             continue
         if transform not in image_cache:
-            image_cache = {transform: load_images(rows["path"])}
+            image_cache[transform] = load_images(rows["path"])
+        if built is None or built.network != network:
+            import keras
+            built = None
+            keras.backend.clear_session()
+            built = _Built(network, len(speakers), image_size=key["image_size"], weights=weights,
+                           on_missing_weights=on_missing_weights, seed=seed)
+            built.network = network
         row = run_one(rows, network, out_dir, image_size=image_size, epochs=epochs, batch_size=batch_size,
                       weights=weights, on_missing_weights=on_missing_weights, seed=seed,
-                      images=image_cache[transform], progress=f"{network}/{transform}" if progress else False)
+                      images=image_cache[transform], progress=f"{network}/{transform}" if progress else False,
+                      built=built)
         _append_row(csv, row)
-        import keras
-        keras.backend.clear_session()
-    return load_sweep(csv)
+    table = load_sweep(csv)
+    return table[[any(_done(table.iloc[[i]], k) for k in keys) for i in range(len(table))]].reset_index(drop=True)

@@ -55,6 +55,7 @@ __all__ = [
     "cwt",
     "icwt",
     "cwt_scales",
+    "magnitude",
     "stft_window",
     "write_images",
 ]
@@ -385,25 +386,71 @@ def cwt_scales(n: int, wavelet="morse", *, voices_per_octave: int = 10) -> np.nd
 
 @functools.lru_cache(maxsize=8)
 def _filter_bank(name: str, n: int, voices_per_octave: int, dtype: str):
-    """Positive-frequency filters (n_scales, n_pad // 2 + 1), cached per (wavelet, length, voices, dtype).
+    """Positive-frequency filters, cached per (wavelet, length, voices, dtype).
 
-    The sample rate does not enter the filters (scales are in samples), so one
-    bank serves every rate.
+    Returns ``(bank, support, scales, pad, n_pad)``: ``bank`` (n_scales, n_pad // 2 + 1)
+    holds psi_hat(s * omega) on MATLAB's positive frequencies 0 ... pi (Nyquist
+    counted positive), ``support`` (n_scales, 2) the bins [k0, k1) outside which
+    a filter is below 1e-26 of its peak. The sample rate does not enter (scales
+    are in samples), so one bank serves every rate. Padding as ``cwtfilterbank``:
+    ``floor(n / 2)`` samples each side, or ``ceil(log2(n))`` above 1e5 samples.
     """
     wav = WAVELETS[name]
     scales = cwt_scales(n, name, voices_per_octave=voices_per_octave)
     pad = n // 2 if n <= 100_000 else int(math.ceil(math.log2(n)))
     n_pad = n + 2 * pad
-    omega = 2.0 * np.pi * np.arange(n_pad // 2 + 1) / n_pad  # MATLAB: 0 ... pi, Nyquist counted positive
+    omega = 2.0 * np.pi * np.arange(n_pad // 2 + 1) / n_pad
     bank = np.zeros((scales.size, omega.size), dtype=dtype)
+    support = np.zeros((scales.size, 2), dtype=np.int64)
     lo, hi = _effective_support(name)
     for i, s in enumerate(scales):  # vectorised over frequency, only across the filter's support
         k0, k1 = np.searchsorted(omega, [lo / s, hi / s])
-        k0 = max(int(k0), 1)  # psi_hat(0) = 0
+        k0, k1 = max(int(k0), 1), max(int(k1), max(int(k0), 1))  # psi_hat(0) = 0
         bank[i, k0:k1] = 2.0 * np.exp(wav.log_filter(s * omega[k0:k1]))
-    bank.setflags(write=False)
-    scales.setflags(write=False)
-    return bank, scales, pad, n_pad
+        support[i] = k0, k1
+    for a in (bank, support, scales):
+        a.setflags(write=False)
+    return bank, support, scales, pad, n_pad
+
+
+@functools.lru_cache(maxsize=8)
+def _chirp_table(n_pad: int, dtype: str) -> np.ndarray:
+    """``exp(i pi r / n_pad)`` for r = 0 ... 2 n_pad - 1 (chirp phases looked up by exact integer index)."""
+    t = np.exp(1j * np.pi * np.arange(2 * n_pad) / n_pad).astype(dtype)
+    t.setflags(write=False)
+    return t
+
+
+def _is_fast_length(n: int) -> bool:
+    return scipy.fft.next_fast_len(n) == n
+
+
+def _window_ifft(z, k0: int, n_pad: int, pad: int, n: int, workers: int) -> np.ndarray:
+    """``ifft(Z, n_pad)[:, pad:pad + n]`` for spectra non-zero only on bins [k0, k0 + B).
+
+    Exact pruned chirp-z (Bluestein) evaluation: two FFTs of a fast length
+    >= n + B - 1 instead of one FFT of the padded length, which is much faster
+    when ``n_pad`` has large prime factors (MATLAB's padded length is whatever
+    the signal length makes it).
+    """
+    rows, width = z.shape
+    two = 2 * n_pad
+    table = _chirp_table(n_pad, z.dtype.name)
+    size = scipy.fft.next_fast_len(n + width - 1)
+    j = np.arange(width, dtype=np.int64)
+    q = np.arange(n, dtype=np.int64)
+    a = np.zeros((rows, size), dtype=z.dtype)
+    np.multiply(z, table[(j * j + 2 * j * pad) % two], out=a[:, :width])
+    kern = np.zeros(size, dtype=z.dtype)  # exp(-i pi d^2 / n_pad), d = -(B-1) ... n-1, circularly placed
+    kern[:n] = table[(-(q * q)) % two]
+    if width > 1:
+        d = np.arange(-(width - 1), 0, dtype=np.int64)
+        kern[size - (width - 1):] = table[(-(d * d)) % two]
+    spec = scipy.fft.fft(a, axis=-1, workers=workers, overwrite_x=True)
+    spec *= scipy.fft.fft(kern, workers=workers)
+    out = scipy.fft.ifft(spec, axis=-1, workers=workers, overwrite_x=True)[:, :n]
+    post = table[(2 * k0 * (pad + q) + q * q) % two] * z.dtype.type(1.0 / n_pad)
+    return out * post
 
 
 def cwt(y, sr, wavelet="morse", *, voices_per_octave: int = 10, precision: str = "single",
@@ -446,26 +493,95 @@ def cwt(y, sr, wavelet="morse", *, voices_per_octave: int = 10, precision: str =
         ``times = arange(n) / sr``; ``scales``; ``mean`` of y.
     """
     wav = _get_wavelet(wavelet)
+    y, sr = _check_signal(y, sr, min_length=4, what="the CWT")
+    scales, blocks = _cwt_blocks(y, wav, voices_per_octave, precision, workers, block)
+    coefs = None
+    for start, stop, values in blocks:
+        if coefs is None:
+            coefs = np.empty((scales.size, y.shape[0]), dtype=values.dtype)
+        coefs[start:stop] = values
+    freqs = wav.center / (2.0 * np.pi * scales) * sr
+    return TimeFrequency(coefs, freqs, np.arange(y.shape[0]) / sr, wav.name, sr, np.array(scales),
+                         float(np.mean(y)))
+
+
+def _cwt_blocks(y, wav: Wavelet, voices_per_octave, precision, workers, block):
+    """``(scales, iterator of (start, stop, coefs[start:stop]))`` for a validated signal.
+
+    The yielded block may be a view of a reused buffer: consume it before the next one.
+    """
     if precision not in ("single", "double"):
         raise ValueError(f"precision must be 'single' or 'double'; got {precision!r}")
-    y, sr = _check_signal(y, sr, min_length=4, what="the CWT")
+    if int(block) < 1:
+        raise ValueError(f"block must be a positive number of scales; got {block!r}")
     n = y.shape[0]
     rdtype, cdtype = (np.float32, np.complex64) if precision == "single" else (np.float64, np.complex128)
-    bank, scales, pad, n_pad = _filter_bank(wav.name, n, int(voices_per_octave), np.dtype(rdtype).name)
-    x = np.pad(np.asarray(y, dtype=rdtype), pad, mode="symmetric") if pad else np.asarray(y, dtype=rdtype)
-    spec = scipy.fft.rfft(x, workers=workers)  # (n_pad // 2 + 1,)
-    n_pos = spec.size
-    coefs = np.empty((scales.size, n), dtype=cdtype)
-    buf = np.zeros((min(block, scales.size), n_pad), dtype=cdtype)
-    for start in range(0, scales.size, block):
-        stop = min(start + block, scales.size)
-        b = buf[: stop - start]
-        np.multiply(bank[start:stop], spec, out=b[:, :n_pos])
-        b[:, n_pos:] = 0
-        out = scipy.fft.ifft(b, axis=-1, workers=workers, overwrite_x=True)
-        coefs[start:stop] = out[:, pad:pad + n]
-    freqs = wav.center / (2.0 * np.pi * scales) * sr
-    return TimeFrequency(coefs, freqs, np.arange(n) / sr, wav.name, sr, np.array(scales), float(np.mean(y)))
+    bank, support, scales, pad, n_pad = _filter_bank(wav.name, n, int(voices_per_octave), np.dtype(rdtype).name)
+
+    def blocks():
+        x = np.pad(np.asarray(y, dtype=rdtype), pad, mode="symmetric") if pad else np.asarray(y, dtype=rdtype)
+        spec = scipy.fft.rfft(x, workers=workers)  # (n_pad // 2 + 1,)
+        fast = _is_fast_length(n_pad)
+        buf = np.zeros((min(block, scales.size), n_pad), dtype=cdtype) if fast else None
+        for start in range(0, scales.size, block):
+            stop = min(start + block, scales.size)
+            k0, k1 = int(support[start:stop, 0].min()), int(support[start:stop, 1].max())
+            if fast:  # one batched inverse FFT of MATLAB's padded length
+                b = buf[: stop - start]
+                b.fill(0)
+                np.multiply(bank[start:stop, k0:k1], spec[k0:k1], out=b[:, k0:k1])
+                yield start, stop, scipy.fft.ifft(b, axis=-1, workers=workers, overwrite_x=True)[:, pad:pad + n]
+            else:  # same values, computed without an FFT of an awkward length
+                z = (bank[start:stop, k0:k1] * spec[k0:k1]).astype(cdtype, copy=False)
+                yield start, stop, _window_ifft(z, k0, n_pad, pad, n, workers)
+
+    return scales, blocks()
+
+
+def magnitude(y, sr, name, *, columns=None):
+    """``|C|`` of a registry transform, optionally already resized to ``columns`` time columns.
+
+    The same values as ``np.abs(compute(y, sr, name).coefs)`` followed by the
+    time-axis part of :func:`voxlib.images.resize`, but a CWT is reduced block
+    by block, so the full complex matrix (n_scales x n) is never held: the
+    image path of :func:`write_images` uses it.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], real
+    sr : float > 0
+    name : str
+        Registry name.
+    columns : int or None
+        Resize the time axis to this many columns (MATLAB bicubic, antialiased); None keeps it.
+
+    Returns
+    -------
+    mag : np.ndarray [shape=(n_freq, columns or n_time), dtype=float32]
+    freqs : np.ndarray [shape=(n_freq,)]
+        Row frequencies in Hz.
+    n_time : int
+        Columns of the full transform.
+    """
+    from voxlib.images import _resize_last_axis
+
+    spec = _check_transform(name)
+    if spec.kind != "cwt":
+        tf = compute(y, sr, name)
+        mag = tf.magnitude
+        if columns is not None and columns != mag.shape[1]:
+            mag = _resize_last_axis(mag, int(columns), True)
+        return mag, tf.freqs, tf.coefs.shape[1]
+    wav = WAVELETS[spec.settings["wavelet"]]
+    y, sr = _check_signal(y, sr, min_length=4, what="the CWT")
+    scales, blocks = _cwt_blocks(y, wav, 10, "single", 1, 16)
+    n = y.shape[0]
+    columns = n if columns is None else int(columns)
+    mag = np.empty((scales.size, columns), dtype=np.float32)
+    for start, stop, values in blocks:
+        block_mag = np.abs(values).astype(np.float32, copy=False)
+        mag[start:stop] = block_mag if columns == n else _resize_last_axis(block_mag, columns, True)
+    return mag, wav.center / (2.0 * np.pi * scales) * sr, n
 
 
 def icwt(coefs, wavelet="morse", *, mean: float = 0.0, voices_per_octave: int = 10) -> np.ndarray:
@@ -675,7 +791,12 @@ def write_images(corpus, out_dir, *, transforms=tuple(TRANSFORMS), image_size=(5
     rows, skipped = [], []
     for rec in tqdm(corpus.to_dict("records"), desc="images", unit="file", disable=not progress):
         src, speaker, utt = Path(rec["path"]), str(rec["speaker"]), str(rec["utterance"])
-        source_hash = datasets.file_hash(src)
+        try:
+            source_hash = datasets.file_hash(src)
+        except OSError as exc:
+            warnings.warn(f"skipped {src}: cannot read it ({exc}); check the corpus table", stacklevel=2)
+            skipped.append(str(src))
+            continue
         todo = []
         for name in transforms:
             dest = (out_dir / name / speaker / f"{utt}{_FORMATS[fmt]}").resolve()
@@ -692,13 +813,12 @@ def write_images(corpus, out_dir, *, transforms=tuple(TRANSFORMS), image_size=(5
             if aligned:
                 y = audio.vad_align(y, rate, duration=align_duration, lead=align_lead, path=src)
             for name, dest in todo:
-                tf = compute(y, rate, name)
-                img, used = images.to_image(tf.magnitude, image_size, scale=_scale_for(scale, name),
-                                            saturate=saturate)
+                mag, freqs, n_time = magnitude(y, rate, name, columns=None if image_size is None else image_size[1])
+                img, used = images.to_image(mag, image_size, scale=_scale_for(scale, name), saturate=saturate)
                 row = {"speaker": speaker, "utterance": utt, "transform": name, "aligned": bool(aligned),
-                       "path": str(dest), "scale": used, "sr": int(rate), "n_freq": tf.coefs.shape[0],
-                       "n_time": tf.coefs.shape[1], "height": img.shape[0], "width": img.shape[1],
-                       "fmin": float(tf.freqs.min()), "fmax": float(tf.freqs.max()),
+                       "path": str(dest), "scale": used, "sr": int(rate), "n_freq": mag.shape[0],
+                       "n_time": int(n_time), "height": img.shape[0], "width": img.shape[1],
+                       "fmin": float(freqs.min()), "fmax": float(freqs.max()),
                        "source_path": str(src.resolve()), "source_hash": source_hash,
                        "params_hash": hashes[name]}
                 meta = {k: v for k, v in row.items() if k not in ("path", "source_path")}
