@@ -66,6 +66,7 @@ def main(argv=None):
                                  capture_output=True, text=True, env=env)
             if out.returncode:
                 print(f"{size} {mode}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+                rows.append(dict(size=size, mode=mode, failed=out.stderr.strip().splitlines()[-1][:80]))
                 continue
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(".", end="", flush=True, file=sys.stderr)
@@ -74,6 +75,9 @@ def main(argv=None):
     print("| size | mode | generator params (M) | first step (s) | ms/step | min ms/step | peak RSS (GB) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
+        if "failed" in r:
+            print(f"| {r['size']} | {r['mode']} | failed: {r['failed']} | | | | |")
+            continue
         print(f"| {r['size']} | {r['mode']} | {r['params_m']:.1f} | {r['first_s']:.1f} | {r['ms_per_step']:.0f} "
               f"| {r['ms_min']:.0f} | {r['peak_rss_gb']:.2f} |")
 

@@ -184,11 +184,13 @@ def test_pipeline_on_the_oracle_manifest(generated, classifier, tmp_path):
     assert summary.loc["converted_refined", "mcd_db"] < summary.loc["source", "mcd_db"]
     assert abs(summary.loc["converted", "rms_ratio_db"]) < 3.0
     assert summary.loc["converted_thesis", "rms_ratio_db"] < -6.0
+    # a perfect image beats a flat one under the same phase on the log spectrum (MCD alone cannot tell)
+    assert summary.loc["converted", "lsd_db"] < summary.loc["null_flat", "lsd_db"] - 2.0
     # a good classifier: real target clips are the target, real source clips are not
     assert summary.loc["target", "target_rate"] == 1.0 and summary.loc["source", "target_rate"] == 0.0
     text = R.verdict(summary, profile="quick")
     assert f"{summary.loc['converted', 'mcd_db']:.2f} dB MCD" in text and "closing" in text
-    assert "quick profile" in text and "classifier labels" in text
+    assert "quick profile" in text and "classifier labels" in text and "beats a flat image" in text
     with pytest.raises(FileExistsError):  # a second run refuses to clobber without overwrite=True
         R.write_reconstructions(manifest, tmp_path / "rec", progress=False)
 

@@ -305,6 +305,13 @@ def test_commentary_on_thesis_says_training_accuracy_and_no_ci():
     assert "14 model(s) x 6 transform(s)" in text
 
 
+def test_commentary_flags_an_incomplete_table(sweep_path):
+    ours = R.tidy_sweep(R.select_runs(R.load_sweep(sweep_path)))
+    assert "incomplete" not in R.commentary(ours)
+    partial = ours.drop(index=ours.index[(ours["model"] == "MobileNetV2") & (ours["transform"] == "amor")])
+    assert f"incomplete ({len(ours) - 1} of {len(ours)} pairs)" in R.commentary(partial)
+
+
 def test_commentary_with_one_transform_does_not_rank_it():
     t = R.load_thesis_results()
     text = R.commentary(t[t["transform"] == "amor"])

@@ -671,26 +671,30 @@ def _pipeline_sentence(s) -> str | None:
             f"({state}).")
 
 
-def _conversion_sentence(mcd, converted) -> tuple[str | None, bool]:
-    """The MCD sentence and whether the conversion beat the unconverted source."""
-    base, conv, best = mcd.get("source"), mcd.get(converted), mcd.get("oracle_source_phase")
-    if base is None or conv is None or np.isnan(conv):
+def _conversion_sentence(s, converted) -> tuple[str | None, bool]:
+    """The MCD/LSD sentence and whether the conversion beat the unconverted source on both."""
+    if "source" not in s.index or converted not in s.index or np.isnan(s.loc[converted, "mcd_db"]):
         return None, False
-    text = f"The converted voice ({converted}) is {conv:.2f} dB MCD from the target"
-    gap = base - best if best is not None else np.nan
-    if conv >= base - 0.1:
-        text += (f", no closer to the target than the unconverted source ({base:.2f} dB) although a perfect "
-                 f"image would reach {best:.2f} dB with this method: the generator has not learnt the "
-                 "target's voice")
-        return text + ".", False
-    text += f", closer than the unconverted source ({base:.2f} dB)"
-    if gap > 0 and conv >= best:
-        text += (f", closing {100 * (base - conv) / gap:.0f}% of the gap to the best this method reaches "
-                 f"with a perfect image and the source's phase ({best:.2f} dB)")
-    elif gap > 0:
-        text += (f" and even closer than a perfect image with the source's phase ({best:.2f} dB), "
-                 "thanks to the phase refinement")
-    return text + ".", True
+    base, conv = s.loc["source"], s.loc[converted]
+    best = s["mcd_db"].get("oracle_source_phase", np.nan)
+    text = (f"The converted voice ({converted}) is {conv['mcd_db']:.2f} dB MCD from the target against "
+            f"{base['mcd_db']:.2f} dB for the unconverted source")
+    mcd_better = conv["mcd_db"] < base["mcd_db"] - 0.1
+    lsd_better = "lsd_db" in s.columns and conv["lsd_db"] < base["lsd_db"] - 0.1
+    if mcd_better and np.isfinite(best) and base["mcd_db"] > best:
+        if conv["mcd_db"] >= best:
+            text += (f" (closing {100 * (base['mcd_db'] - conv['mcd_db']) / (base['mcd_db'] - best):.0f}% "
+                     f"of the gap to a perfect image with the source's phase, {best:.2f} dB)")
+        else:
+            text += f" (below even a perfect image with the source's phase, {best:.2f} dB)"
+    if "lsd_db" in s.columns:
+        text += f", and {conv['lsd_db']:.1f} dB LSD against {base['lsd_db']:.1f} dB"
+    verdicts = {(True, True): "closer to the target on both measures",
+                (True, False): "closer on the cepstral envelope (MCD) but not on the detailed spectrum (LSD)",
+                (False, True): "closer on the detailed spectrum (LSD) but not on the cepstral envelope (MCD)",
+                (False, False): "no closer to the target than the source: the generator has not learnt "
+                                "the target's voice"}
+    return f"{text}: {verdicts[(mcd_better, lsd_better)]}.", mcd_better and lsd_better
 
 
 def _null_sentence(s, converted) -> tuple[str | None, bool]:
@@ -733,7 +737,7 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
     """
     s = summary
     mcd = s["mcd_db"]
-    conversion, improved = _conversion_sentence(mcd, converted)
+    conversion, improved = _conversion_sentence(s, converted)
     against_null, beats_null = _null_sentence(s, converted)
     improved = improved and beats_null
     parts = [p for p in (_pipeline_sentence(s), conversion, against_null) if p]

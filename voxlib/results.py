@@ -604,7 +604,11 @@ def commentary(results: pd.DataFrame, *, comparison: pd.DataFrame | None = None,
     sources = ", ".join(dict.fromkeys(results["source"].astype(str)))
     where = "; ".join(_EVALUATED.get(e, e) for e in dict.fromkeys(results["evaluated_on"]))
     n_m, n_t = results["model"].nunique(), results["transform"].nunique()
-    lines = [f"**{title or sources}**: {n_m} model(s) x {n_t} transform(s), accuracy {where}.", ""]
+    lines = [f"**{title or sources}**: {n_m} model(s) x {n_t} transform(s), accuracy {where}."]
+    if len(results) < n_m * n_t:
+        lines[0] += (f" The table is incomplete ({len(results)} of {n_m * n_t} pairs), so the means below "
+                     "average different sets; the paired gaps compare like with like.")
+    lines.append("")
     lines += _describe_factor(results, "transform")
     lines += _describe_factor(results, "model")
     lines += _describe_pairs(results)

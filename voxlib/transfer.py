@@ -487,8 +487,8 @@ def _epoch_bar(epochs: int, desc: str):
             self.bar = tqdm(total=epochs, desc=desc, leave=False, unit="epoch")
 
         def on_epoch_end(self, epoch, logs=None):
-            self.bar.set_postfix(acc=f"{(logs or {}).get('accuracy', float('nan')):.2f}")
-            self.bar.update(1)
+            self.bar.set_postfix(acc=f"{(logs or {}).get('accuracy', float('nan')):.2f}", refresh=False)
+            self.bar.update(1)  # one refresh per epoch
 
         def on_train_end(self, logs=None):
             self.bar.close()
@@ -840,7 +840,7 @@ def run_sweep(
     built, keys = None, []
     for network, transform in bar:
         spec = NETWORKS[network]
-        bar.set_postfix_str(f"{network} / {transform}")
+        bar.set_postfix_str(f"{network} / {transform}", refresh=False)
         rows = data[data["transform"].astype(str) == transform].sort_values(["speaker", "utterance"],
                                                                              ignore_index=True)
         _, _, label = _resolve_weights(spec, weights, on_missing_weights)
