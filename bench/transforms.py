@@ -1,7 +1,7 @@
 """Benchmark: the six MATLAB-faithful transforms against other libraries, one thread.
 
 Prints milliseconds per 3 s clip at 8 kHz and 16 kHz (best and median of
-``--repeat`` runs after one warm-up), for each transform's coefficients, each
+``--repeat`` round-robin runs after one warm-up), for each transform's coefficients, each
 transform's 512 x 512 image (coefficients + resize + log + 8 bits), all six
 images together, and beside them: ssqueezepy's CWT given MATLAB's scales (same
 wavelets), PyWavelets' ``cwt`` with ``cmor`` on as many scales, librosa's
@@ -62,14 +62,18 @@ def clip(sr: int, seconds: float = 3.0) -> np.ndarray:
     return (0.3 * y * np.sin(np.pi * t / seconds) ** 2).astype(np.float32)
 
 
-def timed(fn, repeat: int) -> tuple[float, float]:
-    fn()  # warm-up: caches, JIT, FFT plans
-    runs = []
+def timed(fns: dict, repeat: int) -> dict:
+    """Best and median ms of each callable, measured round-robin so that load from
+    other processes falls on every method alike."""
+    for fn in fns.values():
+        fn()  # warm-up: caches, JIT, FFT plans
+    runs = {name: [] for name in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(1e3 * (time.perf_counter() - t0))
-    return min(runs), statistics.median(runs)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            runs[name].append(1e3 * (time.perf_counter() - t0))
+    return {name: (min(r), statistics.median(r)) for name, r in runs.items()}
 
 
 def cases(y: np.ndarray, sr: int) -> dict:
@@ -125,12 +129,11 @@ def main(argv=None) -> int:
     results = {}
     with threadpool_limits(1):
         for sr in args.rates:
-            y = clip(sr)
-            for name, fn in cases(y, sr).items():
-                results.setdefault(name, {})[sr] = timed(fn, args.repeat)
+            for name, t in timed(cases(clip(sr), sr), args.repeat).items():
+                results.setdefault(name, {})[sr] = t
     width = max(map(len, results)) + 2
     head = "".join(f"{f'{sr // 1000} kHz best/median':>26}" for sr in args.rates)
-    print(f"\nms per 3 s clip, one thread, best/median of {args.repeat} runs\n")
+    print(f"\nms per 3 s clip, one thread, best/median of {args.repeat} round-robin runs\n")
     print(f"{'method':<{width}}{head}")
     for name, by_rate in results.items():
         print(f"{name:<{width}}" + "".join(f"{by_rate[sr][0]:>14.1f} /{by_rate[sr][1]:>8.1f}  " if sr in by_rate

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from voxlib import gan, metrics
+from voxlib import gan, metrics, plots
 
 
 def toy_pairs(n, size=32, channels=1, seed=0):
@@ -117,6 +117,9 @@ def test_fit_learns_inversion(tmp_path):
         assert (tmp_path / "run" / name).exists(), name
     reloaded = gan.load_generator(tmp_path / "run" / "generator.keras")
     np.testing.assert_array_equal(gan.generate(reloaded, src), out)
+    fig = plots.plot_gan_losses(losses, path=tmp_path / "losses.png")
+    assert len(fig.axes) == 3 and fig.axes[0].get_yscale() == "log" and (tmp_path / "losses.png").exists()
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), losses["gen_l1"])
 
 
 def test_resume_equals_uninterrupted(tmp_path):
@@ -224,10 +227,7 @@ def test_manifest_pairs_and_generated_outputs(tmp_path):
     g = gan.build_generator(32, in_channels=1, out_channels=1)
     generated, manifest = gan.write_generated(g, pairs, tmp_path / "gen", source="allison", target="july")
     loaded = datasets.load_manifest(tmp_path / "gen" / "manifest.csv")
-    for col in ("utterance", "source_speaker", "target_speaker", "split", "path", "source_image_path",
-                "target_image_path", "source_audio_path", "target_audio_path", "scale", "sr", "n_freq",
-                "n_time", "height", "width", "align_duration", "align_lead"):
-        assert col in loaded.columns, col
+    assert list(loaded.columns) == gan.GENERATED_COLUMNS and len(loaded) == 3
     img, meta = images.load_image(loaded["path"].iloc[1])
     np.testing.assert_array_equal(img, generated[1, ..., 0])
     assert meta["scale"] == 12.5 and meta["n_time"] == 24000 and meta["transform"] == "amor"

@@ -638,7 +638,7 @@ def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, d
     losses.to_csv(losses_path, index=False)
 
     panels = _epochs_to_panel(panel_epochs, epochs)
-    if panel_source is None:
+    if panel_source is None or len(panel_source) == 0:
         panel_source, panel_target = source[:2], target[:2]
     x_all, y_all = to_unit(source), to_unit(target)
     n = len(x_all)
@@ -973,6 +973,11 @@ def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256
 
 # ----------------------------------------------------------------- outputs
 
+#: Columns of ``generated/manifest.csv`` (docs/ARCHITECTURE.md).
+GENERATED_COLUMNS = ["utterance", "source_speaker", "target_speaker", "split", "path", "source_image_path",
+                     "target_image_path", "source_audio_path", "target_audio_path", "scale", "sr", "n_freq",
+                     "n_time", "height", "width", "align_duration", "align_lead"]
+
 
 def write_generated(generator, pairs, out_dir, *, source, target, mode="instance", batch_size=8):
     """Generate images for pairs and write them with notebook 01's metadata.
@@ -1026,6 +1031,6 @@ def write_generated(generator, pairs, out_dir, *, source, target, mode="instance
                          target_audio_path=m["target_audio_path"], scale=info["scale"], sr=info["sr"],
                          n_freq=info["n_freq"], n_time=info["n_time"], height=img.shape[0], width=img.shape[1],
                          align_duration=info["align_duration"], align_lead=info["align_lead"]))
-    manifest = pd.DataFrame(rows)
+    manifest = pd.DataFrame(rows, columns=GENERATED_COLUMNS)
     datasets.write_manifest(manifest, out_dir / "manifest.csv")
     return generated, manifest

@@ -201,8 +201,9 @@ def plot_sweep(sweep, *, path=None, formats=("png",)):
         ax.set_xticks(x, sub["transform"], rotation=30)
         ax.set_title(net)
         _accuracy_axis(ax, top=105)
-    axes[0][0].legend(fontsize=8, loc="lower left")
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 0.0))
     return _finish(fig, path, formats)
 
 # --- 03 results ---
@@ -438,7 +439,9 @@ def plot_gan_panel(source, target, generated=None, *, names=None, title=None, pa
     ----------
     source, target, generated : uint8 array (k, H, W, C)
         ``C`` = 1 is drawn in gray (low = dark), 3 in colour; rows are pairs;
-        ``generated=None`` draws only the pairs.
+        ``generated=None`` draws only the pairs. Gray levels are stretched to
+        the brightest pixel shown, the same for every panel (scalograms on a
+        fixed scale are dark).
     names : list of str or None
         Row labels (e.g. utterance ids).
     title : str or None
@@ -455,11 +458,12 @@ def plot_gan_panel(source, target, generated=None, *, names=None, title=None, pa
     columns = [(source, "input (source)"), (target, "target")] + ([] if generated is None else [(generated, "generated")])
     fig, axes = plt.subplots(k, len(columns), figsize=(3 * len(columns), max(1.2, 3 * h / w) * k + 0.6),
                              squeeze=False)
+    vmax = max(1, max(int(stack[:k].max()) for stack, _ in columns))
     for i in range(k):
         for j, (stack, label) in enumerate(columns):
             img = stack[i]
             ax = axes[i, j]
-            ax.imshow(_gray(img), cmap="gray", vmin=0, vmax=255, aspect="auto", origin="upper")
+            ax.imshow(_gray(img), cmap="gray", vmin=0, vmax=vmax, aspect="auto", origin="upper")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
@@ -493,6 +497,8 @@ def plot_gan_losses(losses, *, path=None):
     for ax, col, label in zip(axes, ("gen_l1", "gen_gan", "disc"),
                               ("generator L1 (on [-1, 1])", "generator GAN (BCE)", "discriminator (BCE real + fake)")):
         ax.plot(losses["epoch"], losses[col], marker="o" if len(losses) < 30 else None)
+        if col == "gen_l1" and (losses[col] > 0).all():
+            ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_title(label)
         ax.grid(alpha=0.3)

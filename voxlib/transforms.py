@@ -204,10 +204,11 @@ def stft(y, sr, window="hamming", *, win_length: int = 256, overlap: int = 64,
     win_length, overlap, n_fft : int
         Window length, overlap (samples shared by consecutive frames) and FFT length.
     onesided : bool
-        False (MATLAB's default ``'centered'``): ``n_fft`` rows from just above
-        ``-sr/2`` to ``sr/2`` for an even ``n_fft`` (MATLAB documents the interval
-        (-pi, pi]; THESIS.md notes a one-row offset is not confirmed against
-        MATLAB itself). True: ``n_fft // 2 + 1`` rows from 0 to ``sr/2``.
+        False (MATLAB's default ``'centered'``): ``n_fft`` rows in increasing
+        frequency; for an even ``n_fft`` they run from one bin above ``-sr/2``
+        to ``sr/2``, i.e. (-sr/2, sr/2] (whether MATLAB's even-length centred
+        spectrum starts at -sr/2 instead, a one-row shift, is not confirmed;
+        THESIS.md section 1). True: ``n_fft // 2 + 1`` rows from 0 to ``sr/2``.
 
     Returns
     -------
