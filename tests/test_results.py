@@ -252,6 +252,13 @@ def test_single_pair_gap_interval_comes_from_the_test_set_cis():
     assert "from the test-set confidence intervals alone" in R.commentary(table)
     close = table.assign(accuracy=[60.0, 50.0])  # gap 10 < 14.1: within the noise
     assert "within the test-set noise" in R.commentary(close)
+    # two models: still the sampling interval, the mean of two gaps has half-width 14.14 / sqrt(2)
+    two = pd.concat([one, one.assign(model="n", accuracy=[70.0, 40.0])])
+    p2 = R.paired_difference(two, by="transform", a="amor", b="kaiser")
+    assert p2["method"] == "sampling" and p2["diff"] == pytest.approx(30.0)
+    assert p2["ci_high"] - p2["diff"] == pytest.approx(10.0)
+    # without CIs, two pairs get the paired t interval (the thesis's case)
+    assert R.paired_difference(two.drop(columns=["ci_low", "ci_high"]), a="amor", b="kaiser")["method"] == "paired t"
 
 
 def test_best_run_is_highest_test_accuracy(sweep_path):

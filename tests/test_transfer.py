@@ -164,6 +164,10 @@ def test_missing_imagenet_weights_error_or_random(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="RANDOM weights"):
         _, label = transfer.build_model("NASNetMobile", 2, image_size=32, on_missing_weights="random")
     assert label == "random"
+    with pytest.raises(transfer.MissingWeightsError, match="resnet152.*nasnet_mobile.h5"):
+        transfer.run_sweep(pd.DataFrame({"speaker": ["a", "b"], "utterance": ["1", "2"], "transform": "t",
+                                         "path": ["x", "y"]}), tmp_path / "out",
+                           networks=["ResNet152", "NASNetMobile", "SequentialCNN"])
     # a corrupt file with a known Keras hash counts as missing
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "nasnet_mobile.h5").write_bytes(b"not weights")

@@ -406,10 +406,12 @@ def paired_difference(
 
     For ``by="transform"`` the pairs are the models that have both transforms
     (so model-to-model spread cancels); for ``by="model"``, the transforms.
-    With 2 or more pairs the interval is Student's t on the paired differences
-    (``method="paired t"``); with one pair and known per-accuracy CIs it comes
-    from the test-set sampling error alone, each CI read as +-z standard errors
-    (``method="sampling"``); otherwise it is NaN.
+    With 3 or more pairs (or 2 without CIs) the interval is Student's t on the
+    paired differences (``method="paired t"``); with 1 or 2 pairs and known
+    per-accuracy CIs it comes from the test-set sampling error alone, each CI
+    read as +-z standard errors, errors taken as independent (``method="sampling"``;
+    a t interval on 1 degree of freedom would be 12.7 standard errors wide);
+    otherwise it is NaN.
 
     Returns
     -------
@@ -429,10 +431,11 @@ def paired_difference(
     out = {"diff": float(d.mean()) if n else np.nan, "ci_low": np.nan, "ci_high": np.nan,
            "method": None, "n": n, "wins": int((d > 0).sum())}
     z = stats.norm.ppf(0.5 + confidence / 2)
-    if n >= 2:
+    has_ci = {"ci_low", "ci_high"} <= set(results.columns) and results[["ci_low", "ci_high"]].notna().all(axis=None)
+    if n >= 3 or (n == 2 and not has_ci):
         half = stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
         out["method"] = "paired t"
-    elif n == 1 and {"ci_low", "ci_high"} <= set(results.columns):
+    elif n >= 1 and has_ci:
         se = results.assign(se=(results["ci_high"] - results["ci_low"]) / (2 * z)).pivot_table(
             index=other, columns=by, values="se", aggfunc="mean", dropna=False).reindex(columns=[a, b])
         var = (se[a] ** 2 + se[b] ** 2).reindex(wide[[a, b]].dropna().index).to_numpy(float)
@@ -525,8 +528,8 @@ def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
                  f"and wins in {p['wins']} of {p['n']}: {verdict}.")
     elif p["method"] == "sampling":
         verdict = f"{exceeds} the test-set noise" if p["ci_low"] > 0 else f"{within} the test-set noise"
-        line += (f" Only one {other[:-1]} has both; from the test-set confidence intervals alone the gap is "
-                 f"{interval}: {verdict}.")
+        line += (f" With {_plural(p['n'], other[:-1])} having both, from the test-set confidence intervals "
+                 f"alone the gap is {interval}: {verdict}.")
     else:
         line += f" {_plural(p['n'], other[:-1]).capitalize()} with both and no CIs known: the gap has no interval."
     return [line]
@@ -614,6 +617,9 @@ def commentary(results: pd.DataFrame, *, comparison: pd.DataFrame | None = None,
     lines += _describe_pairs(results)
     if comparison is not None:
         lines += _describe_comparison(comparison)
+    if n_m > 2 or n_t > 2:
+        lines.append("- Best and worst are picked after seeing the numbers, so their intervals are optimistic: "
+                     "confirm a winner on new data (another seed or speakers) before relying on it.")
     return "\n".join(lines)
 
 

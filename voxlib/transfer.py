@@ -820,6 +820,14 @@ def run_sweep(
     networks = [networks] if isinstance(networks, str) else list(networks)
     for n in networks:
         _spec(n)
+    if weights == "imagenet" and on_missing_weights == "error":  # fail before hours of work, naming every file
+        missing = [NETWORKS[n].weights_file for n in networks
+                   if NETWORKS[n].weights_file and not (keras_cache_dir() / NETWORKS[n].weights_file).is_file()]
+        if missing:
+            raise MissingWeightsError(
+                f"ImageNet weights missing from Keras's cache {keras_cache_dir()}: {', '.join(missing)}. "
+                "Nothing is downloaded at run time: copy those files there (MobileNetV2's: "
+                "scripts/seed_keras_cache.py), or pass on_missing_weights='random' or weights='none'")
     available = sorted(manifest["transform"].astype(str).unique())
     transforms = available if transforms is None else ([transforms] if isinstance(transforms, str)
                                                        else list(transforms))
