@@ -27,9 +27,16 @@ def test_notebook_is_committed_clean_with_one_parameters_cell(nb):
     assert book.cells[0].cell_type == "markdown"
 
 
+def _data_state():
+    data = run.project_root() / "data"
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in data.rglob("*") if p.is_file()}
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    return tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("figures")
+    before = _data_state()
+    yield tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("figures")
+    assert _data_state() == before, "a notebook wrote into data/"
 
 
 @pytest.mark.slow
