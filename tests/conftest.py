@@ -8,6 +8,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Never let Keras try to download ImageNet weights from a test (this machine is offline).
+os.environ.setdefault("VOXLIB_OFFLINE", "1")
 
 from voxlib.run import project_root  # noqa: E402
 

@@ -182,6 +182,26 @@ def _hash_ok(path: Path, expected: str | None) -> bool:
 
 
 _WARNED_RANDOM: set[str] = set()
+OFFLINE_ENV = "VOXLIB_OFFLINE"
+
+
+def _downloads_allowed() -> bool:
+    """Keras may fetch missing ImageNet files unless ``$VOXLIB_OFFLINE`` is set (the tests set it)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("", "0", "false", "no")
+
+
+def _download_imagenet(spec: NetworkSpec) -> str | None:
+    """Let Keras download ``spec``'s ImageNet file into its cache, as it does for any
+    user online. Returns None on success, else the reason (shown in the one message)."""
+    import keras
+    try:
+        getattr(keras.applications, spec.constructor)(include_top=True, weights="imagenet")
+    except Exception as exc:  # offline: URLError, socket errors, HTTP errors
+        return f"is missing and Keras could not download it ({type(exc).__name__}: {str(exc)[:120]})"
+    path = keras_cache_dir() / spec.weights_file
+    if not path.is_file():
+        return "is missing (Keras downloaded a file of another name)"
+    return None if _hash_ok(path, spec.weights_hash) else f"does not have the hash Keras expects ({spec.weights_hash})"
 
 
 def _resolve_weights(spec: NetworkSpec, weights, on_missing_weights: str):
@@ -199,10 +219,12 @@ def _resolve_weights(spec: NetworkSpec, weights, on_missing_weights: str):
             problem = "is missing"
         elif not _hash_ok(path, spec.weights_hash):
             problem = f"does not have the hash Keras expects ({spec.weights_hash})"
+        if problem == "is missing" and _downloads_allowed():
+            problem = _download_imagenet(spec)
         if problem is None:
             return "imagenet", path, "imagenet"
-        msg = (f"ImageNet weights for {spec.name}: {path} {problem}. Nothing is downloaded at run time; "
-               f"copy {spec.weights_file} into {path.parent} (set KERAS_HOME to use another cache)"
+        msg = (f"ImageNet weights for {spec.name}: {path} {problem}. Online, Keras fetches it into that "
+               f"cache; offline, copy {spec.weights_file} into {path.parent} (set KERAS_HOME to use another cache)"
                + (", or run scripts/seed_keras_cache.py" if spec.name == "MobileNetV2" else ""))
         if on_missing_weights == "error":
             raise MissingWeightsError(msg + "; or pass on_missing_weights='random' / weights='none'")
@@ -835,11 +857,13 @@ def run_sweep(
         _spec(n)
     if weights == "imagenet" and on_missing_weights == "error":  # fail before hours of work, naming every file
         missing = [NETWORKS[n].weights_file for n in networks
-                   if NETWORKS[n].weights_file and not (keras_cache_dir() / NETWORKS[n].weights_file).is_file()]
+                   if NETWORKS[n].weights_file and not (keras_cache_dir() / NETWORKS[n].weights_file).is_file()
+                   and not (_downloads_allowed() and _download_imagenet(NETWORKS[n]) is None)]
         if missing:
             raise MissingWeightsError(
                 f"ImageNet weights missing from Keras's cache {keras_cache_dir()}: {', '.join(missing)}. "
-                "Nothing is downloaded at run time: copy those files there (MobileNetV2's: "
+                "They could not be downloaded (offline, or $VOXLIB_OFFLINE is set): copy those files "
+                "there (MobileNetV2's: "
                 "scripts/seed_keras_cache.py), or pass on_missing_weights='random' or weights='none'")
     available = sorted(manifest["transform"].astype(str).unique())
     transforms = available if transforms is None else ([transforms] if isinstance(transforms, str)
