@@ -204,6 +204,17 @@ def test_verdict_without_classifier_and_with_a_useless_generator():
     assert "No classifier" in text
 
 
+def test_verdict_doubts_a_target_rate_the_spectrum_does_not_support():
+    idx = pd.Index(["source", "converted", "target"], name="condition")
+    base = {"mcd_db": [4.5, 3.7, 0.0], "rms_ratio_db": [2.0, -0.5, 0.0], "snr_db": [np.nan] * 3,
+            "target_rate": [0.1, 1.0, 0.8], "source_rate": [0.7, 0.0, 0.0]}
+    doubtful = R.verdict(pd.DataFrame({**base, "lsd_db": [15.0, 15.7, 0.0]}, index=idx))
+    assert "labels 100% of the converted clips as the target" in doubtful
+    assert "recording channel" in doubtful
+    closer = R.verdict(pd.DataFrame({**base, "lsd_db": [15.0, 9.0, 0.0]}, index=idx))
+    assert "recording channel" not in closer
+
+
 def test_bad_inputs_name_the_notebook_that_makes_them(generated, corpus, tmp_path):
     manifest = R.load_generated(generated)
     no_audio = manifest.copy()

@@ -753,6 +753,11 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
                      f"converted clips as the target and {100 * s.loc[converted, 'source_rate']:.0f}% as "
                      f"the source (real target clips: {100 * real:.0f}% target"
                      + ("; too low for this rate to mean much" if not real >= 0.7 else "") + ").")
+        if (s.loc[converted, "target_rate"] >= 0.5 and "source" in s.index
+                and s.loc[converted, "lsd_db"] >= s.loc["source", "lsd_db"]):
+            parts.append("Yet the converted spectrum is no closer to the target's than the source's is (LSD), "
+                         "so the classifier is more likely answering to the recording channel and background "
+                         "that the generator reproduces than to the voice.")
     else:
         parts.append("No classifier was available, so the target-speaker rate is not reported.")
     if profile == "quick":
