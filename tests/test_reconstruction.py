@@ -204,6 +204,14 @@ def test_verdict_without_classifier_and_with_a_useless_generator():
     assert "No classifier" in text
 
 
+def test_classifier_image_size_follows_notebook_01s_manifest(tmp_path):
+    m = tmp_path / "manifest.csv"
+    pd.DataFrame({"transform": ["amor", "hamming"], "height": [128, 256], "width": [96, 300]}).to_csv(m, index=False)
+    assert R.classifier_image_size(m, "hamming") == (256, 300)
+    assert R.classifier_image_size(m, "bump") == (512, 512)
+    assert R.classifier_image_size(tmp_path / "none.csv", "amor", default=(64, 64)) == (64, 64)
+
+
 def test_verdict_doubts_a_target_rate_the_spectrum_does_not_support():
     idx = pd.Index(["source", "converted", "target"], name="condition")
     base = {"mcd_db": [4.5, 3.7, 0.0], "rms_ratio_db": [2.0, -0.5, 0.0], "snr_db": [np.nan] * 3,

@@ -531,6 +531,20 @@ def _speech_only(y, sr, margin=0.1) -> np.ndarray:
     return y[max(0, start - pad):stop + pad]
 
 
+def classifier_image_size(transforms_manifest, transform, *, default=(512, 512)) -> tuple[int, int]:
+    """(height, width) of notebook 01's images of ``transform``, the images the
+    sweep's classifiers were trained on; ``default`` when that manifest or transform
+    is absent (a user's own classifier)."""
+    path = Path(transforms_manifest)
+    if not path.is_file():
+        return tuple(default)
+    table = pd.read_csv(path)
+    if not {"transform", "height", "width"} <= set(table.columns):
+        return tuple(default)
+    rows = table[table["transform"] == transform]
+    return tuple(default) if rows.empty else (int(rows["height"].iloc[0]), int(rows["width"].iloc[0]))
+
+
 def classify_audio(classifier, signals, sr, *, image_size=(512, 512), trim=True) -> list:
     """Speaker labels for audio clips, through the classifier's own transform and image recipe.
 
