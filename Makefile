@@ -36,6 +36,7 @@ $(SEEDED): $(STAMP) scripts/seed_keras_cache.py
 	touch $@
 
 bench: $(STAMP) $(SEEDED)
+	$(PY) -m pip install --quiet -e ".[test,bench]"   # PyWavelets: a bench comparison only
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
 lab: $(STAMP)

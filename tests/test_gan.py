@@ -3,12 +3,16 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from voxlib import gan, metrics, plots
+from voxlib import audio, datasets, gan, images, metrics, plots
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "embedded"
 
 
 def toy_pairs(n, size=32, channels=1, seed=0):
@@ -61,6 +65,62 @@ def test_generator_thesis_sizes(size, params):
 def test_discriminator_patch_shape(size, patches):
     d = gan.build_discriminator(size, in_channels=1, out_channels=3)
     assert d.output_shape == (None, *patches, 1)
+
+
+def _window_by_hand(n_down=3, n_stride1=2, kernel=4):
+    """Receptive field by the backward recursion r <- (r - 1) s + k from one logit to the input."""
+    r = 1
+    for s in [1] * n_stride1 + [2] * n_down:
+        r = (r - 1) * s + kernel
+    return r
+
+
+def test_receptive_field_by_hand():
+    assert _window_by_hand() == 70                                  # pix2pix's 70 x 70 PatchGAN
+    field = gan.receptive_field(256)
+    assert field["size"] == _window_by_hand() and field["stride"] == 2 ** 3
+    assert field["grid"] == (30, 30)
+    assert field["rows_seen"] == (47, 70) == field["cols_seen"]      # border logits lose 23 pixels to padding
+    small = gan.receptive_field((64, 128))
+    assert small["size"] == 70 and small["grid"] == (6, 14)
+    assert small["rows_seen"][1] < 64                              # no logit sees the whole 64-pixel height
+    with pytest.raises(ValueError, match="image_size"):
+        gan.receptive_field((60, 128))
+
+
+def _support(grad):
+    """First and last input row and column with a non-zero gradient."""
+    rows, cols = np.flatnonzero(np.abs(grad).sum(axis=1) > 0), np.flatnonzero(np.abs(grad).sum(axis=0) > 0)
+    return (rows[0], rows[-1] + 1), (cols[0], cols[-1] + 1)
+
+
+@pytest.mark.parametrize("size", [(64, 128), (128, 128)])
+def test_receptive_field_matches_the_gradient_of_each_logit(size):
+    """Empirically: the input pixels one logit depends on (non-zero gradient, BatchNorm in inference mode)."""
+    import tensorflow as tf
+    field = gan.receptive_field(size)
+    d = gan.build_discriminator(size, in_channels=1, out_channels=1, seed=3)
+    x = tf.Variable(np.random.default_rng(0).uniform(-1, 1, (1, *size, 1)).astype(np.float32))
+    y = tf.constant(np.random.default_rng(1).uniform(-1, 1, (1, *size, 1)).astype(np.float32))
+    gh, gw = field["grid"]
+    assert d.output_shape[1:3] == (gh, gw)
+    with tf.GradientTape(persistent=True) as tape:
+        logits = d([x, y], training=False)
+        chosen = [(i, gw // 2) for i in range(gh)] + [(gh // 2, j) for j in range(gw)]
+        picked = [logits[0, i, j, 0] for i, j in chosen]
+    rows_seen, cols_seen = [], []
+    for (i, j), logit in zip(chosen, picked):
+        (r0, r1), (c0, c1) = _support(tape.gradient(logit, x).numpy()[0, ..., 0])
+        lo_r, lo_c = field["offset"] + field["stride"] * i, field["offset"] + field["stride"] * j
+        assert (r0, r1) == (max(0, lo_r), min(size[0], lo_r + field["size"])), (i, j)
+        assert (c0, c1) == (max(0, lo_c), min(size[1], lo_c + field["size"])), (i, j)
+        if j == gw // 2:
+            rows_seen.append(r1 - r0)
+        if i == gh // 2:
+            cols_seen.append(c1 - c0)
+    assert (min(rows_seen), max(rows_seen)) == field["rows_seen"]
+    assert (min(cols_seen), max(cols_seen)) == field["cols_seen"]
+    assert (field["size"] in rows_seen) == (size[0] >= field["size"])   # a full window fits only in a tall image
 
 
 # -------------------------------------------------------------------- losses
@@ -208,17 +268,24 @@ def test_split_pairs_seeded_and_disjoint():
         gan.split_pairs(pairs, test_size=1.0)
 
 
-def test_manifest_pairs_and_generated_outputs(tmp_path):
-    """Pairs by utterance id from a transforms-style manifest; generated PNGs keep the scale."""
-    from voxlib import datasets, images
-    src, tgt = toy_pairs(3, size=32)
+def _manifest_rows(tmp_path, src, tgt, scales=None):
+    """A write_images-style manifest of two speakers; ``scales[speaker]`` = per-utterance scales."""
+    scales = scales or {}
     rows = []
     for speaker, imgs, utts in (("allison", src, ["a", "b", "c"]), ("july", tgt[::-1], ["c", "b", "a"])):
-        for img, utt in zip(imgs, utts):
+        for k, (img, utt) in enumerate(zip(imgs, utts)):
+            scale = scales.get(speaker, [12.5] * 3)[k]
             path = tmp_path / "img" / speaker / f"{utt}.png"
-            images.save_image(path, img[..., 0], {"scale": 12.5})
-            rows.append(dict(speaker=speaker, utterance=utt, transform="amor", path=str(path), scale=12.5,
+            images.save_image(path, img[..., 0], {"scale": scale}, overwrite=True)
+            rows.append(dict(speaker=speaker, utterance=utt, transform="amor", path=str(path), scale=scale,
                              sr=8000, n_freq=100, n_time=24000, source_path=str(tmp_path / f"{speaker}_{utt}.flac")))
+    return rows
+
+
+def test_manifest_pairs_and_generated_outputs(tmp_path):
+    """Pairs by utterance id from an images manifest; generated PNGs keep the scale and the wavelet."""
+    src, tgt = toy_pairs(3, size=32)
+    rows = _manifest_rows(tmp_path, src, tgt)
     rows.append(dict(rows[0], utterance="only_allison"))
     with pytest.warns(UserWarning, match="no partner"):
         pairs = gan.load_manifest_pairs(pd.DataFrame(rows), "allison", "july", align_duration=3.0, align_lead=0.5)
@@ -228,6 +295,71 @@ def test_manifest_pairs_and_generated_outputs(tmp_path):
     generated, manifest = gan.write_generated(g, pairs, tmp_path / "gen", source="allison", target="july")
     loaded = datasets.load_manifest(tmp_path / "gen" / "manifest.csv")
     assert list(loaded.columns) == gan.GENERATED_COLUMNS and len(loaded) == 3
+    assert set(loaded["transform"]) == {"amor"} and set(loaded["scale"]) == {12.5}
     img, meta = images.load_image(loaded["path"].iloc[1])
     np.testing.assert_array_equal(img, generated[1, ..., 0])
     assert meta["scale"] == 12.5 and meta["n_time"] == 24000 and meta["transform"] == "amor"
+
+
+@pytest.mark.parametrize("scales, what", [
+    ({"allison": [10.0, 11.0, 12.0], "july": [12.0, 11.0, 10.0]}, "pairs differ from each other"),
+    ({"allison": [10.0] * 3, "july": [14.0] * 3}, "source and target images of a pair differ"),
+])
+def test_pairs_on_different_scales_are_refused(tmp_path, scales, what):
+    """Per-image-scaled images (notebook 01's default) cannot be paired: no pixel means one magnitude."""
+    src, tgt = toy_pairs(3, size=32)
+    manifest = pd.DataFrame(_manifest_rows(tmp_path, src, tgt, scales))
+    with pytest.raises(gan.GanDataError, match=what) as err:
+        gan.load_manifest_pairs(manifest, "allison", "july")
+    assert "image_scale" in str(err.value) and "gan.SINE_SCALE" in str(err.value)
+    # pairs assembled by hand get the same check when their generated images are written
+    meta = pd.DataFrame({"utterance": ["a", "b", "c"], "transform": "amor", "scale": scales["allison"],
+                         "target_scale": scales["july"][::-1] if what.startswith("pairs") else scales["july"]})
+    by_hand = gan.PairedImages(["a", "b", "c"], src, tgt, meta)
+    g = gan.build_generator(32, in_channels=1, out_channels=1)
+    with pytest.raises(gan.GanDataError, match="gan.SINE_SCALE"):
+        gan.write_generated(g, by_hand, tmp_path / "gen", source="allison", target="july")
+    assert not (tmp_path / "gen").exists()                             # refused before writing anything
+
+
+def test_folder_pairs_gray_from_colour_uses_the_one_conversion(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    for i in range(2):
+        _write(tmp_path / "a", f"f{i}.png", rgb[i])
+        _write(tmp_path / "b", f"f{i}.png", rgb[i])
+    pairs = gan.load_folder_pairs(tmp_path / "a", tmp_path / "b", channels=1)
+    expected = np.clip(np.rint(images.to_gray(rgb[1])), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(pairs.source[1, ..., 0], expected)
+    assert "scale" not in pairs.meta.columns                            # plain images: pixels only
+    g = gan.build_generator(32, in_channels=1, out_channels=1)
+    _, manifest = gan.write_generated(g, pairs, tmp_path / "gen", source="a", target="b")
+    assert manifest["scale"].isna().all() and manifest["transform"].isna().all()
+
+
+@pytest.mark.parametrize("scale", [-1.0, 0, "sine", float("nan"), True])
+def test_write_paired_images_rejects_bad_scale_before_writing(tmp_path, scale):
+    corpus = datasets.discover(DATA)
+    with pytest.raises(ValueError, match="scale"):
+        gan.write_paired_images(corpus, "es-mx_allison", "es-co_july", tmp_path / "out", scale=scale, max_pairs=2)
+    assert not (tmp_path / "out").exists()
+
+
+def test_paired_images_are_notebook_01s_recipe(tmp_path):
+    """Each pair image is images.audio_to_image of the VAD-aligned clip on the fixed scale, pixel for pixel."""
+    corpus = datasets.discover(DATA)
+    size = (64, 128)
+    pairs = gan.write_paired_images(corpus, "es-mx_allison", "es-co_july", tmp_path / "img", image_size=size,
+                                    max_pairs=2, seed=1)
+    assert len(pairs) == 2 and np.allclose(pairs.meta["scale"], gan.SINE_SCALE)
+    for side in ("source", "target"):
+        for k, path in enumerate(pairs.meta[f"{side}_audio_path"]):
+            y, sr = audio.load(path, sr=8000)
+            clip = audio.vad_align(y, sr, duration=3.0, lead=0.5)
+            expected, info = images.audio_to_image(clip, sr, "amor", image_size=size, scale=gan.SINE_SCALE)
+            np.testing.assert_array_equal(getattr(pairs, side)[k, ..., 0], expected)
+            if side == "source":                                         # the grid notebook 05 inverts onto
+                assert (info["n_freq"], info["n_time"]) == tuple(pairs.meta[["n_freq", "n_time"]].iloc[k])
+    g = gan.build_generator(size, in_channels=1, out_channels=1)
+    _, manifest = gan.write_generated(g, pairs, tmp_path / "gen", source="es-mx_allison", target="es-co_july")
+    assert set(manifest["transform"]) == {"amor"} and np.allclose(manifest["scale"], gan.SINE_SCALE)
+    assert (manifest["align_duration"] == 3.0).all() and (manifest["align_lead"] == 0.5).all()

@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 from PIL import Image
 
 from conftest import voiced
-from voxlib import images, transforms
+from voxlib import audio, datasets, images, transforms
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +135,112 @@ def test_bad_input_is_named():
         images.save_image("x.bmp", np.zeros((8, 8), np.uint8), {"scale": 1.0})
     with pytest.raises(ValueError, match="scale"):
         images.save_image("x.png", np.zeros((8, 8), np.uint8), {})
+
+
+# --- write_images --------------------------------------------------------------
+
+@pytest.fixture()
+def tiny_corpus(tmp_path):
+    root = tmp_path / "corpus"
+    for spk, f0 in (("ana", 210.0), ("beto", 115.0)):
+        (root / spk).mkdir(parents=True)
+        for i in range(2):
+            y = np.concatenate([np.zeros(1600), voiced(8000, 1.2 + 0.2 * i, f0=f0, seed=i), np.zeros(800)])
+            sf.write(root / spk / f"u{i}.flac", y.astype(np.float32), 8000)
+    return datasets.discover(root)
+
+
+def test_write_images_manifest_images_and_content_hash_skip(tiny_corpus, tmp_path):
+    out = tmp_path / "transforms"
+    df = images.write_images(tiny_corpus, out, image_size=(64, 96), progress=False)
+    assert list(df.columns) == images.MANIFEST_COLUMNS and len(df) == 4 * 6
+    assert set(df["transform"]) == set(transforms.TRANSFORMS) and (df[["height", "width"]].values == [64, 96]).all()
+    row = df[(df["speaker"] == "beto") & (df["transform"] == "morse")].iloc[0]
+    img, meta = images.load_image(row["path"])
+    assert img.shape == (64, 96) and meta["scale"] == pytest.approx(row["scale"]) and meta["transform"] == "morse"
+    loaded = datasets.load_manifest(out / "manifest.csv", required=images.MANIFEST_COLUMNS)
+    assert loaded["path"].tolist() == df["path"].tolist()
+    # same content + same parameters: nothing recomputed
+    stamp = {p: (out / p).stat().st_mtime_ns for p in loaded["path"]}
+    again = images.write_images(tiny_corpus, out, image_size=(64, 96), progress=False)
+    assert {p: (out / p).stat().st_mtime_ns for p in again["path"]} == stamp
+    # one file's content changes -> only its six images are redone
+    changed = tiny_corpus.iloc[0]["path"]
+    y, sr = sf.read(changed)
+    sf.write(changed, 0.5 * y, sr)
+    third = images.write_images(tiny_corpus, out, image_size=(64, 96), progress=False)
+    redone = [p for p in third["path"] if (out / p).stat().st_mtime_ns != stamp[p]]
+    assert len(redone) == 6 and all("u0" in p and "/ana/" in p for p in redone)
+    # a parameter change (fixed scale) recomputes and stores the scale
+    fixed = images.write_images(tiny_corpus, out, transforms=["amor"], image_size=(64, 96),
+                                scale=40.0, channels=3, progress=False)
+    assert len(fixed) == 4 and (fixed["scale"] == 40.0).all()
+    assert images.load_image(fixed["path"][0])[0].shape == (64, 96, 3)
+
+
+def test_write_images_aligned_and_refusing_foreign_files(tiny_corpus, tmp_path):
+    out = tmp_path / "t"
+    df = images.write_images(tiny_corpus, out, transforms=["amor", "kaiser"], image_size=None,
+                             aligned=True, align_duration=2.0, progress=False)
+    amor = df[df["transform"] == "amor"]
+    assert (amor["n_time"] == 16000).all() and (amor["height"] == amor["n_freq"]).all()
+    foreign = out / "morse" / "ana" / "u0.png"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"user's own file")
+    with pytest.raises(FileExistsError, match="not written by voxlib"):
+        images.write_images(tiny_corpus, out, transforms=["morse"], progress=False)
+    assert foreign.read_bytes() == b"user's own file"
+    with pytest.raises(ValueError, match="hamming"):
+        images.write_images(tiny_corpus, out, transforms=["hamming", "wigner"], progress=False)
+
+
+def test_write_images_skips_unusable_recordings_with_a_warning(tiny_corpus, tmp_path):
+    bad = tiny_corpus.iloc[0]["path"]
+    sf.write(bad, np.zeros(8000, dtype=np.float32), 8000)  # silent
+    with pytest.warns(UserWarning, match="skipped"):
+        df = images.write_images(tiny_corpus, tmp_path / "t", transforms=["hamming"], progress=False)
+    assert len(df) == 3 and df.attrs["skipped"] == [bad]
+
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(scale=-1), "scale"),
+    (dict(scale={"amor": 0.0}), "scale"),
+    (dict(scale={"wigner": 3.0}), "wigner"),
+    (dict(image_size=(0, 64)), "image_size"),
+    (dict(fmt="gif"), "fmt"),
+    (dict(channels=2), "channels"),
+    (dict(sr=-8000), "sr"),
+    (dict(aligned=True, align_duration=1.0, align_lead=2.0), "align_lead"),
+    (dict(saturate=True, scale=3.0), "saturate"),
+])
+def test_write_images_refuses_a_bad_parameter_before_touching_any_file(tiny_corpus, tmp_path, bad, match):
+    out = tmp_path / "t"
+    with pytest.raises(ValueError, match=match):
+        images.write_images(tiny_corpus, out, **{"transforms": ["amor", "hamming"], "image_size": (32, 48),
+                                                 "progress": False, **bad})
+    assert not out.exists(), "a bad parameter must not leave a manifest or images behind"
+
+
+@pytest.mark.parametrize("name", ["amor", "kaiser"])
+def test_audio_to_image_is_the_png_write_images_wrote(embedded_root, tmp_path, name):
+    """One recipe: the image of a clip is the same whoever asks for it."""
+    corpus = datasets.discover(embedded_root)
+    corpus = corpus.groupby("speaker").head(1).head(2)
+    df = images.write_images(corpus, tmp_path / "t", transforms=[name], image_size=(64, 128), progress=False)
+    for row, rec in zip(df.itertuples(), corpus.itertuples()):
+        png, meta = images.load_image(row.path)
+        y, sr = audio.load(rec.path, sr=8000)
+        img, info = images.audio_to_image(y, sr, name, image_size=(64, 128))
+        assert np.array_equal(img, png)
+        assert info["scale"] == pytest.approx(meta["scale"]) and info["n_time"] == meta["n_time"]
+
+
+def test_load_image_without_metadata_needs_a_fallback_scale(tmp_path):
+    path = tmp_path / "user.png"
+    Image.fromarray(np.full((4, 6, 3), 200, dtype=np.uint8)).save(path)
+    with pytest.raises(ValueError, match="fallback_scale"):
+        images.load_image(path)
+    img, meta = images.load_image(path, fallback_scale=15.0)
+    assert meta == {"scale": 15.0} and img.shape == (4, 6, 3)
+    assert images.to_gray(img) == pytest.approx(np.full((4, 6), 200.0), abs=1e-3)

@@ -1,9 +1,10 @@
-"""voxlib.metrics, speech and cloning section: SNR, spectral convergence, MCD, LSD,
-target-speaker rate, optional speaker similarity."""
+"""voxlib.metrics, speech and cloning section: SNR, spectral convergence, the mel-cepstrum and
+MCD, LSD, optional speaker similarity."""
 from __future__ import annotations
 
 import importlib.util
 
+import librosa
 import numpy as np
 import pytest
 
@@ -79,18 +80,35 @@ def test_mcd_dtw_absorbs_timing_and_separates_voices(speech):
     assert other > same + 1.0, (same, other)
 
 
-def test_mel_cepstrum_units_match_the_mcd_constant():
-    """A log-amplitude ripple 2·c·cos(d·ω) across the mel bands gives cepstral coefficient c."""
-    n_mels, d, c = 40, 3, 0.05
-    k = np.arange(n_mels)
-    log_amp = 2 * c * np.cos(np.pi * d * (2 * k + 1) / (2 * n_mels))
-    power_db = 20 * log_amp / np.log(10)
-    import librosa
+def test_mel_cepstrum_is_librosas_mfcc_in_sptk_units(speech):
+    """Same settings through librosa.feature.mfcc, scaled by ln10 / (20·√(2M)) (M = 40 mel bands)."""
+    x = _noisy(speech["low_a"], 40.0).astype(np.float64)  # a noise floor keeps the range under 80 dB
+    c, power_db = metrics.mel_cepstrum(x, SR)
+    mel = librosa.feature.melspectrogram(y=x, sr=SR, n_fft=512, hop_length=128, n_mels=40, power=2.0)
+    assert np.allclose(power_db, 10 * np.log10(mel), rtol=0, atol=1e-9)
+    assert power_db.max() - power_db.min() < 80  # so librosa's 80 dB floor and ours both stay idle
+    mfcc = librosa.feature.mfcc(y=x, sr=SR, n_mfcc=25, n_fft=512, hop_length=128, n_mels=40,
+                                dct_type=2, norm="ortho")
+    assert c.shape == (25, mel.shape[1])
+    assert np.allclose(c, mfcc * np.log(10) / (20 * np.sqrt(2 * 40)), rtol=1e-9, atol=1e-9)
+    # the floor is relative to the loudest bin: a gain moves c0 only
+    c_gain, _ = metrics.mel_cepstrum(0.1 * x, SR)
+    assert np.allclose(c_gain[1:], c[1:], atol=1e-9) and np.all(c_gain[0] < c[0])
+    assert metrics.MCD_CONSTANT == pytest.approx(10 * np.sqrt(2) / np.log(10), rel=1e-12)
 
-    mfcc = librosa.feature.mfcc(S=power_db[:, None], n_mfcc=8, dct_type=2, norm="ortho")[:, 0]
-    cep = mfcc * np.log(10) / (20 * np.sqrt(2 * n_mels))
-    assert cep[d] == pytest.approx(c, rel=1e-9)
-    assert metrics.MCD_CONSTANT == pytest.approx(6.1418, abs=1e-4)
+
+def test_mcd_is_the_formula_on_mel_cepstrum(speech):
+    """MCD = MCD_CONSTANT · mean_t √(Σ_{d≥1} (c_d − c'_d)²) over the reference's speech frames."""
+    a, b = speech["low_a"], _noisy(speech["low_a"], 10.0)
+    (ca, pa), (cb, _) = metrics.mel_cepstrum(a, SR), metrics.mel_cepstrum(b, SR)
+    per_frame = np.sqrt(np.sum((ca[1:] - cb[1:]) ** 2, axis=0))  # c0 excluded
+    level = pa.mean(axis=0)
+    speech_frames = level >= level.max() - 40.0
+    assert 0 < speech_frames.sum() < speech_frames.size  # the envelope's quiet ends are left out
+    expected = metrics.MCD_CONSTANT * per_frame[speech_frames].mean()
+    assert metrics.mel_cepstral_distortion(a, b, SR, align="none") == pytest.approx(expected, rel=1e-12)
+    assert metrics.mel_cepstral_distortion(a, b, SR, align="none", top_db=np.inf) == pytest.approx(
+        metrics.MCD_CONSTANT * per_frame.mean(), rel=1e-12)
 
 
 def test_lsd_reads_a_gain_exactly_and_grows_with_noise(speech):
@@ -103,13 +121,6 @@ def test_lsd_reads_a_gain_exactly_and_grows_with_noise(speech):
         metrics.log_spectral_distance(x, speech["high"], align="dtw")
     with pytest.raises(ValueError, match="align"):
         metrics.log_spectral_distance(x, x, align="warp")
-
-
-def test_target_speaker_rate():
-    assert metrics.target_speaker_rate(["b", "a", "a", "a"], "a") == 0.75
-    assert metrics.target_speaker_rate(np.array(["b", "b"]), "a") == 0.0
-    with pytest.raises(ValueError, match="predicted"):
-        metrics.target_speaker_rate([], "a")
 
 
 def test_speaker_similarity_optional(speech):

@@ -1,15 +1,24 @@
-"""The notebooks: committed clean, one tagged parameters cell, and all of them run
-headless in order on the quick profile (the same path as `make run`)."""
+"""The notebooks: committed clean with one tagged parameters cell, and the whole quick
+profile run headless once (the same path as `make run`), then checked through the
+tables each notebook writes.
+
+The run is one session-scoped fixture, so every test is independent of the order
+(``pytest -k 05`` alone runs the pipeline it needs first).
+"""
 from __future__ import annotations
 
 import json
 
 import nbformat
+import pandas as pd
 import pytest
+import yaml
 
 from voxlib import run
 
 NOTEBOOKS = run.list_notebooks()
+PAIR = "es-mx_allison__es-co_july"  # the quick profile's cloning pair
+N_SPEAKERS = 7                      # embedded corpus
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
@@ -19,7 +28,7 @@ def test_notebook_is_committed_clean_with_one_parameters_cell(nb):
     assert len(tagged) == 1 and tagged[0].cell_type == "code"
     first_code = next(c for c in book.cells if c.cell_type == "code")
     assert first_code is tagged[0], "the parameters cell must be the first code cell"
-    for name in ("run_dir", "figures_dir", "seed"):
+    for name in ("run_dir", "figures_dir"):
         assert f"{name} =" in tagged[0].source, f"parameters cell lacks {name}"
     for c in book.cells:
         if c.cell_type == "code":
@@ -27,27 +36,108 @@ def test_notebook_is_committed_clean_with_one_parameters_cell(nb):
     assert book.cells[0].cell_type == "markdown"
 
 
+def test_every_profile_parameter_exists_in_its_notebook():
+    """A profile key the notebook does not declare would be injected and silently unused."""
+    for profile in ("quick", "full"):
+        params = run.load_profile(profile)
+        for nb in NOTEBOOKS:
+            source = next(c for c in nbformat.read(nb, as_version=4).cells
+                          if "parameters" in c.metadata.get("tags", [])).source
+            for name in params.get(nb.stem, {}):
+                assert f"{name} =" in source, f"{profile}.yaml sets {nb.stem}.{name}, which the notebook lacks"
+
+
 def _data_state():
     data = run.project_root() / "data"
     return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in data.rglob("*") if p.is_file()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def quick_run(tmp_path_factory):
+    """Every notebook once, in order, on the quick profile, into a temporary run folder."""
     before = _data_state()
-    yield tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("figures")
+    run_dir = tmp_path_factory.mktemp("runs") / "quick"
+    figures_dir = run_dir / "figures"
+    outs = run.run_notebooks("quick", run_dir=run_dir, figures_dir=figures_dir, progress=False)
     assert _data_state() == before, "a notebook wrote into data/"
+    return run_dir, figures_dir, {p.stem: p for p in outs}
+
+
+def _errors(path):
+    book = json.loads(path.read_text())
+    return [o for c in book["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_on_quick_profile(nb, quick_run):
-    run_dir, figures_dir = quick_run
-    before = set(figures_dir.iterdir())
-    (out,) = run.run_notebooks("quick", only=[nb.stem], run_dir=run_dir, figures_dir=figures_dir, progress=False)
-    book = json.loads(out.read_text())
-    errors = [o for c in book["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
-    new = set(figures_dir.iterdir()) - before
-    assert any(p.name.startswith(nb.stem[:2]) and p.suffix == ".png" for p in new), \
+def test_notebook_ran_and_saved_its_figures(nb, quick_run):
+    run_dir, figures_dir, outs = quick_run
+    assert not _errors(outs[nb.stem])
+    assert any(p.name.startswith(nb.stem[:2]) and p.suffix == ".png" for p in figures_dir.iterdir()), \
         f"{nb.name} saved no figure named {nb.stem[:2]}_*.png"
+    status = yaml.safe_load((run_dir / "params.yaml").read_text())
+    assert status[nb.stem]["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_01_images_manifest(quick_run):
+    run_dir, _, _ = quick_run
+    manifest = pd.read_csv(run_dir / "transforms" / "manifest.csv")
+    params = run.load_profile("quick")["01_transforms"]
+    assert set(manifest["transform"]) == set(params["transforms"])
+    assert manifest["speaker"].nunique() == N_SPEAKERS
+    rejected = pd.read_csv(run_dir / "rejected.csv")
+    n_files = N_SPEAKERS * params["utterances_per_speaker"]
+    assert len(manifest) == (n_files - len(rejected)) * len(params["transforms"])
+    assert (manifest["scale"] > 0).all() and (manifest["height"] == params["image_size"][0]).all()
+
+
+@pytest.mark.slow
+def test_02_sweep_beats_chance_on_held_out_utterances(quick_run):
+    run_dir, _, _ = quick_run
+    sweep = pd.read_csv(run_dir / "sweep" / "sweep.csv")
+    params = run.load_profile("quick")["02_transfer_learning"]
+    assert set(params["networks"]) <= set(sweep["network"])
+    assert sweep.groupby("network")["transform"].nunique().min() == 6
+    chance = 100.0 / N_SPEAKERS
+    best = sweep.loc[sweep["test_accuracy"].idxmax()]
+    assert best["test_ci_low"] > chance, f"best run's interval {best['test_ci_low']:.1f}% does not clear chance"
+    assert (sweep["test_ci_low"] <= sweep["test_accuracy"]).all()
+    assert (sweep["test_accuracy"] <= sweep["test_ci_high"]).all()
+
+
+@pytest.mark.slow
+def test_03_results_tables(quick_run):
+    run_dir, _, _ = quick_run
+    tables = {p.stem: p for p in (run_dir / "results").glob("*.csv")}
+    assert tables, "notebook 03 wrote no table"
+    sweep = pd.read_csv(run_dir / "sweep" / "sweep.csv")
+    frames = [pd.read_csv(p) for p in tables.values()]
+    assert any("accuracy" in f.columns and len(f) >= len(sweep) for f in frames)
+
+
+@pytest.mark.slow
+def test_04_generated_manifest_and_losses(quick_run):
+    run_dir, _, _ = quick_run
+    params = run.load_profile("quick")["04_gan_cloning"]
+    pair_dir = run_dir / "cloning" / PAIR
+    losses = pd.read_csv(pair_dir / "losses.csv")
+    assert len(losses) == params["epochs"] and losses.notna().all().all()
+    generated = pd.read_csv(pair_dir / "generated" / "manifest.csv")
+    assert len(generated) == params["max_pairs"]
+    assert set(generated["split"]) == {"train", "test"}
+    assert (generated["transform"] == "amor").all()
+
+
+@pytest.mark.slow
+def test_05_metrics_cover_every_held_out_sentence(quick_run):
+    run_dir, _, _ = quick_run
+    generated = pd.read_csv(run_dir / "cloning" / PAIR / "generated" / "manifest.csv")
+    held_out = set(generated.loc[generated["split"] == "test", "utterance"].astype(str))
+    metrics = pd.read_csv(run_dir / "reconstruction" / PAIR / "metrics.csv", dtype={"utterance": str})
+    assert set(metrics["utterance"]) == held_out
+    assert {"source", "target"} <= set(metrics["condition"])
+    target = metrics[metrics["condition"] == "target"]
+    assert (target["mcd_db"].abs() < 1e-6).all(), "the target against itself must measure 0 dB"
+    source = metrics[metrics["condition"] == "source"]
+    assert (source["mcd_db"] > 0).all()

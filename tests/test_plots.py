@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from test_results import write_synthetic_sweep  # noqa: E402
+from test_results import _sweep, write_synthetic_sweep  # noqa: E402
 from voxlib import plots  # noqa: E402
 from voxlib import results as R  # noqa: E402
 
@@ -30,7 +30,7 @@ def thesis():
 @pytest.fixture()
 def runs(tmp_path):
     write_synthetic_sweep(tmp_path / "sweep")
-    return R.select_runs(R.load_sweep(tmp_path / "sweep" / "sweep.csv"))
+    return R.select_runs(_sweep(tmp_path / "sweep" / "sweep.csv"))
 
 
 def _bars(ax):

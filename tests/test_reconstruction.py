@@ -1,6 +1,10 @@
 """voxlib.reconstruction: image -> magnitude -> audio with a borrowed phase, oracles,
-the thesis's rescale path, phase refinement, the notebook-05 pipeline and its bad inputs."""
+the thesis's rescale path, phase refinement, the classifier's images (notebook 01's recipe), the
+notebook-05 pipeline with the manifest's wavelet, and its bad inputs."""
 from __future__ import annotations
+
+import re
+import types
 
 import numpy as np
 import pandas as pd
@@ -100,6 +104,28 @@ def test_shape_and_scale_errors(clip):
 
 
 # --------------------------------------------------------------------------
+# The classifier sees notebook 01's images, pixel for pixel
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("transform", ["amor", "hamming"])
+def test_classifier_images_are_the_pngs_notebook_01_writes(embedded_root, tmp_path, transform):
+    corpus = pd.DataFrame([{"path": embedded_root / sp / "agent-loggedoff.flac", "speaker": sp,
+                            "utterance": "agent-loggedoff"} for sp in ("es-mx_allison", "es-co_july")])
+    size = (64, 128)
+    written = images.write_images(corpus, tmp_path / "transforms", transforms=(transform,), image_size=size,
+                                  sr=SR, progress=False)
+    assert len(written) == 2
+    fake = types.SimpleNamespace(transform=transform)
+    for _, row in written.iterrows():
+        png, _ = images.load_image(row["path"])
+        fed = R.classifier_images(fake, [audio.load(row["source_path"], sr=SR)[0]], SR, image_size=size,
+                                  trim=False)
+        assert fed.shape == (1, *size) and fed.dtype == np.uint8
+        assert np.array_equal(fed[0], png), (row["path"], np.abs(fed[0].astype(int) - png).max())
+    with pytest.raises(R.ReconstructionError, match="classifier.transform"):
+        R.classifier_images(types.SimpleNamespace(transform="mel"), [np.zeros(800)], SR)
+
+
+# --------------------------------------------------------------------------
 # The notebook-05 pipeline on a fake generated manifest: "generated" = the target's own image
 # --------------------------------------------------------------------------
 SOURCE, TARGET = "es-mx_allison", "es-co_july"
@@ -114,39 +140,42 @@ def corpus(embedded_root):
                          for sp in (SOURCE, TARGET) for u in TEST_UTTS + TRAIN_UTTS])
 
 
-@pytest.fixture(scope="module")
-def generated(corpus, tmp_path_factory):
-    """A generated manifest in notebook 04's columns whose 'generated' image is the target's own."""
-    out = tmp_path_factory.mktemp("run")
-    imgs = transforms.write_images(corpus[corpus["utterance"].isin(TEST_UTTS)], out / "transforms",
-                                   transforms=("amor",), image_size=(64, 256),
-                                   sr=SR, aligned=True, align_duration=ALIGN["duration"],
-                                   align_lead=ALIGN["lead"], progress=False)
+def oracle_manifest(corpus, out, transform, utterances=TEST_UTTS):
+    """A generated manifest in notebook 04's columns whose 'generated' image is the target's own,
+    made with ``transform``; returns its path."""
+    imgs = images.write_images(corpus[corpus["utterance"].isin(utterances)], out / "transforms",
+                               transforms=(transform,), image_size=(64, 256), sr=SR, aligned=True,
+                               align_duration=ALIGN["duration"], align_lead=ALIGN["lead"], progress=False)
     by = imgs.set_index(["speaker", "utterance"])
     rows = []
-    for utt in TEST_UTTS:
+    for utt in utterances:
         s, t = by.loc[(SOURCE, utt)], by.loc[(TARGET, utt)]
         rows.append({"utterance": utt, "source_speaker": SOURCE, "target_speaker": TARGET, "split": "test",
                      "path": t["path"], "source_image_path": s["path"], "target_image_path": t["path"],
                      "source_audio_path": s["source_path"], "target_audio_path": t["source_path"],
-                     "scale": t["scale"], "sr": SR, "n_freq": t["n_freq"], "n_time": t["n_time"],
-                     "height": t["height"], "width": t["width"], "align_duration": ALIGN["duration"],
-                     "align_lead": ALIGN["lead"]})
+                     "transform": transform, "scale": t["scale"], "sr": SR, "n_freq": t["n_freq"],
+                     "n_time": t["n_time"], "height": t["height"], "width": t["width"],
+                     "align_duration": ALIGN["duration"], "align_lead": ALIGN["lead"]})
     path = out / "cloning" / f"{SOURCE}__{TARGET}" / "generated" / "manifest.csv"
     datasets.write_manifest(pd.DataFrame(rows), path)
     return path
 
 
+@pytest.fixture(scope="module")
+def generated(corpus, tmp_path_factory):
+    return oracle_manifest(corpus, tmp_path_factory.mktemp("run"), "amor")
+
+
 class NearestCentroid:
     """Stand-in for voxlib.transfer's Classifier (same interface): nearest class mean of the
-    images shrunk to 32 x 32, trained on notebook-01-style images of unaligned recordings."""
+    images shrunk to 32 x 32, trained on notebook-01 images of unaligned recordings."""
 
     transform = "amor"
 
     def __init__(self, clips_by_speaker):
         self.classes = sorted(clips_by_speaker)
         self.centroids = np.stack([self._features(np.stack(
-            [images.to_image(transforms.cwt(y, SR, "amor").magnitude, (512, 512))[0] for y in clips]))
+            [images.audio_to_image(y, SR, self.transform, image_size=(512, 512))[0] for y in clips]))
             .mean(axis=0) for _, clips in sorted(clips_by_speaker.items())])
 
     @staticmethod
@@ -161,7 +190,7 @@ class NearestCentroid:
 
 @pytest.fixture(scope="module")
 def classifier(corpus):
-    """Trained on other sentences than the ones evaluated."""
+    """Trained on other sentences than the ones measured."""
     train = corpus[corpus["utterance"].isin(TRAIN_UTTS)]
     return NearestCentroid({sp: [audio.load(p, sr=SR)[0] for p in g["path"]] for sp, g in train.groupby("speaker")})
 
@@ -172,8 +201,8 @@ def test_pipeline_on_the_oracle_manifest(generated, classifier, tmp_path):
     assert (tmp_path / "rec" / "reconstructions.csv").is_file()
     assert set(recon["condition"]) == set(R.CONDITIONS)
     assert all(p.is_file() for p in recon["path"])
-    table = R.evaluate(recon, classifier=classifier, progress=False, similarity=False)
-    summary = R.summarize(table)
+    table = R.measure(recon, classifier=classifier, progress=False, similarity=False)
+    summary = R.summarize_conditions(table)
     print("\n" + summary.round(3).to_string())
     # the generated image is the target's own, so 'converted' is the source-phase oracle exactly
     assert summary.loc["converted", "mcd_db"] == pytest.approx(summary.loc["oracle_source_phase", "mcd_db"], abs=1e-6)
@@ -195,6 +224,64 @@ def test_pipeline_on_the_oracle_manifest(generated, classifier, tmp_path):
         R.write_reconstructions(manifest, tmp_path / "rec", progress=False)
 
 
+def _wav(recon, condition):
+    row = recon.set_index("condition").loc[condition]
+    return audio.load(row["path"], sr=SR, allow_silent=True)[0] * np.float32(row["gain"])
+
+
+def test_reconstruction_inverts_with_the_manifests_wavelet(corpus, tmp_path):
+    manifest = R.load_generated(oracle_manifest(corpus, tmp_path, "morse", utterances=TEST_UTTS[:1]))
+    assert list(manifest["transform"]) == ["morse"]
+    recon = R.write_reconstructions(manifest, tmp_path / "rec", progress=False)
+    row = manifest.iloc[0]
+    y_src = R.load_aligned(row["source_audio_path"], SR, **ALIGN)
+    img, meta = images.load_image(row["path"])
+
+    def converted_with(wavelet):  # the 'converted' condition computed by hand with one wavelet
+        tf = transforms.cwt(y_src, SR, wavelet)
+        return R.reconstruct(R.image_to_magnitude(img, meta["scale"], tf.coefs.shape), tf)
+
+    written = _wav(recon, "converted")
+    morse, amor = converted_with("morse"), converted_with("amor")
+    assert np.max(np.abs(written - morse)) < 1e-3  # 16-bit WAV
+    assert np.max(np.abs(written - amor)) > 0.05 * np.max(np.abs(morse))
+    # the width study uses the row's wavelet too: its float round trip is the Morse CWT's
+    study = R.width_study(manifest, widths=(64,), n_clips=1, progress=False)
+    y_tgt = R.load_aligned(row["target_audio_path"], SR, **ALIGN)
+    tf = transforms.cwt(y_tgt, SR, "morse")
+    assert study.loc[study["image"] == "none", "snr_db"].iloc[0] == pytest.approx(
+        metrics.snr(y_tgt, R.reconstruct(np.abs(tf.coefs), tf)), abs=1e-6)
+
+
+@pytest.mark.parametrize("stft", ["hamming", "blackman", "kaiser"])
+def test_an_stft_manifest_is_refused_with_the_reason(generated, tmp_path, stft):
+    table = R.load_generated(generated).assign(transform=stft)
+    path = tmp_path / "generated" / "manifest.csv"
+    datasets.write_manifest(table, path)
+    why = r"cannot be inverted with the inverse CWT.*without the STFT's phase.*notebook 04.*'amor'"
+    with pytest.raises(R.ReconstructionError, match=f"{re.escape(str(path))}.*{why}"):
+        R.load_generated(path)
+    with pytest.raises(R.ReconstructionError, match=why):  # a table passed directly: refused before any file
+        R.write_reconstructions(table, tmp_path / "rec", progress=False)
+    assert not (tmp_path / "rec").exists()
+    with pytest.raises(R.ReconstructionError, match="not a voxlib transform"):
+        R.wavelet_of("mel")
+    assert R.wavelet_of("bump") == "bump"
+
+
+def test_a_manifest_without_transform_is_read_as_amor_with_a_warning(generated, tmp_path):
+    old = tmp_path / "old" / "manifest.csv"
+    datasets.write_manifest(R.load_generated(generated).drop(columns="transform"), old)
+    assert "transform" not in pd.read_csv(old).columns
+    with pytest.warns(UserWarning, match=rf"{re.escape(str(old))}: no transform recorded.*'amor'"):
+        manifest = R.load_generated(old)
+    assert list(manifest["transform"]) == ["amor"] * len(TEST_UTTS)
+    blank = tmp_path / "blank" / "manifest.csv"  # the column, with one cell left empty
+    datasets.write_manifest(R.load_generated(generated).assign(transform=["morse", None]), blank)
+    with pytest.warns(UserWarning, match="no transform recorded for 1 of 2"):
+        assert list(R.load_generated(blank)["transform"]) == ["morse", "amor"]
+
+
 def test_verdict_without_classifier_and_with_a_useless_generator():
     summary = pd.DataFrame({"mcd_db": [6.0, 7.5, 4.0], "rms_ratio_db": [0.0, -1.0, 0.0],
                             "snr_db": [np.nan] * 3},
@@ -204,12 +291,14 @@ def test_verdict_without_classifier_and_with_a_useless_generator():
     assert "No classifier" in text
 
 
-def test_classifier_image_size_follows_notebook_01s_manifest(tmp_path):
-    m = tmp_path / "manifest.csv"
-    pd.DataFrame({"transform": ["amor", "hamming"], "height": [128, 256], "width": [96, 300]}).to_csv(m, index=False)
-    assert R.classifier_image_size(m, "hamming") == (256, 300)
-    assert R.classifier_image_size(m, "bump") == (512, 512)
-    assert R.classifier_image_size(tmp_path / "none.csv", "amor", default=(64, 64)) == (64, 64)
+def test_verdict_pipeline_check_turns_at_its_named_threshold():
+    def text(snr):
+        summary = pd.DataFrame({"mcd_db": [2.0], "rms_ratio_db": [0.0], "snr_db": [snr]},
+                               index=pd.Index(["oracle_own"], name="condition"))
+        return R.verdict(summary)
+
+    assert "pipeline is sound" in text(R.PIPELINE_SNR_DB + 0.5)
+    assert "squeezes the time axis" in text(R.PIPELINE_SNR_DB - 0.5)
 
 
 def test_verdict_doubts_a_target_rate_the_spectrum_does_not_support():
@@ -218,9 +307,12 @@ def test_verdict_doubts_a_target_rate_the_spectrum_does_not_support():
             "target_rate": [0.1, 1.0, 0.8], "source_rate": [0.7, 0.0, 0.0]}
     doubtful = R.verdict(pd.DataFrame({**base, "lsd_db": [15.0, 15.7, 0.0]}, index=idx))
     assert "labels 100% of the converted clips as the target" in doubtful
-    assert "recording channel" in doubtful
+    assert "recording channel" in doubtful and "too low" not in doubtful
     closer = R.verdict(pd.DataFrame({**base, "lsd_db": [15.0, 9.0, 0.0]}, index=idx))
     assert "recording channel" not in closer
+    weak_judge = R.verdict(pd.DataFrame({**base, "lsd_db": [15.0, 9.0, 0.0],
+                                         "target_rate": [0.1, 1.0, R.RELIABLE_JUDGE_RATE - 0.1]}, index=idx))
+    assert "too low for this rate to mean much" in weak_judge
 
 
 def test_bad_inputs_name_the_notebook_that_makes_them(generated, corpus, tmp_path):
@@ -249,13 +341,7 @@ def test_bad_inputs_name_the_notebook_that_makes_them(generated, corpus, tmp_pat
         R.write_reconstructions(no_scale.iloc[:1], tmp_path / "d", progress=False)
     with pytest.raises(R.ReconstructionError, match="notebook 04"):
         R.load_generated(tmp_path / "nowhere.csv")
-
-
-def test_no_usable_classifier_is_said_not_hidden(tmp_path):
-    clf, why = R.load_best_classifier(tmp_path / "sweep", speakers=[SOURCE, TARGET])
-    assert clf is None and "sweep.csv does not exist" in why and "notebook 02" in why
-    sweep = tmp_path / "sweep"
-    datasets.write_manifest(pd.DataFrame([{"network": "MobileNet", "transform": "amor", "test_accuracy": 90.0,
-                                           "model_path": sweep / "models" / "gone.keras"}]), sweep / "sweep.csv")
-    clf, why = R.load_best_classifier(sweep, speakers=[SOURCE, TARGET])
-    assert clf is None and "exists on disk" in why
+    incomplete = tmp_path / "incomplete" / "manifest.csv"
+    datasets.write_manifest(manifest.drop(columns="align_lead"), incomplete)
+    with pytest.raises(R.ReconstructionError, match="align_lead.*notebook 04"):
+        R.load_generated(incomplete)

@@ -3,12 +3,14 @@ loading/selection/validation, summaries and the generated commentary."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from voxlib import results as R
+from voxlib import transfer
 from voxlib.run import project_root
 
 NETWORKS = ("MobileNetV2", "SequentialCNN", "EfficientNetB0")
@@ -63,6 +65,11 @@ def write_synthetic_sweep(folder, *, n_test: int = 60, seed: int = 0) -> pd.Data
     return sweep
 
 
+def _sweep(path) -> pd.DataFrame:
+    """Every row of a sweep.csv, validated (what load_runs selects from)."""
+    return R.validate_sweep(transfer.load_sweep(path), name=str(path))
+
+
 @pytest.fixture()
 def sweep_path(tmp_path):
     write_synthetic_sweep(tmp_path / "sweep")
@@ -100,6 +107,16 @@ def test_thesis_csv_is_14_models_by_6_transforms_of_training_accuracy():
     assert t["ci_low"].isna().all()
 
 
+def test_thesis_table_is_package_data_found_from_anywhere(tmp_path, monkeypatch):
+    """Notebook 03 on a non-editable install: no repository folders to walk up to."""
+    import voxlib
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(tmp_path))  # a project root without data/
+    path = R.thesis_results_path()
+    assert path.parent == Path(voxlib.__file__).parent / "data" and path.is_file()
+    assert len(R.load_thesis_results()) == 84
+
+
 def test_thesis_csv_matches_every_cell_of_thesis_md():
     wide = _parse_markdown_table(_thesis_md().read_text())
     assert wide.shape == (6, 14)
@@ -114,10 +131,10 @@ def test_thesis_csv_matches_every_cell_of_thesis_md():
 def test_summaries_match_means_of_the_markdown_table():
     wide = _parse_markdown_table(_thesis_md().read_text())
     t = R.load_thesis_results()
-    by_t = R.summarize(t, by="transform").set_index("transform")["mean"]
+    by_t = R.mean_accuracy(t, by="transform").set_index("transform")["mean"]
     assert list(by_t.index) == list(R.TRANSFORM_NAMES)
     np.testing.assert_allclose(by_t[wide.index], wide.mean(axis=1), rtol=1e-9)
-    by_m = R.summarize(t, by="model")
+    by_m = R.mean_accuracy(t, by="model")
     assert by_m["n"].eq(6).all() and by_m["rank"].min() == 1
     np.testing.assert_allclose(by_m["mean"].to_numpy(), wide.mean(axis=0).to_numpy(), rtol=1e-9)
 
@@ -125,7 +142,7 @@ def test_summaries_match_means_of_the_markdown_table():
 # --- sweep loading, validation, selection ----------------------------------------------
 
 def test_load_sweep_makes_paths_absolute_and_select_keeps_latest(sweep_path):
-    sweep = R.load_sweep(sweep_path)
+    sweep = _sweep(sweep_path)
     assert len(sweep) == len(NETWORKS) * len(TRANSFORMS) + 1
     runs = R.select_runs(sweep)
     assert len(runs) == len(NETWORKS) * len(TRANSFORMS)
@@ -138,7 +155,7 @@ def test_load_sweep_makes_paths_absolute_and_select_keeps_latest(sweep_path):
 
 
 def test_select_runs_rejects_unknown_filter_column_and_empty_selection(sweep_path):
-    sweep = R.load_sweep(sweep_path)
+    sweep = _sweep(sweep_path)
     with pytest.raises(ValueError, match="optimizer"):
         R.select_runs(sweep, where={"optimizer": "adam"})
     with pytest.raises(ValueError, match="keeps none"):
@@ -149,7 +166,7 @@ def test_select_runs_rejects_unknown_filter_column_and_empty_selection(sweep_pat
 def test_missing_column_error_names_column_and_file(sweep_path, column):
     pd.read_csv(sweep_path).drop(columns=column).to_csv(sweep_path, index=False)
     with pytest.raises(ValueError, match=column) as info:
-        R.load_sweep(sweep_path)
+        R.load_runs(sweep_path)
     assert str(sweep_path) in str(info.value)
 
 
@@ -158,7 +175,7 @@ def test_unknown_transform_error_names_it_and_the_file(sweep_path, tmp_path):
     df.loc[0, "transform"] = "mexh"
     df.to_csv(sweep_path, index=False)
     with pytest.raises(ValueError, match="'mexh'") as info:
-        R.load_sweep(sweep_path)
+        R.load_runs(sweep_path)
     assert str(sweep_path) in str(info.value) and "amor" in str(info.value)
     thesis = pd.read_csv(R.thesis_results_path())
     thesis.loc[3, "transform"] = "gabor"
@@ -170,11 +187,11 @@ def test_unknown_transform_error_names_it_and_the_file(sweep_path, tmp_path):
 
 
 def test_two_rows_for_one_pair_are_refused_in_a_tidy_table(sweep_path):
-    ours = R.tidy_sweep(R.load_sweep(sweep_path))  # unselected: SequentialCNN/morse twice
+    ours = R.tidy_sweep(_sweep(sweep_path))  # unselected: SequentialCNN/morse twice
     with pytest.raises(ValueError, match="'SequentialCNN', 'morse'"):
         R.validate_results(ours)
     with pytest.raises(ValueError, match="more than one row"):
-        R.summarize(ours)
+        R.mean_accuracy(ours)
 
 
 def test_fractions_instead_of_percent_are_refused(sweep_path):
@@ -182,7 +199,7 @@ def test_fractions_instead_of_percent_are_refused(sweep_path):
     df["test_accuracy"] /= 100
     df.to_csv(sweep_path, index=False)
     with pytest.raises(ValueError, match="test_accuracy.*percent"):
-        R.load_sweep(sweep_path)
+        R.load_runs(sweep_path)
 
 
 def test_load_runs_falls_back_to_none_unless_the_file_was_asked_for(sweep_path, tmp_path):
@@ -199,8 +216,8 @@ def test_load_runs_falls_back_to_none_unless_the_file_was_asked_for(sweep_path, 
 
 
 def test_missing_files_say_what_to_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="notebook 02"):
-        R.load_sweep(tmp_path / "sweep.csv")
+    with pytest.raises(FileNotFoundError, match="sweep.csv does not exist; run notebook 02"):
+        R.load_runs(tmp_path / "sweep.csv", required=True)
     with pytest.raises(FileNotFoundError, match="sweep/history"):
         R.load_history(tmp_path / "h.csv")
 
@@ -208,7 +225,7 @@ def test_missing_files_say_what_to_run(tmp_path):
 # --- tidy tables, comparison, statistics -------------------------------------------
 
 def test_tidy_sweep_test_and_train(sweep_path):
-    runs = R.select_runs(R.load_sweep(sweep_path))
+    runs = R.select_runs(_sweep(sweep_path))
     test = R.tidy_sweep(runs)
     train = R.tidy_sweep(runs, evaluated_on="train")
     assert list(test.columns) == list(R.RESULTS_COLUMNS)
@@ -219,7 +236,7 @@ def test_tidy_sweep_test_and_train(sweep_path):
 
 
 def test_compare_with_thesis_joins_on_network_with_both_sequential_variants(sweep_path):
-    runs = R.select_runs(R.load_sweep(sweep_path))
+    runs = R.select_runs(_sweep(sweep_path))
     thesis = R.load_thesis_results()
     cmp = R.compare_with_thesis(runs, thesis)
     # 3 networks x 3 transforms, SequentialCNN twice (hablanteA, hablanteB)
@@ -262,14 +279,14 @@ def test_single_pair_gap_interval_comes_from_the_test_set_cis():
 
 
 def test_best_run_is_highest_test_accuracy(sweep_path):
-    runs = R.select_runs(R.load_sweep(sweep_path))
+    runs = R.select_runs(_sweep(sweep_path))
     best = R.best_run(runs)
     assert best["test_accuracy"] == runs["test_accuracy"].max()
     assert (best["network"], best["transform"]) == ("SequentialCNN", "morse")
 
 
 def test_history_and_confusion_round_trip(sweep_path):
-    best = R.best_run(R.select_runs(R.load_sweep(sweep_path)))
+    best = R.best_run(R.select_runs(_sweep(sweep_path)))
     h = R.load_history(best["history_path"])
     assert list(h["epoch"]) == [1, 2, 3, 4, 5] and {"loss", "accuracy"} <= set(h.columns)
     cm = R.load_confusion(best["confusion_path"])
@@ -291,10 +308,10 @@ def _bold(text: str) -> list[str]:
 
 
 def test_commentary_names_best_and_worst_from_the_data(sweep_path):
-    runs = R.select_runs(R.load_sweep(sweep_path))
+    runs = R.select_runs(_sweep(sweep_path))
     ours = R.tidy_sweep(runs)
     text = R.commentary(ours, comparison=R.compare_with_thesis(runs, R.load_thesis_results()))
-    by_t, by_m = R.summarize(ours, by="transform"), R.summarize(ours, by="model")
+    by_t, by_m = R.mean_accuracy(ours, by="transform"), R.mean_accuracy(ours, by="model")
     best_t, worst_t = by_t.loc[by_t["mean"].idxmax(), "transform"], by_t.loc[by_t["mean"].idxmin(), "transform"]
     best_m = by_m.loc[by_m["mean"].idxmax(), "model"]
     assert (best_t, worst_t, best_m) == ("morse", "hamming", "SequentialCNN")  # the planted effects
@@ -313,7 +330,7 @@ def test_commentary_on_thesis_says_training_accuracy_and_no_ci():
 
 
 def test_commentary_flags_an_incomplete_table(sweep_path):
-    ours = R.tidy_sweep(R.select_runs(R.load_sweep(sweep_path)))
+    ours = R.tidy_sweep(R.select_runs(_sweep(sweep_path)))
     assert "incomplete" not in R.commentary(ours)
     partial = ours.drop(index=ours.index[(ours["model"] == "MobileNetV2") & (ours["transform"] == "amor")])
     assert f"incomplete ({len(ours) - 1} of {len(ours)} pairs)" in R.commentary(partial)
@@ -329,3 +346,16 @@ def test_write_results_tables(tmp_path):
     t = R.load_thesis_results()
     (p,) = R.write_results_tables({"thesis": t}, tmp_path / "results")
     assert p.name == "thesis.csv" and pd.read_csv(p).shape == t.shape
+
+
+def test_interval_method_follows_the_named_thresholds():
+    """Below MIN_PAIRS_FOR_T pairs with CIs: the sampling interval; from it on: paired t."""
+    rows = [{"model": f"m{i}", "transform": t, "accuracy": acc, "ci_low": acc - 10, "ci_high": acc + 10}
+            for i in range(R.MIN_PAIRS_FOR_T) for t, acc in (("amor", 70.0 + i), ("kaiser", 60.0 - i))]
+    table = pd.DataFrame(rows)
+    few = table[table["model"].isin([f"m{i}" for i in range(R.MIN_PAIRS_FOR_T - 1)])]
+    assert R.paired_difference(few, a="amor", b="kaiser")["method"] == "sampling"
+    enough = R.paired_difference(table, a="amor", b="kaiser")
+    diffs = np.array([10.0 + 2 * i for i in range(R.MIN_PAIRS_FOR_T)])
+    half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(len(diffs))  # t(0.975, 2 df)
+    assert enough["method"] == "paired t" and enough["ci_high"] - enough["diff"] == pytest.approx(half)

@@ -1,6 +1,8 @@
 """voxlib.run: paths, profiles and the papermill runner's loud failures."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 import yaml
@@ -66,3 +68,93 @@ def test_runner_failure_names_notebook_and_cell(tmp_path, monkeypatch):
     monkeypatch.setenv("VOXLIB_ROOT", str(root))
     with pytest.raises(run.NotebookFailed, match=r"01_demo.ipynb failed: cell \[\d+\] raised ZeroDivisionError"):
         run.run_notebooks("quick", run_dir=tmp_path / "r", overrides={"01_demo": {"divisor": 0}}, progress=False)
+
+
+# ----------------------------------------------------------------------------- params.yaml and figures
+
+def _fake_papermill(monkeypatch, calls, fail=()):
+    """papermill.execute_notebook stand-in: records what it was given and what
+    params.yaml said while it ran; raises for the stems in ``fail``."""
+    import papermill
+
+    def execute_notebook(src, out, parameters, **kw):
+        stem = Path(src).stem
+        record = yaml.safe_load((Path(parameters["run_dir"]) / "params.yaml").read_text())
+        calls.append((stem, dict(parameters), record[stem]["status"]))
+        if stem in fail:
+            raise papermill.PapermillExecutionError(cell_index=2, exec_count=3, source="x = 1 / 0",
+                                                    ename="ZeroDivisionError", evalue="division by zero",
+                                                    traceback=[])
+        Path(out).write_text("{}")
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+
+
+def _two_notebooks(tmp_path):
+    root = _project(tmp_path, [])
+    nb = nbformat.read(root / "notebooks" / "01_demo.ipynb", as_version=4)
+    nbformat.write(nb, root / "notebooks" / "02_next.ipynb")
+    (root / "params" / "quick.yaml").write_text(yaml.safe_dump({"01_demo": {"divisor": 2}, "02_next": {"k": 5}}))
+    (root / "params" / "full.yaml").write_text(yaml.safe_dump({"01_demo": {"divisor": 3}, "02_next": {"k": 9}}))
+    return root
+
+
+def test_partial_run_merges_params_and_records_status(tmp_path, monkeypatch):
+    root = _two_notebooks(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    calls = []
+    _fake_papermill(monkeypatch, calls)
+    run.run_notebooks("quick", run_dir=tmp_path / "r", progress=False)
+    run.run_notebooks("quick", only=["02"], run_dir=tmp_path / "r", overrides={"02_next": {"k": 7}},
+                      progress=False)
+    assert [(stem, status) for stem, _, status in calls] == [("01_demo", "running"), ("02_next", "running"),
+                                                            ("02_next", "running")]
+    record = yaml.safe_load((tmp_path / "r" / "params.yaml").read_text())
+    assert record["01_demo"]["divisor"] == 2 and record["01_demo"]["status"] == "ok"  # kept from the first run
+    assert record["02_next"]["k"] == 7 and record["02_next"]["status"] == "ok"
+    assert record["02_next"]["seconds"] >= 0 and "error" not in record["02_next"]
+
+
+def test_failed_notebook_is_recorded_with_its_error(tmp_path, monkeypatch):
+    root = _two_notebooks(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    calls = []
+    _fake_papermill(monkeypatch, calls, fail={"02_next"})
+    with pytest.raises(run.NotebookFailed, match="02_next.ipynb failed"):
+        run.run_notebooks("quick", run_dir=tmp_path / "r", progress=False)
+    record = yaml.safe_load((tmp_path / "r" / "params.yaml").read_text())
+    assert record["01_demo"]["status"] == "ok"
+    failed = record["02_next"]
+    assert failed["status"] == "failed" and failed["k"] == 5
+    assert "ZeroDivisionError: division by zero" in failed["error"] and "\n" not in failed["error"]
+
+
+@pytest.mark.parametrize("profile, run_dir, figures_dir, expected", [
+    ("quick", None, None, "figures"),                      # the reference run: the README's figures
+    ("quick", "runs/quick", None, "figures"),              # the same folder, named
+    ("quick", "runs/try", None, "runs/try/figures"),       # another folder
+    ("full", None, None, "runs/full/figures"),             # another profile
+    ("full", "runs/quick", None, "runs/quick/figures"),    # another profile into quick's folder
+    ("full", None, "figures", "figures"),                  # explicit wins
+    ("quick", None, "elsewhere/f", "elsewhere/f"),
+])
+def test_only_the_reference_run_writes_figures(tmp_path, monkeypatch, profile, run_dir, figures_dir, expected):
+    root = _two_notebooks(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    calls = []
+    _fake_papermill(monkeypatch, calls)
+    run.run_notebooks(profile, only=["01"], run_dir=run_dir, figures_dir=figures_dir, progress=False)
+    (_, parameters, _), = calls
+    assert parameters["figures_dir"] == str(root / expected)
+    assert (root / expected).is_dir()
+    assert run.figures_dir_for(profile, run_dir, figures_dir) == root / expected
+
+
+def test_output_dirs_resolves_and_creates_figures(tmp_path, monkeypatch):
+    root = _project(tmp_path, [])
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    run_dir, figures = run.output_dirs("runs/x")
+    assert (run_dir, figures) == (root / "runs" / "x", root / "runs" / "x" / "figures") and figures.is_dir()
+    run_dir, figures = run.output_dirs(tmp_path / "abs", "figs")
+    assert (run_dir, figures) == (tmp_path / "abs", root / "figs") and figures.is_dir()
+    with pytest.raises(ValueError, match="run_dir=None"):
+        run.output_dirs(None)

@@ -1,11 +1,15 @@
 """voxlib.transfer: registry, cached-trunk training, weights, sweep, evaluation."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from voxlib import transfer
+from voxlib import datasets, transfer
 from voxlib.datasets import split
 from voxlib.images import save_image
 
@@ -175,6 +179,35 @@ def test_missing_imagenet_weights_error_or_random(tmp_path, monkeypatch):
         transfer.build_model("NASNetMobile", 2, image_size=32)
 
 
+def test_tampered_mobilenet_v2_file_is_refused_at_load(tmp_path, monkeypatch):
+    """Keras checks no hash for MobileNetV2's file; voxlib checks the SHA-256 the seeding script pins."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    spec = transfer.NETWORKS["MobileNetV2"]
+    path = tmp_path / "models" / spec.weights_file
+    path.parent.mkdir()
+    path.write_bytes(b"a tampered file of the right name")
+    with pytest.raises(transfer.MissingWeightsError) as info:
+        transfer.build_model("MobileNetV2", 2, image_size=32)
+    message = str(info.value)
+    assert str(path) in message and "sha256" in message and "scripts/seed_keras_cache.py" in message
+    toy = pd.DataFrame({"speaker": ["a", "b"], "utterance": ["1", "2"], "transform": "t", "path": ["x", "y"]})
+    with pytest.raises(transfer.MissingWeightsError, match=spec.weights_file + ".*hash.*seed_keras_cache"):
+        transfer.run_sweep(toy, tmp_path / "out", networks=["MobileNetV2"])
+    monkeypatch.setattr(transfer, "_WARNED_RANDOM", set())
+    with pytest.warns(UserWarning, match="RANDOM weights"):
+        assert transfer.build_model("MobileNetV2", 2, image_size=32, on_missing_weights="random")[1] == "random"
+    # the same bytes pass once they are what the registry pins
+    pinned = dataclasses.replace(spec, weights_hash=hashlib.sha256(path.read_bytes()).hexdigest())
+    assert transfer._resolve_weights(pinned, "imagenet", "error")[:2] == ("imagenet", path)
+
+
+def test_registry_pins_the_seeding_scripts_file():
+    spec = transfer.NETWORKS["MobileNetV2"]
+    assert spec.weights_hash == transfer.MOBILENET_V2_SHA256 and len(spec.weights_hash) == 64
+    script = (Path(__file__).resolve().parents[1] / "scripts" / "seed_keras_cache.py").read_text()
+    assert transfer.MOBILENET_V2_SHA256 not in script  # the script reads the hash from voxlib, not a copy
+
+
 @pytest.mark.skipif(not transfer.imagenet_weights_path("MobileNetV2").is_file(),
                     reason="MobileNetV2 ImageNet file not seeded (scripts/seed_keras_cache.py)")
 def test_imagenet_mobilenet_v2_at_another_size_copies_the_224_weights():
@@ -222,7 +255,16 @@ def test_sweep_beats_chance_on_held_out_utterances_and_resumes(manifest, tmp_pat
     monkeypatch.undo()
     more = transfer.run_sweep(manifest, out, **{**kw, "epochs": 2, "transforms": ["morse"]})
     assert len(more) == 1 and more["epochs"].tolist() == [2]
-    assert transfer.load_sweep(out / "sweep.csv")["epochs"].tolist() == [12, 12, 2]
+    everything = transfer.load_sweep(out / "sweep.csv")
+    assert everything["epochs"].tolist() == [12, 12, 2]
+
+    # notebook 05's classifier: the best held-out accuracy among models knowing the speakers
+    clf, best = transfer.load_best_classifier(out, speakers=["spk0", "spk3"])
+    assert best["test_accuracy"] == everything["test_accuracy"].max()
+    assert best["model_path"] in set(everything["model_path"]) and sorted(clf.classes) == sorted(
+        f"spk{k}" for k in range(N_SPEAKERS))
+    none, why = transfer.load_best_classifier(out, speakers=["spk0", "stranger"])
+    assert none is None and "stranger" in why and "trained on the speakers" in why
 
 
 def test_killed_sweep_keeps_finished_rows(manifest, tmp_path, monkeypatch):
@@ -248,9 +290,9 @@ def test_quick_profile_networks_beat_chance_on_embedded_speech(embedded_root, tm
     each, Hamming spectrograms; 3 held-out recordings per speaker. The claim: the
     lower end of the 95 % interval of held-out accuracy is above chance (1/7)."""
     from voxlib.datasets import discover
-    from voxlib.transforms import write_images
+    from voxlib import images as image_stage
     corpus = discover(embedded_root).groupby("speaker").head(12)
-    images = write_images(corpus, tmp_path / "transforms", transforms=["hamming"], image_size=(256, 256),
+    images = image_stage.write_images(corpus, tmp_path / "transforms", transforms=["hamming"], image_size=(256, 256),
                           progress=False)
     weights = "imagenet" if transfer.imagenet_weights_path("MobileNetV2").is_file() else "none"
     networks = ["MobileNetV2", "SequentialCNN"] if weights == "imagenet" else ["SequentialCNN"]
@@ -260,6 +302,73 @@ def test_quick_profile_networks_beat_chance_on_embedded_speech(embedded_root, tm
     print(table[["network", "weights", "test_accuracy", "test_ci_low", "train_accuracy"]])
     assert (table["n_test"] == 21).all()
     assert (table["test_ci_low"] > chance).all()
+
+
+def test_best_classifier_absent_says_why(tmp_path):
+    clf, why = transfer.load_best_classifier(tmp_path / "sweep", speakers=["a", "b"])
+    assert clf is None and "sweep.csv does not exist" in why and "notebook 02" in why
+    sweep = tmp_path / "sweep"
+    rows = pd.DataFrame([{"network": "MobileNet", "transform": "amor", "test_accuracy": 90.0,
+                          "model_path": sweep / "models" / "gone.keras"},
+                         {"network": "SequentialCNN", "transform": "amor", "test_accuracy": 80.0,
+                          "model_path": ""}])
+    datasets.write_manifest(rows, sweep / "sweep.csv")
+    clf, why = transfer.load_best_classifier(sweep, speakers=["a", "b"])
+    assert clf is None and "exists on disk" in why and str(sweep / "sweep.csv") in why
+
+
+def test_classifier_image_size_reads_notebook_01s_manifest(tmp_path):
+    m = tmp_path / "manifest.csv"
+    pd.DataFrame({"transform": ["hamming", "hamming", "amor"], "height": [256, 256, 128],
+                  "width": [300, 300, 96], "path": ["a.png", "b.png", "c.png"]}).to_csv(m, index=False)
+    assert transfer.classifier_image_size(m, "hamming") == (256, 300)
+    assert transfer.classifier_image_size(m, "amor") == (128, 96)
+    assert transfer.classifier_image_size(m, "bump") == (512, 512)  # transform absent: the default
+    assert transfer.classifier_image_size(tmp_path / "none.csv", "amor", default=(64, 64)) == (64, 64)
+    old = tmp_path / "old.csv"
+    pd.DataFrame({"transform": ["amor"], "path": ["c.png"]}).to_csv(old, index=False)
+    assert transfer.classifier_image_size(old, "amor", default=(32, 48)) == (32, 48)  # no size columns
+
+
+def test_load_sweep_is_the_raw_table(tmp_path):
+    empty = transfer.load_sweep(tmp_path / "absent.csv")
+    assert empty.empty and list(empty.columns) == transfer.SWEEP_COLUMNS
+    model = tmp_path / "s" / "models" / "m.keras"
+    datasets.write_manifest(pd.DataFrame({"network": ["x"], "model_path": [str(model)]}), tmp_path / "s" / "sweep.csv")
+    assert "models/m.keras" in (tmp_path / "s" / "sweep.csv").read_text()  # stored relative
+    table = transfer.load_sweep(tmp_path / "s" / "sweep.csv")
+    assert table["model_path"].iloc[0] == str((tmp_path / "s" / "models" / "m.keras").resolve())
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,4,5,6\n")
+    with pytest.raises(ValueError, match="bad.csv is not a readable CSV"):
+        transfer.load_sweep(bad)
+
+
+def test_layer_table_on_a_classifier_and_a_pix2pix_generator():
+    from voxlib import gan
+    model, _ = transfer.build_model("SequentialCNN", 3, image_size=32, weights="none")
+    table = transfer.layer_table(model, last=3)
+    assert table["layer"].tolist() == [lay.name for lay in model.layers[-3:]]
+    assert table["parameters"].iloc[-1] == 100 * 3 + 3 and table["output"].iloc[-1] == "(3,)"
+    gen = gan.build_generator((32, 32), in_channels=1, out_channels=1)
+    full = transfer.layer_table(gen, last=None)
+    assert len(full) == len(gen.layers) and full["parameters"].sum() == gen.count_params()
+    assert full["output"].iloc[-1] == "(32, 32, 1)"
+    with pytest.raises(ValueError, match="last=0"):
+        transfer.layer_table(gen, last=0)
+
+
+def test_images_without_metadata_and_in_colour_load_as_gray(tmp_path):
+    from PIL import Image
+    gray = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    Image.fromarray(gray).save(tmp_path / "plain.png")  # no voxlib metadata
+    rgb = np.stack([gray, gray // 2, np.zeros_like(gray)], axis=-1)
+    Image.fromarray(rgb).save(tmp_path / "colour.png")
+    out = transfer.load_images([tmp_path / "plain.png", tmp_path / "colour.png"])
+    assert out.dtype == np.uint8 and out.shape == (2, 8, 8)
+    np.testing.assert_array_equal(out[0], gray)
+    expected = np.rint(0.2989 * gray + 0.5870 * (gray // 2)).astype(np.uint8)  # MATLAB rgb2gray weights
+    assert np.abs(out[1].astype(int) - expected).max() <= 1
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -305,11 +414,13 @@ def test_wilson_interval_and_macro_f1():
     assert macro_f1([0, 0, 1, 1], [0, 0, 0, 0]) == pytest.approx((2 / 3 + 0) / 2)
 
 
-def test_evaluate_confusion_rows_are_predictions():
+def test_score_predictions_confusion_rows_are_predictions():
     proba = np.eye(3)[[0, 0, 2, 2]]  # true 0, 1, 2, 2 -> predicted 0, 0, 2, 2
-    ev = transfer.evaluate(np.array([0, 1, 2, 2]), proba, ["a", "b", "c"])
+    ev = transfer.score_predictions(np.array([0, 1, 2, 2]), proba, ["a", "b", "c"])
     assert ev["confusion"].loc["a", "b"] == 1 and ev["confusion"].loc["b", "a"] == 0
     assert ev["accuracy"] == 75.0
+    # log loss of the true class: three certain answers and one at the 1e-7 floor
+    assert ev["loss"] == pytest.approx(-np.log(1e-7) / 4)
 
 
 def test_plots(tmp_path):

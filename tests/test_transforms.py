@@ -1,4 +1,4 @@
-"""voxlib.transforms: MATLAB's six transforms, the inverse CWT and the image driver.
+"""voxlib.transforms: MATLAB's six transforms and the inverse CWT.
 
 Known truths only: tones peak at their frequency, chirps follow their ridge,
 MATLAB's documented formulas and grid, an independent implementation
@@ -177,10 +177,26 @@ def test_single_precision_keeps_fidelity():
 def test_magnitude_path_equals_abs_of_the_coefficients_resized(name):
     y = voiced(8000, 1.1, f0=170)
     full = np.abs(transforms.compute(y, 8000, name).coefs)
-    mag, freqs, n_time = transforms.magnitude(y, 8000, name, columns=300)
+    mag, freqs, n_time = transforms.magnitude(y, 8000, name,
+                                              reduce_time=lambda m: images.resize(m, (m.shape[0], 300)))
     assert n_time == full.shape[1] and freqs.size == full.shape[0]
     np.testing.assert_allclose(mag, images.resize(full, (full.shape[0], 300)), rtol=1e-4, atol=1e-5 * full.max())
     np.testing.assert_allclose(transforms.magnitude(y, 8000, name)[0], full, rtol=1e-5, atol=1e-6 * full.max())
+
+
+@pytest.mark.parametrize("n", [8009, 12347])
+@pytest.mark.parametrize("name", CWTS)
+def test_chirp_z_path_equals_the_direct_fft_path(monkeypatch, n, name):
+    """MATLAB's padded length 2*floor(n/2) + n has large prime factors here, so the CWT
+    takes the pruned chirp-z route; forcing the direct inverse FFT must give the same values."""
+    pad = n // 2
+    assert not transforms._is_fast_length(n + 2 * pad), "the test needs an awkward padded length"
+    y = voiced(8000, n / 8000, f0=160, seed=n) + 0.01 * np.random.default_rng(n).standard_normal(n)
+    chirp = transforms.cwt(y, 8000, name, precision="double").coefs
+    monkeypatch.setattr(transforms, "_is_fast_length", lambda m: True)
+    direct = transforms.cwt(y, 8000, name, precision="double").coefs
+    assert chirp.shape == direct.shape == (chirp.shape[0], n)
+    assert np.abs(chirp - direct).max() < 1e-9 * np.abs(direct).max()
 
 
 # --- inverse CWT ---------------------------------------------------------------
@@ -234,69 +250,3 @@ def test_short_clip_and_nan_samples_are_refused_clearly():
         transforms.compute(np.ones(4000), 0, "morse")
     with pytest.raises(ValueError, match="wavelet"):
         transforms.cwt(np.ones(4000), 8000, "mexh")
-
-
-# --- write_images --------------------------------------------------------------
-
-@pytest.fixture()
-def tiny_corpus(tmp_path):
-    root = tmp_path / "corpus"
-    for spk, f0 in (("ana", 210.0), ("beto", 115.0)):
-        (root / spk).mkdir(parents=True)
-        for i in range(2):
-            y = np.concatenate([np.zeros(1600), voiced(8000, 1.2 + 0.2 * i, f0=f0, seed=i), np.zeros(800)])
-            sf.write(root / spk / f"u{i}.flac", y.astype(np.float32), 8000)
-    return datasets.discover(root)
-
-
-def test_write_images_manifest_images_and_content_hash_skip(tiny_corpus, tmp_path):
-    out = tmp_path / "transforms"
-    df = transforms.write_images(tiny_corpus, out, image_size=(64, 96), progress=False)
-    assert list(df.columns) == transforms.MANIFEST_COLUMNS and len(df) == 4 * 6
-    assert set(df["transform"]) == set(SIX) and (df[["height", "width"]].values == [64, 96]).all()
-    row = df[(df["speaker"] == "beto") & (df["transform"] == "morse")].iloc[0]
-    img, meta = images.load_image(row["path"])
-    assert img.shape == (64, 96) and meta["scale"] == pytest.approx(row["scale"]) and meta["transform"] == "morse"
-    loaded = datasets.load_manifest(out / "manifest.csv", required=transforms.MANIFEST_COLUMNS)
-    assert loaded["path"].tolist() == df["path"].tolist()
-    # same content + same parameters: nothing recomputed
-    stamp = {p: (out / p).stat().st_mtime_ns for p in loaded["path"]}
-    again = transforms.write_images(tiny_corpus, out, image_size=(64, 96), progress=False)
-    assert {p: (out / p).stat().st_mtime_ns for p in again["path"]} == stamp
-    # one file's content changes -> only its six images are redone
-    changed = tiny_corpus.iloc[0]["path"]
-    y, sr = sf.read(changed)
-    sf.write(changed, 0.5 * y, sr)
-    third = transforms.write_images(tiny_corpus, out, image_size=(64, 96), progress=False)
-    redone = [p for p in third["path"] if (out / p).stat().st_mtime_ns != stamp[p]]
-    assert len(redone) == 6 and all("u0" in p and "/ana/" in p for p in redone)
-    # a parameter change (fixed scale) recomputes and stores the scale
-    fixed = transforms.write_images(tiny_corpus, out, transforms=["amor"], image_size=(64, 96),
-                                    scale=40.0, channels=3, progress=False)
-    assert len(fixed) == 4 and (fixed["scale"] == 40.0).all()
-    assert images.load_image(fixed["path"][0])[0].shape == (64, 96, 3)
-
-
-def test_write_images_aligned_and_refusing_foreign_files(tiny_corpus, tmp_path):
-    out = tmp_path / "t"
-    df = transforms.write_images(tiny_corpus, out, transforms=["amor", "kaiser"], image_size=None,
-                                 aligned=True, align_duration=2.0, progress=False)
-    amor = df[df["transform"] == "amor"]
-    assert (amor["n_time"] == 16000).all() and (amor["height"] == amor["n_freq"]).all()
-    foreign = out / "morse" / "ana" / "u0.png"
-    foreign.parent.mkdir(parents=True)
-    foreign.write_bytes(b"user's own file")
-    with pytest.raises(FileExistsError, match="not written by voxlib"):
-        transforms.write_images(tiny_corpus, out, transforms=["morse"], progress=False)
-    assert foreign.read_bytes() == b"user's own file"
-    with pytest.raises(ValueError, match="hamming"):
-        transforms.write_images(tiny_corpus, out, transforms=["hamming", "wigner"], progress=False)
-
-
-def test_write_images_skips_unusable_recordings_with_a_warning(tiny_corpus, tmp_path):
-    bad = tiny_corpus.iloc[0]["path"]
-    sf.write(bad, np.zeros(8000, dtype=np.float32), 8000)  # silent
-    with pytest.warns(UserWarning, match="skipped"):
-        df = transforms.write_images(tiny_corpus, tmp_path / "t", transforms=["hamming"], progress=False)
-    assert len(df) == 3 and df.attrs["skipped"] == [bad]
-

@@ -10,6 +10,7 @@ import os
 import warnings
 from pathlib import Path
 
+import librosa
 import numpy as np
 import soundfile as sf
 
@@ -79,8 +80,6 @@ def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     ``sr_in`` to ``sr_out`` Hz; returns float32."""
     if sr_in == sr_out:
         return np.asarray(y, dtype=np.float32)
-    import librosa
-
     return librosa.resample(np.asarray(y, dtype=np.float32), orig_sr=sr_in, target_sr=sr_out,
                             res_type="soxr_hq").astype(np.float32)
 
@@ -248,8 +247,11 @@ def vad_align(
 
     The span from the first to the last detected speech sample is copied into
     a zero buffer of ``duration`` seconds, starting ``lead`` seconds in, and
-    truncated if it does not fit. (The thesis fixed 6 x 22051 samples at
-    22.05 kHz; here lengths are in seconds at any rate.)
+    truncated if it does not fit. (The thesis hard-coded 22051 samples of
+    leading silence and a 6 x 22051-sample buffer; its comment reads "22051
+    samples per 0.5 s, 3 s in all", i.e. a 44.1 kHz recording, so at another
+    rate its clip was not 3 s long, and it let longer speech grow the array
+    instead of truncating it. Here lengths are in seconds at any rate.)
 
     Parameters
     ----------

@@ -17,6 +17,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from tqdm.auto import tqdm
+
+from voxlib import audio
 from voxlib.audio import AUDIO_EXTENSIONS
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "load_manifest",
     "fingerprint",
     "file_hash",
+    "screen",
 ]
 
 CORPUS_COLUMNS = ["path", "speaker", "utterance", "duration", "sr", "channels"]
@@ -341,3 +345,48 @@ def fingerprint(df: pd.DataFrame, columns: list[str] | None = None) -> str:
         raise ValueError(f"no identity columns to fingerprint; table has {list(df.columns)}")
     rows = sorted("|".join(map(str, r)) for r in df[columns].itertuples(index=False))
     return hashlib.sha1("\n".join(rows).encode()).hexdigest()[:12]
+
+
+SCREEN_COLUMNS = ["path", "speaker", "utterance", "reason"]
+
+
+def screen(corpus: pd.DataFrame, *, sr: int | None = None, min_duration: float = 0.1,
+           progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Decode every recording once and set aside the ones no stage can use.
+
+    A file is rejected when ``voxlib.audio.load`` refuses it: missing or
+    unreadable, undecodable, empty, NaN or infinite samples, silent, or
+    shorter than ``min_duration``. Run it once before anything else, so that a
+    single bad file is reported in one table instead of stopping a later cell.
+
+    Parameters
+    ----------
+    corpus : pandas.DataFrame
+        Columns ``path``, ``speaker``, ``utterance`` (:func:`discover`).
+    sr : int > 0 or None
+        Decode at this rate (Hz), as the stages will; None keeps each file's rate.
+    min_duration : float >= 0
+        Shortest usable recording, seconds (the STFT needs 256 samples).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    accepted : pandas.DataFrame
+        The corpus rows that decode cleanly (same columns, index reset).
+    rejected : pandas.DataFrame [columns=SCREEN_COLUMNS]
+        One row per rejected file; ``reason`` is the loader's message (what is
+        wrong and how to fix it).
+    """
+    _require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
+    if not (np.isscalar(min_duration) and min_duration >= 0):
+        raise ValueError(f"min_duration must be a number of seconds >= 0; got {min_duration!r}")
+    keep, rejected = [], []
+    for i, rec in enumerate(tqdm(corpus.to_dict("records"), desc="screening", unit="file", disable=not progress)):
+        try:
+            audio.load(rec["path"], sr=sr, min_duration=min_duration)
+            keep.append(i)
+        except audio.AudioError as exc:
+            rejected.append({"path": str(rec["path"]), "speaker": rec["speaker"], "utterance": rec["utterance"],
+                             "reason": str(exc)})
+    return corpus.iloc[keep].reset_index(drop=True), pd.DataFrame(rejected, columns=SCREEN_COLUMNS)

@@ -9,31 +9,50 @@ two plain folders of same-named images) and the writer of generated images for
 notebook 05.
 
 Images enter the networks as float32 ``(N, H, W, C)`` in [-1, 1]
-(``pixel / 127.5 - 1``); every 8-bit image on disk is grayscale or RGB.
+(``pixel / 127.5 - 1``); every 8-bit image on disk is grayscale or RGB. The
+scalogram pairs are made by :func:`voxlib.images.write_images` (notebook 01's
+recipe, VAD-aligned) on one fixed image scale, :data:`SINE_SCALE` by default;
+pairs whose images carry different scales are refused.
 
 Generation runs by default in ``"instance"`` mode (:func:`generate`): each
 image normalised by its own statistics, as every BatchNorm saw it when
 training at batch size 1, with dropout off. Keras's plain inference mode
 (``training=False``, BatchNorm's moving averages) is available as
-``"inference"`` but degrades batch-1 pix2pix badly (held-out L1 16.6 vs 4.6
-in the quick profile); ``"thesis"`` keeps dropout on as the thesis did.
+``"inference"``; after batch-1 training those averages do not describe what
+the layers saw, so its output differs from the trained behaviour (notebook 04
+scores the three modes side by side in ``image_metrics.csv``). ``"thesis"``
+keeps dropout on as the thesis did.
+
+TensorFlow and Keras are imported lazily (``lazy_loader``) on first use.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lazy_loader as lazy
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
+
+from voxlib import datasets, images, plots
+
+keras = lazy.load("keras")
+tf = lazy.load("tensorflow")
 
 __all__ = [
     "unet_depth",
     "build_generator",
     "build_discriminator",
+    "receptive_field",
     "generator_loss",
     "discriminator_loss",
     "Pix2Pix",
@@ -47,8 +66,9 @@ __all__ = [
     "generate",
     "write_generated",
     "load_generator",
-    "layer_table",
     "GENERATE_MODES",
+    "GENERATED_COLUMNS",
+    "LOSS_COLUMNS",
     "SINE_SCALE",
     "to_unit",
     "to_uint8",
@@ -63,8 +83,12 @@ N_DROPOUT_BLOCKS = 3
 SINE_SCALE = 50 * math.log10(2.0)
 #: Discriminator (PatchGAN) filters: three stride-2 blocks, then a stride-1 block.
 PATCHGAN_FILTERS = (64, 128, 256, 512)
+#: Kernel size of every convolution of both networks (the thesis's 4 x 4).
+KERNEL = 4
 INIT_STDDEV = 0.02
 LEAKY_SLOPE = 0.2
+#: Relative tolerance under which two image scales count as the same fixed scale.
+SCALE_RTOL = 1e-6
 
 
 class GanDataError(ValueError):
@@ -131,13 +155,11 @@ def _encoder_filters(depth):
 
 
 def _init(seed):
-    import keras
     return keras.initializers.RandomNormal(0.0, INIT_STDDEV, seed=seed)
 
 
 def _down(x, filters, *, batchnorm, seed, name):
-    import keras
-    x = keras.layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=_init(seed),
+    x = keras.layers.Conv2D(filters, KERNEL, strides=2, padding="same", kernel_initializer=_init(seed),
                             use_bias=False, name=f"{name}_conv")(x)
     if batchnorm:
         x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
@@ -145,8 +167,7 @@ def _down(x, filters, *, batchnorm, seed, name):
 
 
 def _up(x, filters, *, dropout, seed, name):
-    import keras
-    x = keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=_init(seed),
+    x = keras.layers.Conv2DTranspose(filters, KERNEL, strides=2, padding="same", kernel_initializer=_init(seed),
                                      use_bias=False, name=f"{name}_deconv")(x)
     x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     if dropout:
@@ -183,7 +204,6 @@ def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, dep
     keras.Model
         ``(N, H, W, in_channels) -> (N, H, W, out_channels)`` in [-1, 1].
     """
-    import keras
     h, w = _as_size(image_size)
     depth = unet_depth((h, w), depth)
     filters = _encoder_filters(depth)
@@ -195,9 +215,17 @@ def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, dep
     for j, (f, skip) in enumerate(zip(filters[-2::-1], skips[-2::-1])):
         x = _up(x, f, dropout=j < N_DROPOUT_BLOCKS, seed=seed + 100 + j, name=f"up{j + 1}")
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skip])
-    outputs = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same", activation="tanh",
+    outputs = keras.layers.Conv2DTranspose(out_channels, KERNEL, strides=2, padding="same", activation="tanh",
                                            kernel_initializer=_init(seed + 200), name="output")(x)
     return keras.Model(inputs, outputs, name=f"unet{depth}_generator")
+
+
+def _patchgan_size(image_size):
+    h, w = _as_size(image_size)
+    if h % 8 or w % 8 or min(h, w) < 32:
+        raise ValueError(f"image_size {h} x {w}: the PatchGAN needs sides divisible by 8 and >= 32; "
+                         f"use e.g. {max(32, h // 8 * 8)} x {max(32, w // 8 * 8)}")
+    return h, w
 
 
 def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3, seed=0):
@@ -207,7 +235,8 @@ def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3,
     generated): Conv blocks of 64 (no BatchNorm), 128, 256 filters with
     stride 2, zero padding, Conv2D(512, k=4, stride 1) -> BatchNorm ->
     LeakyReLU, zero padding, Conv2D(1, k=4, stride 1) giving logits. Each
-    logit judges one ~70 x 70 pixel patch.
+    logit judges one window of the image; :func:`receptive_field` gives its
+    size (70 x 70 pixels, clipped at the image's borders).
 
     Returns
     -------
@@ -215,38 +244,73 @@ def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3,
         ``[(N, H, W, in_channels), (N, H, W, out_channels)] -> (N, H/8 - 2, W/8 - 2, 1)``
         logits (30 x 30 at 256 x 256).
     """
-    import keras
-    h, w = _as_size(image_size)
-    if h % 8 or w % 8 or min(h, w) < 32:
-        raise ValueError(f"image_size {h} x {w}: the PatchGAN needs sides divisible by 8 and >= 32")
+    h, w = _patchgan_size(image_size)
     source = keras.Input((h, w, in_channels), name="source")
     candidate = keras.Input((h, w, out_channels), name="candidate")
     x = keras.layers.Concatenate(name="pair")([source, candidate])
     for i, f in enumerate(PATCHGAN_FILTERS[:-1]):
         x = _down(x, f, batchnorm=i > 0, seed=seed + i, name=f"down{i + 1}")
     x = keras.layers.ZeroPadding2D(name="pad1")(x)
-    x = keras.layers.Conv2D(PATCHGAN_FILTERS[-1], 4, strides=1, kernel_initializer=_init(seed + 10),
+    x = keras.layers.Conv2D(PATCHGAN_FILTERS[-1], KERNEL, strides=1, kernel_initializer=_init(seed + 10),
                             use_bias=False, name="conv")(x)
     x = keras.layers.BatchNormalization(name="bn")(x)
     x = keras.layers.LeakyReLU(LEAKY_SLOPE, name="act")(x)
     x = keras.layers.ZeroPadding2D(name="pad2")(x)
-    logits = keras.layers.Conv2D(1, 4, strides=1, kernel_initializer=_init(seed + 11), name="logits")(x)
+    logits = keras.layers.Conv2D(1, KERNEL, strides=1, kernel_initializer=_init(seed + 11), name="logits")(x)
     return keras.Model([source, candidate], logits, name="patchgan_discriminator")
 
 
-def layer_table(model):
-    """The convolution layers of a network with their output shapes and parameters.
+def _patchgan_layers():
+    """(kernel, stride, padding before, padding after) of each spatial layer of
+    :func:`build_discriminator`, in order, for sides divisible by 8."""
+    same = ((KERNEL - 2) // 2, (KERNEL - 2) - (KERNEL - 2) // 2)   # Keras 'same', stride 2, even side
+    down = [(KERNEL, 2, *same)] * (len(PATCHGAN_FILTERS) - 1)
+    return down + [(1, 1, 1, 1), (KERNEL, 1, 0, 0), (1, 1, 1, 1), (KERNEL, 1, 0, 0)]  # pad, conv, pad, logits
+
+
+def _pixels_seen(n, n_logits, offset, stride, size):
+    """(fewest, most) image pixels along one axis inside one logit's window."""
+    seen = [min(n, offset + stride * i + size) - max(0, offset + stride * i) for i in range(n_logits)]
+    return min(seen), max(seen)
+
+
+def receptive_field(image_size=(256, 256)):
+    """The window of the image each PatchGAN logit judges.
+
+    Walks the layers of :func:`build_discriminator` (three stride-2 4 x 4
+    convolutions, then two stride-1 4 x 4 convolutions after one pixel of zero
+    padding each): a layer of kernel ``k`` widens the window by ``(k - 1)``
+    times the product of the strides before it, so the window is
+    ``1 + 3 (1 + 2 + 4) + 3 (8 + 8) = 70`` pixels on each side, whatever the
+    image size, and neighbouring logits are 8 pixels apart. Near the borders
+    part of the window falls on padding: on an image smaller than 70 pixels
+    along an axis no logit sees all of that axis.
+
+    Parameters
+    ----------
+    image_size : int or (int, int)
+        ``(height, width)`` of the images, each divisible by 8 and >= 32.
 
     Returns
     -------
-    pandas.DataFrame
-        ``layer, kind, output_shape (H, W, C), params``: the U-Net's encoder
-        and decoder blocks or the PatchGAN's, in order.
+    dict
+        ``size`` (window side in pixels, 70), ``stride`` (pixels between
+        neighbouring logits, 8), ``offset`` (first pixel of logit 0's window,
+        negative: it starts in the padding), ``grid`` (logits ``(rows,
+        columns)``, the discriminator's output), ``rows_seen`` and
+        ``cols_seen`` (fewest and most image rows / columns inside one
+        logit's window).
     """
-    rows = [dict(layer=layer.name, kind=type(layer).__name__, output_shape=tuple(layer.output.shape[1:]),
-                 params=layer.count_params())
-            for layer in model.layers if type(layer).__name__ in ("Conv2D", "Conv2DTranspose")]
-    return pd.DataFrame(rows)
+    h, w = _patchgan_size(image_size)
+    size, stride, offset, grid = 1, 1, 0, [h, w]
+    for k, s, before, after in _patchgan_layers():
+        offset -= before * stride
+        size += (k - 1) * stride
+        stride *= s
+        grid = [(n + before + after - k) // s + 1 for n in grid]
+    return dict(size=size, stride=stride, offset=offset, grid=tuple(grid),
+                rows_seen=_pixels_seen(h, grid[0], offset, stride, size),
+                cols_seen=_pixels_seen(w, grid[1], offset, stride, size))
 
 
 # ------------------------------------------------------------------- losses
@@ -269,7 +333,6 @@ def generator_loss(disc_generated, generated, target, *, l1_weight=100.0):
         ``total = gan + l1_weight * l1``; ``l1`` is the mean absolute
         difference on the [-1, 1] scale.
     """
-    import tensorflow as tf
     gan = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.ones_like(disc_generated), logits=disc_generated))
     l1 = tf.reduce_mean(tf.abs(tf.cast(target, generated.dtype) - generated))
@@ -278,7 +341,6 @@ def generator_loss(disc_generated, generated, target, *, l1_weight=100.0):
 
 def discriminator_loss(disc_real, disc_generated):
     """BCE(D(real) -> 1) + BCE(D(generated) -> 0), each averaged over patches."""
-    import tensorflow as tf
     real = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.ones_like(disc_real), logits=disc_real))
     fake = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
@@ -315,8 +377,6 @@ class Pix2Pix:
 
     def __init__(self, image_size=(256, 256), *, in_channels=3, out_channels=3, depth=None, l1_weight=100.0,
                  learning_rate=2e-4, beta_1=0.5, seed=0, compiled=True, jit_compile=False):
-        import keras
-        import tensorflow as tf
         h, w = _as_size(image_size)
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if v not in (1, 3):
@@ -346,7 +406,6 @@ class Pix2Pix:
             self._step = self._train_step
 
     def _train_step(self, source, target):
-        import tensorflow as tf
         source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             generated = self.generator(source, training=True)
@@ -378,7 +437,6 @@ class Pix2Pix:
     def checkpoint(self):
         """``tf.train.Checkpoint`` of both networks, both optimisers, the epoch counter
         and the dropout seed states."""
-        import tensorflow as tf
         # Keras keeps the dropout seed states out of its tracked variables: add them by hand.
         seeds = [v.value for m in (self.generator, self.discriminator)
                  for v in m.non_trainable_variables if "seed_generator_state" in v.path]
@@ -416,7 +474,6 @@ GENERATE_MODES = {
 @contextmanager
 def _generation_mode(generator, mode):
     """Run ``generator`` in ``mode`` without changing its state (moving averages, dropout rates)."""
-    import keras
     per_image, dropout = GENERATE_MODES[mode]
     norms = [layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
     drops = [layer for layer in generator.layers if isinstance(layer, keras.layers.Dropout)]
@@ -494,7 +551,6 @@ def augment_pair(source, target, *, seed=0, jitter=30 / 256, flip=False):
     -------
     source, target : float32 arrays of the input shapes
     """
-    import tensorflow as tf
     source, target = np.asarray(source, np.float32), np.asarray(target, np.float32)
     n, h, w, cs = source.shape
     rng = np.random.default_rng(seed)
@@ -510,13 +566,18 @@ def augment_pair(source, target, *, seed=0, jitter=30 / 256, flip=False):
     return both[..., :cs], both[..., cs:]
 
 
+
 # ------------------------------------------------------------------ training
 
+#: Files :func:`fit` writes into its output folder.
 PARAMS_FILE = "train_params.json"
+LOSSES_FILE = "losses.csv"
+GENERATOR_FILE = "generator.keras"
+CHECKPOINT_DIR = "checkpoints"
+PANEL_DIR = "panels"
 
 
 def _fingerprint(*arrays):
-    import hashlib
     h = hashlib.sha1()
     for a in arrays:
         a = np.ascontiguousarray(a)
@@ -548,6 +609,84 @@ def _epochs_to_panel(panel_epochs, epochs):
             raise ValueError(f"panel_epochs must be > 0, a list of epochs or None; got {panel_epochs!r}")
         return set(range(panel_epochs, epochs + 1, panel_epochs)) | {epochs}
     return {int(e) for e in panel_epochs}
+
+
+def _check_fit_data(source, target, image_size):
+    """The paired uint8 arrays of :func:`fit`, validated."""
+    source, target = np.asarray(source), np.asarray(target)
+    if source.ndim != 4 or target.ndim != 4 or source.shape[:3] != target.shape[:3]:
+        raise ValueError(f"source and target must be (N, H, W, C) arrays with equal N, H, W; "
+                         f"got {source.shape} and {target.shape}")
+    if len(source) == 0:
+        raise ValueError("source and target hold no images; give at least one pair")
+    if source.dtype != np.uint8 or target.dtype != np.uint8:
+        raise ValueError(f"source and target must be uint8 images; got {source.dtype} and {target.dtype}")
+    if image_size is not None and tuple(_as_size(image_size)) != source.shape[1:3]:
+        raise ValueError(f"image_size {image_size!r} does not match the images ({source.shape[1:3]})")
+    return source, target
+
+
+def _check_positive_ints(**values):
+    for name, v in values.items():
+        if not isinstance(v, (int, np.integer)) or v <= 0:
+            raise ValueError(f"{name} must be a positive int; got {v!r}")
+
+
+def _restore(model, out_dir, keep_checkpoints):
+    """Checkpoint manager of ``model`` in ``out_dir``, restored from its latest checkpoint if any.
+
+    Returns
+    -------
+    manager : tf.train.CheckpointManager
+    start : int
+        Epochs already done (0 for a new run).
+    """
+    ckpt = model.checkpoint()
+    manager = tf.train.CheckpointManager(ckpt, str(out_dir / CHECKPOINT_DIR), max_to_keep=int(keep_checkpoints))
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    return manager, int(model.epoch.numpy())
+
+
+def _losses_until(path, start):
+    """Keep the rows of ``losses.csv`` up to epoch ``start`` (later epochs are redone) and return the path."""
+    columns = ["epoch", *LOSS_COLUMNS, "seconds"]
+    losses = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=columns)
+    losses[losses["epoch"] <= start].to_csv(path, index=False)
+    return path
+
+
+def _append_losses(path, epoch, means, seconds):
+    pd.DataFrame([dict(epoch=epoch, **means, seconds=seconds)]).to_csv(path, mode="a", header=False, index=False)
+
+
+def _train_epoch(model, x_all, y_all, epoch, *, batch_size, seed, augment, jitter, flip, progress):
+    """One pass over the pairs in the order seeded by ``(seed, epoch)``.
+
+    Returns
+    -------
+    dict
+        :data:`LOSS_COLUMNS` -> mean over the epoch's pairs.
+    """
+    n = len(x_all)
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    means = dict.fromkeys(LOSS_COLUMNS, 0.0)
+    steps = tqdm(range(math.ceil(n / batch_size)), desc=f"epoch {epoch}", leave=False, disable=not progress)
+    for s in steps:
+        idx = order[s * batch_size:(s + 1) * batch_size]
+        x, y = x_all[idx], y_all[idx]
+        if augment:
+            x, y = augment_pair(x, y, seed=[seed, epoch, s], jitter=jitter, flip=flip)
+        out = model.train_step(x, y)
+        for k in LOSS_COLUMNS:
+            means[k] += out[k] * len(idx) / n
+        steps.set_postfix(gen_l1=f"{out['gen_l1']:.3f}", disc=f"{out['disc']:.3f}", refresh=False)
+    return means
+
+
+def _save_panel(model, source, target, path, epoch):
+    fig = plots.plot_gan_panel(source, target, model.generate(source), path=path, title=f"epoch {epoch}")
+    plt.close(fig)
 
 
 def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, depth=None, l1_weight=100.0,
@@ -601,91 +740,47 @@ def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, d
     losses : pandas.DataFrame
         All epochs so far (read back from ``losses.csv``).
     """
-    import tensorflow as tf
-    from tqdm.auto import tqdm
-
-    source, target = np.asarray(source), np.asarray(target)
-    if source.ndim != 4 or target.ndim != 4 or source.shape[:3] != target.shape[:3]:
-        raise ValueError(f"source and target must be (N, H, W, C) arrays with equal N, H, W; "
-                         f"got {source.shape} and {target.shape}")
-    if len(source) == 0:
-        raise ValueError("source and target hold no images; give at least one pair")
-    if source.dtype != np.uint8 or target.dtype != np.uint8:
-        raise ValueError(f"source and target must be uint8 images; got {source.dtype} and {target.dtype}")
-    if image_size is not None and tuple(_as_size(image_size)) != source.shape[1:3]:
-        raise ValueError(f"image_size {image_size!r} does not match the images ({source.shape[1:3]})")
-    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every),
-                    ("keep_checkpoints", keep_checkpoints)):
-        if not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ValueError(f"{name} must be a positive int; got {v!r}")
+    source, target = _check_fit_data(source, target, image_size)
+    _check_positive_ints(epochs=epochs, batch_size=batch_size, checkpoint_every=checkpoint_every,
+                         keep_checkpoints=keep_checkpoints)
+    panels = _epochs_to_panel(panel_epochs, epochs)
     out_dir = Path(out_dir)
     config = dict(in_channels=int(source.shape[-1]), out_channels=int(target.shape[-1]), depth=depth,
                   l1_weight=l1_weight, learning_rate=learning_rate, beta_1=beta_1, seed=seed)
-    params = dict(config, image_size=list(source.shape[1:3]), depth=unet_depth(source.shape[1:3], depth),
-                  batch_size=int(batch_size), augment=bool(augment), jitter=float(jitter), flip=bool(flip),
-                  n_pairs=int(len(source)), data_fingerprint=_fingerprint(source, target))
-    _check_params(out_dir / PARAMS_FILE, params)
+    _check_params(out_dir / PARAMS_FILE, dict(
+        config, image_size=list(source.shape[1:3]), depth=unet_depth(source.shape[1:3], depth),
+        batch_size=int(batch_size), augment=bool(augment), jitter=float(jitter), flip=bool(flip),
+        n_pairs=int(len(source)), data_fingerprint=_fingerprint(source, target)))
     model = Pix2Pix(source.shape[1:3], jit_compile=jit_compile, **config)
-
-    ckpt = model.checkpoint()
-    manager = tf.train.CheckpointManager(ckpt, str(out_dir / "checkpoints"), max_to_keep=int(keep_checkpoints))
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    start = int(model.epoch.numpy())
-    losses_path = out_dir / "losses.csv"
-    losses = pd.read_csv(losses_path) if losses_path.exists() else pd.DataFrame(columns=["epoch", *LOSS_COLUMNS, "seconds"])
-    losses = losses[losses["epoch"] <= start]        # epochs after the last checkpoint are redone
-    losses.to_csv(losses_path, index=False)
-
-    panels = _epochs_to_panel(panel_epochs, epochs)
+    manager, start = _restore(model, out_dir, keep_checkpoints)
+    losses_path = _losses_until(out_dir / LOSSES_FILE, start)
     if panel_source is None or len(panel_source) == 0:
         panel_source, panel_target = source[:2], target[:2]
     x_all, y_all = to_unit(source), to_unit(target)
-    n = len(x_all)
-    n_steps = math.ceil(n / batch_size)
+    step_kw = dict(batch_size=batch_size, seed=seed, augment=augment, jitter=jitter, flip=flip, progress=progress)
     bar = tqdm(range(start + 1, epochs + 1), desc="epochs", initial=start, total=epochs, disable=not progress)
     try:
         for epoch in bar:
             t0 = time.perf_counter()
-            order = np.random.default_rng([seed, epoch]).permutation(n)
-            sums = dict.fromkeys(LOSS_COLUMNS, 0.0)
-            steps = tqdm(range(n_steps), desc=f"epoch {epoch}", leave=False, disable=not progress)
-            for s in steps:
-                idx = order[s * batch_size:(s + 1) * batch_size]
-                x, y = x_all[idx], y_all[idx]
-                if augment:
-                    x, y = augment_pair(x, y, seed=[seed, epoch, s], jitter=jitter, flip=flip)
-                out = model.train_step(x, y)
-                for k in LOSS_COLUMNS:
-                    sums[k] += out[k] * len(idx) / n
-                steps.set_postfix(gen_l1=f"{out['gen_l1']:.3f}", disc=f"{out['disc']:.3f}", refresh=False)
+            means = _train_epoch(model, x_all, y_all, epoch, **step_kw)
             model.epoch.assign(epoch)
-            row = dict(epoch=epoch, **sums, seconds=time.perf_counter() - t0)
-            pd.DataFrame([row]).to_csv(losses_path, mode="a", header=False, index=False)
-            bar.set_postfix(gen_l1=f"{sums['gen_l1']:.3f}", disc=f"{sums['disc']:.3f}", refresh=False)
+            _append_losses(losses_path, epoch, means, time.perf_counter() - t0)
+            bar.set_postfix(gen_l1=f"{means['gen_l1']:.3f}", disc=f"{means['disc']:.3f}", refresh=False)
             if epoch % checkpoint_every == 0 or epoch == epochs:
                 manager.save(checkpoint_number=epoch)
             if epoch in panels:
-                _save_panel(model, panel_source, panel_target, out_dir / "panels" / f"epoch_{epoch:04d}.png", epoch)
-    except KeyboardInterrupt:
+                _save_panel(model, panel_source, panel_target, out_dir / PANEL_DIR / f"epoch_{epoch:04d}.png", epoch)
+    except KeyboardInterrupt:           # keep the finished epochs
         done = int(model.epoch.numpy())
         if done > start and done % checkpoint_every:
             manager.save(checkpoint_number=done)
         raise
-    model.generator.save(out_dir / "generator.keras")
+    model.generator.save(out_dir / GENERATOR_FILE)
     return model, pd.read_csv(losses_path)
-
-
-def _save_panel(model, source, target, path, epoch):
-    import matplotlib.pyplot as plt
-    from . import plots
-    fig = plots.plot_gan_panel(source, target, model.generate(source), path=path, title=f"epoch {epoch}")
-    plt.close(fig)
 
 
 def load_generator(path):
     """A generator saved by :func:`fit` (``generator.keras``)."""
-    import keras
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no generator at {path}; train one with voxlib.gan.fit first")
@@ -695,6 +790,9 @@ def load_generator(path):
 # -------------------------------------------------------------- paired data
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: Columns a ``voxlib.images.write_images`` manifest must have for :func:`load_manifest_pairs`.
+MANIFEST_PAIR_COLUMNS = ["speaker", "utterance", "transform", "path", "scale", "sr", "n_freq", "n_time",
+                         "source_path"]
 
 
 @dataclass
@@ -708,8 +806,9 @@ class PairedImages:
     source, target : uint8 array (N, H, W, C)
     meta : pandas.DataFrame
         One row per pair: ``utterance, source_image_path, target_image_path``
-        and, for scalograms, ``source_audio_path, target_audio_path, scale, sr,
-        n_freq, n_time, height, width, align_duration, align_lead``.
+        and, for scalograms, ``transform, source_audio_path,
+        target_audio_path, scale, target_scale, sr, n_freq, n_time,
+        align_duration, align_lead``.
     """
 
     names: list
@@ -728,6 +827,7 @@ class PairedImages:
 
 
 def _as_channels(img, channels):
+    """uint8 image (H, W) or (H, W, C) -> (H, W, channels); RGB -> gray by :func:`voxlib.images.to_gray`."""
     img = np.asarray(img)
     if img.ndim == 2:
         img = img[..., None]
@@ -735,19 +835,24 @@ def _as_channels(img, channels):
         return img
     if channels == 3 and img.shape[-1] == 1:
         return np.repeat(img, 3, axis=-1)
-    if channels == 1 and img.shape[-1] >= 3:        # ITU-R 601 luma, as MATLAB's rgb2gray
-        gray = img[..., :3].astype(np.float32) @ np.array([0.2989, 0.5870, 0.1140], np.float32)
-        return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]
+    if channels == 1 and img.shape[-1] >= 3:
+        return np.clip(np.rint(images.to_gray(img)), 0, 255).astype(np.uint8)[..., None]
     raise ValueError(f"cannot convert an image with {img.shape[-1]} channels to {channels}")
 
 
 def _read_image(path, channels, image_size):
-    from PIL import Image
-    with Image.open(path) as im:
-        im = im.convert("L" if channels == 1 else "RGB")
-        if image_size is not None and im.size != (image_size[1], image_size[0]):
-            im = im.resize((image_size[1], image_size[0]), Image.Resampling.BICUBIC)
-        return _as_channels(np.asarray(im), channels)
+    """One image of a folder pair as (H, W, channels) uint8, resized (bicubic) to ``image_size`` if given.
+
+    Folder mode pairs pixels only: a plain photo has no stored scale, and no
+    scale is recorded for these pairs (the fallback only lets such files load).
+    """
+    img, _ = images.load_image(path, fallback_scale=SINE_SCALE)
+    img = _as_channels(img, channels)
+    if image_size is not None and img.shape[:2] != tuple(image_size):
+        pil = Image.fromarray(img[..., 0] if channels == 1 else img)
+        pil = pil.resize((image_size[1], image_size[0]), Image.Resampling.BICUBIC)
+        img = _as_channels(np.asarray(pil), channels)
+    return img
 
 
 def _list_images(folder, what):
@@ -766,8 +871,8 @@ def _list_images(folder, what):
     return stems
 
 
-def _check_same_size(images, paths):
-    shapes = [im.shape for im in images]
+def _check_same_size(imgs, paths):
+    shapes = [im.shape for im in imgs]
     for shape, path in zip(shapes, paths):
         if shape != shapes[0]:
             raise GanDataError(f"images differ in size: {paths[0]} is {shapes[0][1]} x {shapes[0][0]} but {path} "
@@ -778,6 +883,55 @@ def _check_same_size(images, paths):
 def _check_channels(channels):
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 (gray) or 3 (RGB); got {channels!r}")
+
+
+def _scales(meta, column):
+    return pd.to_numeric(meta[column], errors="coerce").to_numpy(float) if column in meta.columns else None
+
+
+def _scale_mismatch(names, src, tgt):
+    """(what differs, first item, its scale, second item, its scale), or None if all scales agree."""
+    if np.isnan(src).any() or np.isnan(tgt).any():
+        i = int(np.flatnonzero(np.isnan(src) | np.isnan(tgt))[0])
+        return "some images have no scale", names[0], src[0], names[i], np.nan
+    differ = ~np.isclose(src, tgt, rtol=SCALE_RTOL, atol=0.0)
+    if differ.any():
+        i = int(np.flatnonzero(differ)[0])
+        return ("the source and target images of a pair differ", f"{names[i]} (source)", src[i],
+                f"{names[i]} (target)", tgt[i])
+    differ = ~np.isclose(src, src[0], rtol=SCALE_RTOL, atol=0.0)
+    if differ.any():
+        i = int(np.flatnonzero(differ)[0])
+        return "the pairs differ from each other", names[0], src[0], names[i], src[i]
+    return None
+
+
+def _common_scale(names, meta):
+    """The one image scale of a set of pairs, or None when they carry none (folder mode).
+
+    Raises
+    ------
+    GanDataError
+        The scales differ between the source and target of a pair or across
+        pairs, or only some images have one: a pixel would not mean one
+        magnitude, and :func:`write_generated` could not record the scale of
+        the generated images.
+    """
+    src = _scales(meta, "scale")
+    if src is None or len(src) == 0 or np.isnan(src).all():
+        return None
+    tgt = _scales(meta, "target_scale")
+    tgt = src if tgt is None else tgt
+    found = _scale_mismatch(list(names), src, tgt)
+    if found is None:
+        return float(src[0])
+    what, a, sa, b, sb = found
+    raise GanDataError(
+        f"the paired images are not on one fixed image scale: {what} ({a}: {sa:.6g}, {b}: {sb:.6g}). Each image "
+        f"was scaled to its own maximum, so a pixel means a different magnitude in each and the generated images "
+        f"would have no single scale to invert. Make the images with one fixed image_scale, e.g. "
+        f"gan.write_paired_images(..., scale=gan.SINE_SCALE) or "
+        f"images.write_images(..., aligned=True, scale=gan.SINE_SCALE)")
 
 
 def load_folder_pairs(source_dir, target_dir, *, channels=3, image_size=None, on_missing="error"):
@@ -802,8 +956,8 @@ def load_folder_pairs(source_dir, target_dir, *, channels=3, image_size=None, on
     Returns
     -------
     PairedImages
+        ``meta`` holds the image paths only (no scale: pixels are paired as they are).
     """
-    import warnings
     _check_channels(channels)
     if on_missing not in ("error", "skip"):
         raise ValueError(f"on_missing must be 'error' or 'skip'; got {on_missing!r}")
@@ -812,8 +966,9 @@ def load_folder_pairs(source_dir, target_dir, *, channels=3, image_size=None, on
     src, tgt = _list_images(source_dir, "source_dir"), _list_images(target_dir, "target_dir")
     lonely = [src[s] for s in src if s not in tgt] + [tgt[t] for t in tgt if t not in src]
     if lonely:
+        other = target_dir if lonely[0].parent == Path(source_dir) else source_dir
         msg = (f"{len(lonely)} image(s) have no partner of the same name, e.g. {lonely[0]} "
-               f"(expected {Path(target_dir if lonely[0].parent == Path(source_dir) else source_dir) / lonely[0].stem}.*)")
+               f"(expected {Path(other) / lonely[0].stem}.*)")
         if on_missing == "error":
             raise GanDataError(msg + "; add the partner or remove the file (or pass on_missing='skip')")
         warnings.warn(msg + "; they are left out", stacklevel=2)
@@ -829,16 +984,27 @@ def load_folder_pairs(source_dir, target_dir, *, channels=3, image_size=None, on
     return PairedImages(names, np.stack(x), np.stack(y), meta)
 
 
+def _speaker_rows(rows, speaker, utterances):
+    return rows[rows["speaker"] == speaker].set_index("utterance").loc[utterances]
+
+
+def _read_manifest_images(rows, channels):
+    """The images of manifest rows; an image without stored metadata takes its row's scale."""
+    return [_as_channels(images.load_image(p, fallback_scale=float(scale))[0], channels)
+            for p, scale in zip(rows["path"], rows["scale"])]
+
+
 def load_manifest_pairs(manifest, source, target, *, transform="amor", channels=1, align_duration=None,
                         align_lead=None, on_missing="warn"):
-    """Pairs of two speakers' images from a ``transforms`` manifest, matched by utterance.
+    """Pairs of two speakers' images from an images manifest, matched by utterance.
 
     Parameters
     ----------
     manifest : pandas.DataFrame or path
-        ``voxlib.transforms.write_images``'s manifest (``speaker, utterance,
+        ``voxlib.images.write_images``'s manifest (``speaker, utterance,
         transform, path, scale, sr, n_freq, n_time, height, width,
-        source_path``); any corpus with shared utterance ids works.
+        source_path``); any corpus with shared utterance ids works. Every
+        image must be on one fixed scale (``write_images(..., scale=...)``).
     source, target : str
         Speaker labels.
     transform : str
@@ -853,35 +1019,40 @@ def load_manifest_pairs(manifest, source, target, *, transform="amor", channels=
     Returns
     -------
     PairedImages
-        Sorted by utterance; ``meta`` carries the source image's ``scale, sr,
-        n_freq, n_time`` and both audio paths.
+        Sorted by utterance; ``meta`` carries ``transform``, the image
+        ``scale`` (the same for every image), the source image's ``sr, n_freq,
+        n_time`` and both audio paths.
+
+    Raises
+    ------
+    GanDataError
+        A column is missing, no image has ``transform``, or the images' scales
+        differ (per-image-scaled images, e.g. notebook 01's default).
     """
-    from . import datasets, images
     _check_channels(channels)
     if not isinstance(manifest, pd.DataFrame):
         manifest = datasets.load_manifest(manifest)
-    cols = ["speaker", "utterance", "transform", "path", "scale", "sr", "n_freq", "n_time", "source_path"]
-    missing = [c for c in cols if c not in manifest.columns]
+    missing = [c for c in MANIFEST_PAIR_COLUMNS if c not in manifest.columns]
     if missing:
-        raise GanDataError(f"manifest lacks column(s) {missing}; make it with voxlib.transforms.write_images")
+        raise GanDataError(f"manifest lacks column(s) {missing}; make it with voxlib.images.write_images")
     rows = manifest[manifest["transform"] == transform]
     if rows.empty:
         raise GanDataError(f"manifest has no images of transform {transform!r}; "
                            f"it has {sorted(manifest['transform'].unique())}")
     paired = datasets.pair_speakers(rows, source, target, on_missing=on_missing)
-    s = rows[rows["speaker"] == source].set_index("utterance").loc[paired["utterance"]]
-    t = rows[rows["speaker"] == target].set_index("utterance").loc[paired["utterance"]]
-    x = [_as_channels(images.load_image(p)[0], channels) for p in s["path"]]
-    y = [_as_channels(images.load_image(p)[0], channels) for p in t["path"]]
-    _check_same_size(x + y, list(s["path"]) + list(t["path"]))
+    names = list(paired["utterance"])
+    s, t = _speaker_rows(rows, source, names), _speaker_rows(rows, target, names)
     meta = pd.DataFrame({
-        "utterance": list(paired["utterance"]), "transform": transform,
+        "utterance": names, "transform": transform,
         "source_image_path": list(s["path"]), "target_image_path": list(t["path"]),
         "source_audio_path": list(s["source_path"]), "target_audio_path": list(t["source_path"]),
         "scale": s["scale"].to_numpy(float), "target_scale": t["scale"].to_numpy(float),
         "sr": s["sr"].to_numpy(), "n_freq": s["n_freq"].to_numpy(), "n_time": s["n_time"].to_numpy(),
         "align_duration": align_duration, "align_lead": align_lead})
-    return PairedImages(list(paired["utterance"]), np.stack(x), np.stack(y), meta)
+    _common_scale(names, meta)                        # before reading any image
+    x, y = _read_manifest_images(s, channels), _read_manifest_images(t, channels)
+    _check_same_size(x + y, list(s["path"]) + list(t["path"]))
+    return PairedImages(names, np.stack(x), np.stack(y), meta)
 
 
 def split_pairs(pairs, *, test_size=0.25, seed=0):
@@ -905,19 +1076,43 @@ def split_pairs(pairs, *, test_size=0.25, seed=0):
     return train, test
 
 
+def _pair_subset(corpus, source, target, max_pairs, seed):
+    """Corpus rows of the two speakers' shared utterances (a seeded subset of ``max_pairs`` of them)."""
+    pairs = datasets.pair_speakers(corpus, source, target)
+    if max_pairs is not None:
+        if not isinstance(max_pairs, (int, np.integer)) or max_pairs < 2:
+            raise ValueError(f"max_pairs must be an int >= 2 or None; got {max_pairs!r}")
+        if max_pairs < len(pairs):
+            keep = np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False)
+            pairs = pairs.iloc[np.sort(keep)]
+    return corpus[corpus["speaker"].isin([source, target]) & corpus["utterance"].isin(pairs["utterance"])]
+
+
+def _check_pair_scale(scale):
+    if isinstance(scale, str) and scale == "max":
+        return scale
+    number = isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, (bool, np.bool_))
+    if not (number and np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be 'max' or a positive float such as gan.SINE_SCALE; got {scale!r}")
+    return float(scale)
+
+
 def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256), sr=8000, transform="amor",
                         align_duration=3.0, align_lead=0.5, scale=SINE_SCALE, max_pairs=None, channels=1, seed=0):
     """Images of two speakers' VAD-aligned clips of the same sentences, on one fixed scale.
 
-    A pixel must mean the same magnitude in every image, or the generator
-    learns each image's loudness normalisation instead of the voice. The
-    default scale, :data:`SINE_SCALE` = 50 log10(2) ~ 15.05, is the level of a
-    full-scale sinusoid (|W| = 1 with MATLAB's L1-normalised analytic
-    wavelets), so no recording in [-1, 1] realistically saturates and a pixel
-    means the same magnitude in every run, profile and speaker pair (the
-    embedded speech peaks near |W| = 0.46, pixel ~140). ``scale="max"``
-    instead runs a first pass (``out_dir/scan``, twice the CWT cost) and uses
-    the largest image maximum, so the brightest image spans all 255 levels.
+    The images are notebook 01's (:func:`voxlib.images.write_images` with
+    ``aligned=True``, i.e. :func:`voxlib.images.audio_to_image` of each
+    VAD-aligned clip). A pixel must mean the same magnitude in every image, or
+    the generator learns each image's loudness normalisation instead of the
+    voice. The default scale, :data:`SINE_SCALE` = 50 log10(2) ~ 15.05, is
+    the level of a full-scale sinusoid (|W| = 1 with MATLAB's L1-normalised
+    analytic wavelets), so no recording in [-1, 1] realistically saturates
+    and a pixel means the same magnitude in every run, profile and speaker
+    pair (the embedded speech peaks near |W| = 0.46, pixel ~140).
+    ``scale="max"`` instead runs a first pass (``out_dir/scan``, twice the
+    CWT cost) and uses the largest image maximum, so the brightest image spans
+    all 255 levels.
 
     Parameters
     ----------
@@ -933,7 +1128,8 @@ def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256
     sr : int
         Sample rate the audio is resampled to (Hz).
     transform : str
-        A ``voxlib.transforms.TRANSFORMS`` name (the thesis: amor).
+        A ``voxlib.transforms.TRANSFORMS`` name (the thesis: amor; notebook 05
+        inverts only the CWTs amor, morse and bump).
     align_duration, align_lead : float
         VAD alignment (seconds): clip length and leading silence.
     scale : float > 0 or "max"
@@ -947,54 +1143,60 @@ def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256
     -------
     PairedImages
     """
-    from . import datasets, transforms
-    pairs = datasets.pair_speakers(corpus, source, target)
-    if max_pairs is not None:
-        if not isinstance(max_pairs, (int, np.integer)) or max_pairs < 2:
-            raise ValueError(f"max_pairs must be an int >= 2 or None; got {max_pairs!r}")
-        if max_pairs < len(pairs):
-            keep = np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False)
-            pairs = pairs.iloc[np.sort(keep)]
-    subset = corpus[corpus["speaker"].isin([source, target]) & corpus["utterance"].isin(pairs["utterance"])]
+    scale = _check_pair_scale(scale)
+    _check_channels(channels)
+    subset = _pair_subset(corpus, source, target, max_pairs, seed)
     out_dir = Path(out_dir)
     common = dict(transforms=[transform], image_size=tuple(_as_size(image_size)), sr=sr, aligned=True,
                   align_duration=align_duration, align_lead=align_lead)
-    if isinstance(scale, str):
-        if scale != "max":
-            raise ValueError(f"scale must be 'max' or a positive float; got {scale!r}")
-        scan = transforms.write_images(subset, out_dir / "scan", scale=None, **common)
+    if scale == "max":
+        scan = images.write_images(subset, out_dir / "scan", scale=None, **common)
         scale = float(scan["scale"].max())
-    elif not (np.isscalar(scale) and scale > 0):
-        raise ValueError(f"scale must be 'max' or a positive float; got {scale!r}")
-    manifest = transforms.write_images(subset, out_dir, scale=float(scale), **common)
+    manifest = images.write_images(subset, out_dir, scale=scale, **common)
     return load_manifest_pairs(manifest, source, target, transform=transform, channels=channels,
                                align_duration=align_duration, align_lead=align_lead)
 
 
 # ----------------------------------------------------------------- outputs
 
-#: Columns of ``generated/manifest.csv`` (docs/ARCHITECTURE.md).
-GENERATED_COLUMNS = ["utterance", "source_speaker", "target_speaker", "split", "path", "source_image_path",
-                     "target_image_path", "source_audio_path", "target_audio_path", "scale", "sr", "n_freq",
-                     "n_time", "height", "width", "align_duration", "align_lead"]
+#: Columns of ``generated/manifest.csv`` (docs/ARCHITECTURE.md); ``transform``
+#: is the wavelet the images were made with (notebook 05 inverts with it).
+GENERATED_COLUMNS = ["utterance", "source_speaker", "target_speaker", "transform", "split", "path",
+                     "source_image_path", "target_image_path", "source_audio_path", "target_audio_path", "scale",
+                     "sr", "n_freq", "n_time", "height", "width", "align_duration", "align_lead"]
+#: Per-pair values copied from the pairs' ``meta`` into each generated image's metadata.
+_GENERATED_META = ("transform", "sr", "n_freq", "n_time", "align_duration", "align_lead")
+
+
+def _blank_to_none(value):
+    return None if value is None or (np.isscalar(value) and pd.isna(value)) else value
+
+
+def _generated_rows(pairs, scale):
+    """Per pair: the metadata stored with its generated image (``scale`` = the pairs' common scale)."""
+    meta = pairs.meta.reset_index(drop=True)
+    for name, m in zip(pairs.names, meta.to_dict("records")):
+        info = {k: _blank_to_none(m.get(k)) for k in _GENERATED_META}
+        paths = {k: m.get(k) for k in ("source_image_path", "target_image_path", "source_audio_path",
+                                       "target_audio_path")}
+        yield name, dict(info, scale=scale), dict(paths, split=_blank_to_none(m.get("split")) or "test")
 
 
 def write_generated(generator, pairs, out_dir, *, source, target, mode="instance", batch_size=8):
     """Generate images for pairs and write them with notebook 01's metadata.
 
     Writes ``out_dir/<utterance>.png`` (gray, 8-bit; the mean of RGB outputs)
-    carrying ``scale`` (the source image's, which on a fixed scale is every
-    image's), ``transform, sr, n_freq, n_time`` so notebook 05 can turn them
-    back into magnitudes, and ``out_dir/manifest.csv`` with columns
-    ``utterance, source_speaker, target_speaker, split, path,
-    source_image_path, target_image_path, source_audio_path,
-    target_audio_path, scale, sr, n_freq, n_time, height, width,
-    align_duration, align_lead``.
+    carrying ``scale`` (the pairs' one fixed scale), ``transform, sr, n_freq,
+    n_time`` so notebook 05 can turn them back into magnitudes, and
+    ``out_dir/manifest.csv`` with the columns :data:`GENERATED_COLUMNS`.
 
     Parameters
     ----------
     generator : keras.Model
     pairs : PairedImages
+        From :func:`load_manifest_pairs` / :func:`write_paired_images`
+        (scalograms) or :func:`load_folder_pairs` (no scale: ``scale`` and
+        ``transform`` are left empty).
     out_dir : path
     source, target : str
         Speaker labels (recorded in the manifest).
@@ -1005,32 +1207,23 @@ def write_generated(generator, pairs, out_dir, *, source, target, mode="instance
     -------
     generated : uint8 array (N, H, W, C)
     manifest : pandas.DataFrame
+
+    Raises
+    ------
+    GanDataError
+        The pairs' images are not on one fixed scale (see :func:`load_manifest_pairs`).
     """
-    from . import datasets, images
+    scale = _common_scale(pairs.names, pairs.meta)
     out_dir = Path(out_dir)
     generated = generate(generator, pairs.source, mode=mode, batch_size=batch_size)
     gray = np.clip(np.rint(generated.mean(axis=-1)), 0, 255).astype(np.uint8)
-    meta = pairs.meta.copy()
-    for col in ("source_audio_path", "target_audio_path", "transform", "scale", "sr", "n_freq", "n_time",
-                "align_duration", "align_lead"):
-        if col not in meta.columns:
-            meta[col] = None
-    if "split" not in meta.columns:
-        meta["split"] = "test"
     rows = []
-    for name, img, (_, m) in zip(pairs.names, gray, meta.iterrows()):
+    for img, (name, info, paths) in zip(gray, _generated_rows(pairs, scale)):
         path = out_dir / f"{name}.png"
-        info = {k: (None if pd.isna(m[k]) else m[k]) for k in ("transform", "scale", "sr", "n_freq", "n_time",
-                                                               "align_duration", "align_lead")}
-        images.save_image(path, img, dict(info, utterance=name, source_speaker=source,
-                                          target_speaker=target, generated_by="voxlib.gan",
-                                          generate_mode=mode))
-        rows.append(dict(utterance=name, source_speaker=source, target_speaker=target, split=m["split"],
-                         path=str(path), source_image_path=m["source_image_path"],
-                         target_image_path=m["target_image_path"], source_audio_path=m["source_audio_path"],
-                         target_audio_path=m["target_audio_path"], scale=info["scale"], sr=info["sr"],
-                         n_freq=info["n_freq"], n_time=info["n_time"], height=img.shape[0], width=img.shape[1],
-                         align_duration=info["align_duration"], align_lead=info["align_lead"]))
+        images.save_image(path, img, dict(info, utterance=name, source_speaker=source, target_speaker=target,
+                                          generated_by="voxlib.gan", generate_mode=mode))
+        rows.append(dict(info, **paths, utterance=name, source_speaker=source, target_speaker=target,
+                         path=str(path), height=img.shape[0], width=img.shape[1]))
     manifest = pd.DataFrame(rows, columns=GENERATED_COLUMNS)
     datasets.write_manifest(manifest, out_dir / "manifest.csv")
     return generated, manifest

@@ -15,15 +15,25 @@ shrink factor), mirrored indices at the borders, weights normalised to sum
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+from threadpoolctl import ThreadpoolController
+from tqdm.auto import tqdm
 
-__all__ = ["to_image", "from_image", "resize", "save_image", "load_image", "log_magnitude",
-           "IMAGE_FORMATS", "META_KEY"]
+from voxlib import audio, datasets, transforms
+
+__all__ = ["to_image", "from_image", "resize", "save_image", "load_image", "log_magnitude", "to_gray",
+           "audio_to_image", "write_images", "image_params", "MANIFEST_COLUMNS", "IMAGE_FORMATS", "META_KEY"]
 
 #: Text-chunk key (PNG) under which the metadata JSON is stored.
 META_KEY = "voxlib"
@@ -90,18 +100,12 @@ def _resize_blocks(n_in: int, n_out: int, antialias: bool = True, block: int = 3
 
 @functools.lru_cache(maxsize=1)
 def _blas_controller():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it, BLAS keeps its threads
-        return None
     return ThreadpoolController()
 
 
 def _one_blas_thread():
     """Context: BLAS on one thread. These products are small; threads spinning on a
     busy machine made them several times slower."""
-    import contextlib
-
     ctl = _blas_controller()
     return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()
 
@@ -205,7 +209,8 @@ def to_image(mag, size=(512, 512), *, scale=None, saturate: bool = False):
     return img, float(scale)
 
 
-def _to_gray(img: np.ndarray) -> np.ndarray:
+def to_gray(img) -> np.ndarray:
+    """Gray levels of an (H, W) or (H, W, 1|3|4) image as float32 (H, W), MATLAB ``rgb2gray`` weights."""
     img = np.asarray(img)
     if img.ndim == 3 and img.shape[-1] in (3, 4):
         return img[..., :3].astype(np.float32) @ _RGB2GRAY.astype(np.float32)
@@ -239,7 +244,7 @@ def from_image(img, scale, shape=None) -> np.ndarray:
     """
     if not (np.isscalar(scale) and np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive number (the one stored with the image); got {scale!r}")
-    level = _to_gray(img) * (float(scale) / 255.0)
+    level = to_gray(img) * (float(scale) / 255.0)
     if shape is not None:
         level = np.maximum(resize(level, shape), 0.0)
     return (np.power(10.0, level / 50.0, dtype=np.float32) - 1.0).astype(np.float32)
@@ -253,8 +258,6 @@ def _sidecar(path: Path) -> Path:
 
 
 def _read_meta(path: Path) -> dict | None:
-    from PIL import Image
-
     if IMAGE_FORMATS.get(path.suffix.lower()) == "PNG":
         with Image.open(path) as im:
             text = getattr(im, "text", {}) or {}
@@ -297,8 +300,6 @@ def save_image(path, img, meta, channels: int = 1, *, overwrite=None) -> Path:
     -------
     Path
     """
-    from PIL import Image
-
     path = Path(path)
     fmt = IMAGE_FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -320,8 +321,6 @@ def save_image(path, img, meta, channels: int = 1, *, overwrite=None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     im = Image.fromarray(np.repeat(img[..., None], 3, axis=-1) if channels == 3 else img)
     if fmt == "PNG":
-        from PIL.PngImagePlugin import PngInfo
-
         info = PngInfo()
         info.add_text(META_KEY, text)
         im.save(path, format="PNG", pnginfo=info)
@@ -338,8 +337,19 @@ def _read_meta_safe(path: Path):
         return None
 
 
-def load_image(path):
-    """Read an image written by :func:`save_image`.
+def load_image(path, *, fallback_scale=None):
+    """Read an image, with the metadata :func:`save_image` stored beside its pixels.
+
+    The one reader of the package: notebook 02's classifiers, notebook 04's
+    pairs and notebook 05's reconstructions all read images through it.
+
+    Parameters
+    ----------
+    path : str or Path
+    fallback_scale : float or None
+        For an image without voxlib metadata (a user's own image): the scale to
+        assume, returned as ``meta = {"scale": fallback_scale}``. None (default)
+        refuses such an image, because its magnitudes are unknown.
 
     Returns
     -------
@@ -351,18 +361,270 @@ def load_image(path):
     Raises
     ------
     FileNotFoundError, ValueError
-        The file is missing, or has no voxlib metadata (then the scale is unknown).
+        The file is missing, or has no voxlib metadata and no ``fallback_scale``.
     """
-    from PIL import Image
-
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; run voxlib.transforms.write_images first "
+        raise FileNotFoundError(f"{path} does not exist; run voxlib.images.write_images first "
                                 "or check the manifest's path column.")
     with Image.open(path) as im:
         img = np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im).copy()
-    meta = _read_meta(path)
+    meta = _read_meta_safe(path)
     if meta is None:
-        raise ValueError(f"{path} has no voxlib metadata (no scale stored), so it cannot be turned back "
-                         "into magnitudes; re-create it with voxlib.images.save_image.")
+        if fallback_scale is None:
+            raise ValueError(f"{path} has no voxlib metadata (no scale stored), so it cannot be turned back "
+                             "into magnitudes; re-create it with voxlib.images.save_image, or pass "
+                             "fallback_scale to assume one.")
+        meta = {"scale": fallback_scale}
     return img, meta
+
+
+# --------------------------------------------------------------------------
+# the one recipe: audio -> transform -> magnitude -> 8-bit image
+# --------------------------------------------------------------------------
+def audio_to_image(y, sr, transform, *, image_size=(512, 512), scale=None, saturate: bool = False):
+    """One clip -> one 8-bit image of a registry transform: the package's only image recipe.
+
+    ``|C|`` of :func:`voxlib.transforms.magnitude` (a CWT reduced along time
+    block by block, so the complex matrix is never held), then
+    :func:`to_image`. Notebook 01's images (:func:`write_images`), notebook
+    04's pairs and notebook 05's classifier input all come from here, so the
+    same clip gives the same pixels everywhere.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], real
+    sr : float > 0, Hz
+    transform : str
+        Registry name (:data:`voxlib.transforms.TRANSFORMS`).
+    image_size : (int, int) or None
+        Image (height, width) in pixels; None keeps the transform's own grid.
+    scale : float > 0 or None
+        See :func:`to_image` (None: the image's own maximum).
+    saturate : bool
+        MATLAB's saturating ``imwrite`` (teaching switch, :func:`to_image`).
+
+    Returns
+    -------
+    img : np.ndarray [shape=image_size, dtype=uint8]
+    info : dict
+        ``scale`` (used), ``n_freq``, ``n_time`` (the transform's own grid),
+        ``fmin``, ``fmax`` (Hz), ``height``, ``width``.
+    """
+    size = None if image_size is None else tuple(int(v) for v in image_size)
+    reduce_time = None if size is None else (lambda m: _resize_last_axis(m, size[1], True))
+    mag, freqs, n_time = transforms.magnitude(y, sr, transform, reduce_time=reduce_time)
+    img, used = to_image(mag, size, scale=scale, saturate=saturate)
+    info = {"scale": used, "n_freq": int(mag.shape[0]), "n_time": int(n_time), "fmin": float(freqs.min()),
+            "fmax": float(freqs.max()), "height": int(img.shape[0]), "width": int(img.shape[1])}
+    return img, info
+
+
+# --------------------------------------------------------------------------
+# the notebook-01 driver: a corpus -> images on disk + manifest
+# --------------------------------------------------------------------------
+MANIFEST_COLUMNS = ["speaker", "utterance", "transform", "aligned", "path", "scale", "sr", "n_freq",
+                    "n_time", "height", "width", "fmin", "fmax", "source_path", "source_hash", "params_hash"]
+#: Bumped whenever the image recipe changes, so old images are recomputed.
+IMAGE_RECIPE_VERSION = 1
+_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg"}
+
+
+def image_params(name, *, image_size=(512, 512), sr=8000, aligned=False, align_duration=3.0,
+                 align_lead=0.5, fmt="png", channels=1, scale=None, saturate=False) -> dict:
+    """Every parameter that affects one image of transform ``name`` (what ``params_hash`` hashes)."""
+    spec = transforms._check_transform(name)
+    p = {"recipe": IMAGE_RECIPE_VERSION, "transform": name, "settings": spec.settings,
+         "image_size": None if image_size is None else [int(v) for v in image_size],
+         "sr": None if sr is None else int(sr), "aligned": bool(aligned), "fmt": _FORMATS[fmt],
+         "channels": int(channels), "scale": None if scale is None else float(scale), "saturate": bool(saturate)}
+    if aligned:
+        p.update(align_duration=float(align_duration), align_lead=float(align_lead))
+    return p
+
+
+def _hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _scale_for(scale, name):
+    return scale.get(name) if isinstance(scale, dict) else scale
+
+
+def _check_positive(value, name, *, allow_none=True):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not np.isscalar(value) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number{' or None' if allow_none else ''}; got {value!r}")
+
+
+def _validate_write_params(corpus, transform_names, image_size, sr, aligned, align_duration, align_lead, fmt,
+                           channels, scale, saturate):
+    """Every parameter of :func:`write_images`, checked before any file is read or written."""
+    for name in transform_names:
+        transforms._check_transform(name)
+    if not transform_names:
+        raise ValueError("transforms must name at least one registry transform; got an empty list")
+    if fmt not in _FORMATS:
+        raise ValueError(f"fmt must be one of {sorted(_FORMATS)}; got {fmt!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3; got {channels!r}")
+    if image_size is not None and (len(image_size) != 2 or min(int(v) for v in image_size) < 1):
+        raise ValueError(f"image_size must be (height, width) in pixels or None; got {image_size!r}")
+    _check_positive(sr, "sr")
+    if aligned:
+        _check_positive(align_duration, "align_duration", allow_none=False)
+        if not (np.isscalar(align_lead) and 0 <= align_lead < align_duration):
+            raise ValueError(f"align_lead must be in [0, align_duration) seconds; got {align_lead!r}")
+    if isinstance(scale, dict):
+        unknown = set(scale) - set(transforms.TRANSFORMS)
+        if unknown:
+            raise ValueError(f"scale names unknown transforms {sorted(unknown)}; keys must be among "
+                             f"{sorted(transforms.TRANSFORMS)}")
+        for name, value in scale.items():
+            _check_positive(value, f"scale[{name!r}]")
+    else:
+        _check_positive(scale, "scale (a number, a {transform: number} dict, or None)")
+    if saturate and any(_scale_for(scale, n) is not None for n in transform_names):
+        raise ValueError(f"saturate=True fixes the scale at 1 (MATLAB imwrite); got scale={scale!r}")
+    datasets._require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
+
+
+def _previous_rows(manifest_path: Path) -> dict:
+    if not manifest_path.is_file():
+        return {}
+    old = datasets.load_manifest(manifest_path, required=MANIFEST_COLUMNS)
+    return {(str(r["speaker"]), str(r["utterance"]), r["transform"]): r for r in old.to_dict("records")}
+
+
+def _plan(rec, out_dir, transform_names, fmt, hashes, previous, source_hash):
+    """Rows still valid from the previous manifest, and the (transform, destination) pairs to make."""
+    speaker, utt = str(rec["speaker"]), str(rec["utterance"])
+    kept, todo = [], []
+    for name in transform_names:
+        dest = (out_dir / name / speaker / f"{utt}{_FORMATS[fmt]}").resolve()
+        prev = previous.get((speaker, utt, name))
+        if (prev is not None and prev["source_hash"] == source_hash and prev["params_hash"] == hashes[name]
+                and Path(prev["path"]).resolve() == dest and dest.is_file()):
+            kept.append({c: prev[c] for c in MANIFEST_COLUMNS} | {"speaker": speaker, "utterance": utt})
+        else:
+            todo.append((name, dest))
+    return kept, todo
+
+
+def _write_file_images(rec, todo, *, sr, aligned, align_duration, align_lead, image_size, scale, saturate,
+                       channels, hashes, source_hash):
+    """Load one recording once and write each of its missing images; returns their manifest rows."""
+    src = Path(rec["path"])
+    y, rate = audio.load(src, sr=sr)
+    if aligned:
+        y = audio.vad_align(y, rate, duration=align_duration, lead=align_lead, path=src)
+    rows = []
+    for name, dest in todo:
+        img, info = audio_to_image(y, rate, name, image_size=image_size, scale=_scale_for(scale, name),
+                                   saturate=saturate)
+        row = {"speaker": str(rec["speaker"]), "utterance": str(rec["utterance"]), "transform": name,
+               "aligned": bool(aligned), "path": str(dest), "sr": int(rate),
+               **{k: info[k] for k in ("scale", "n_freq", "n_time", "height", "width", "fmin", "fmax")},
+               "source_path": str(src.resolve()), "source_hash": source_hash, "params_hash": hashes[name]}
+        meta = {k: v for k, v in row.items() if k not in ("path", "source_path")}
+        meta.update(source=src.name, n_samples=int(y.shape[0]), saturate=bool(saturate),
+                    formula="pixel = round(255 * 50*log10(mag + 1) / scale)",
+                    row_order="high-to-low frequency" if transforms.TRANSFORMS[name].kind == "cwt"
+                    else "low-to-high frequency")
+        if aligned:
+            meta.update(align_duration=float(align_duration), align_lead=float(align_lead))
+        save_image(dest, img, meta, channels=channels)
+        rows.append(row)
+    return rows
+
+
+def _finish_manifest(rows, transform_names, manifest_path, skipped) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    order = {n: i for i, n in enumerate(transform_names)}
+    df = df.sort_values(["speaker", "utterance", "transform"], key=lambda s: s.map(order) if s.name == "transform"
+                        else s, ignore_index=True)
+    datasets.write_manifest(df, manifest_path)
+    df.attrs["skipped"] = skipped
+    return df
+
+
+def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), image_size=(512, 512), sr=8000,
+                 aligned=False, align_duration=3.0, align_lead=0.5, fmt="png", channels=1, scale=None,
+                 saturate=False, progress=True):
+    """Compute the images of every recording for every transform and write their manifest.
+
+    Every parameter is validated first: a bad value raises ``ValueError`` before
+    any file is read or written. Then each file is loaded once
+    (``voxlib.audio.load`` at ``sr``; with ``aligned``, ``voxlib.audio.vad_align``),
+    every requested transform goes through :func:`audio_to_image`, and the image
+    is saved as ``out_dir/<transform>/<speaker>/<utterance>.<fmt>`` with its
+    metadata. An image is skipped when the previous manifest holds a row for it
+    with the same ``source_hash`` (the file's content) and ``params_hash``
+    (every parameter of :func:`image_params`) and the file still exists.
+    A recording that cannot be used (unreadable, undecodable, silent, no speech
+    when aligning: an ``AudioError``) is skipped with a warning naming it.
+
+    Parameters
+    ----------
+    corpus : pandas.DataFrame
+        Columns ``path``, ``speaker``, ``utterance`` (``voxlib.datasets.discover``).
+    out_dir : path
+        Output folder (``<run_dir>/transforms``).
+    transforms : sequence of str
+        Registry names (default: all six).
+    image_size : (int, int) or None
+        Image (height, width) in pixels; None keeps each transform's own grid.
+    sr : int or None
+        Analysis sample rate in Hz (files are resampled); None keeps each file's rate.
+    aligned : bool
+        VAD-align each clip first (the thesis's ``VADPAL``, for cloning).
+    align_duration, align_lead : float
+        Aligned clip length and leading silence, seconds.
+    fmt : {"png", "jpg"}
+        PNG keeps the scale in a text chunk; JPEG (the thesis's format) uses a sidecar.
+    channels : {1, 3}
+        Grayscale or three identical channels.
+    scale : float, dict or None
+        None: each image's own maximum; a float: one fixed scale for all
+        images (pixels then mean the same magnitude everywhere; above it clips);
+        a dict: a fixed scale per transform name.
+    saturate : bool
+        MATLAB's saturating ``imwrite`` (teaching switch, see :func:`to_image`).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest (:data:`MANIFEST_COLUMNS`, paths absolute), also written to
+        ``out_dir/manifest.csv`` with paths relative to it. Skipped recordings
+        are listed in ``df.attrs["skipped"]``.
+    """
+    names = list(transforms)
+    _validate_write_params(corpus, names, image_size, sr, aligned, align_duration, align_lead, fmt, channels,
+                           scale, saturate)
+    out_dir = Path(out_dir)
+    manifest_path = out_dir / "manifest.csv"
+    common = dict(image_size=image_size, sr=sr, aligned=aligned, align_duration=align_duration,
+                  align_lead=align_lead, fmt=fmt, channels=channels, saturate=saturate)
+    hashes = {n: _hash(image_params(n, scale=_scale_for(scale, n), **common)) for n in names}
+    previous = _previous_rows(manifest_path)
+    rows, skipped = [], []
+    for rec in tqdm(corpus.to_dict("records"), desc="images", unit="file", disable=not progress):
+        src = Path(rec["path"])
+        try:
+            source_hash = datasets.file_hash(src)
+            kept, todo = _plan(rec, out_dir, names, fmt, hashes, previous, source_hash)
+            rows += kept
+            if todo:
+                rows += _write_file_images(rec, todo, sr=sr, aligned=aligned, align_duration=align_duration,
+                                           align_lead=align_lead, image_size=image_size, scale=scale,
+                                           saturate=saturate, channels=channels, hashes=hashes,
+                                           source_hash=source_hash)
+        except FileExistsError:  # a user's own file in the way: never overwritten, never skipped silently
+            raise
+        except (audio.AudioError, OSError) as exc:  # this recording only
+            warnings.warn(f"skipped {src}: {exc}", stacklevel=2)
+            skipped.append(str(src))
+    return _finish_manifest(rows, names, manifest_path, skipped)

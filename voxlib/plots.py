@@ -6,6 +6,17 @@ follow the notebooks' order.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.patches import Patch
+
+from voxlib import images
+from voxlib import results as R
+
 # --- 01 transforms ---
 
 
@@ -26,42 +37,45 @@ def plot_transforms(tfs, *, title=None, ncols: int = 3, max_columns: int = 800, 
     fmin : float
         Lowest frequency drawn on the CWT panels, Hz.
     """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from voxlib.images import log_magnitude, resize
-
     items = list(tfs.items()) if isinstance(tfs, dict) else [(tf.transform, tf) for tf in tfs]
     nrows = -(-len(items) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.0 * nrows), squeeze=False)
     for ax, (name, tf) in zip(axes.flat, items):
-        keep = tf.freqs >= 0
-        freqs = tf.freqs[keep]
-        mag = np.abs(tf.coefs[keep])
-        n_cols = min(max_columns, mag.shape[1])
-        level = log_magnitude(resize(mag, (mag.shape[0], n_cols)))
-        times = np.linspace(tf.times[0], tf.times[-1], n_cols)
-        mesh = ax.pcolormesh(times, freqs, level, shading="nearest", cmap=cmap, rasterized=True)
-        if tf.scales is not None:
-            ax.set_yscale("log")
-            ax.set_ylim(max(fmin, freqs.min()), freqs.max())
-            ticks = [f for f in (20, 50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000)
-                     if max(fmin, freqs.min()) <= f <= freqs.max()]
-            ax.set_yticks(ticks, [f"{f:g}" for f in ticks])
-            ax.minorticks_off()
-        else:
-            ax.set_ylim(0, freqs.max())
-        ax.set_title(f"{name} ({'CWT' if tf.scales is not None else 'STFT'}, {tf.coefs.shape[0]}×{tf.coefs.shape[1]})",
-                     fontsize=10)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("frequency (Hz)")
-        fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.05).set_label("50·log10(|C|+1)", fontsize=8)
+        _tf_panel(fig, ax, name, tf, max_columns=max_columns, fmin=fmin, cmap=cmap)
     for ax in list(axes.flat)[len(items):]:
         ax.axis("off")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return _finish(fig, path, formats)
+
+
+_FREQUENCY_TICKS = (20, 50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000)  # Hz, on log CWT axes
+
+
+def _tf_panel(fig, ax, name, tf, *, max_columns, fmin, cmap):
+    """One transform of :func:`plot_transforms`: level image, axes, colour bar."""
+    keep = tf.freqs >= 0
+    freqs = tf.freqs[keep]
+    mag = np.abs(tf.coefs[keep])
+    n_cols = min(max_columns, mag.shape[1])
+    level = images.log_magnitude(images.resize(mag, (mag.shape[0], n_cols)))
+    times = np.linspace(tf.times[0], tf.times[-1], n_cols)
+    mesh = ax.pcolormesh(times, freqs, level, shading="nearest", cmap=cmap, rasterized=True)
+    if tf.scales is not None:
+        low = max(fmin, freqs.min())
+        ax.set_yscale("log")
+        ax.set_ylim(low, freqs.max())
+        ticks = [f for f in _FREQUENCY_TICKS if low <= f <= freqs.max()]
+        ax.set_yticks(ticks, [f"{f:g}" for f in ticks])
+        ax.minorticks_off()
+    else:
+        ax.set_ylim(0, freqs.max())
+    kind = "CWT" if tf.scales is not None else "STFT"
+    ax.set_title(f"{name} ({kind}, {tf.coefs.shape[0]}×{tf.coefs.shape[1]})", fontsize=10)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.05).set_label("50·log10(|C|+1)", fontsize=8)
 
 
 def plot_image_grid(imgs, titles=None, *, ncols: int = 3, path=None, formats=("png",)):
@@ -72,8 +86,6 @@ def plot_image_grid(imgs, titles=None, *, ncols: int = 3, path=None, formats=("p
     imgs : sequence of np.ndarray [shape=(H, W) or (H, W, 3)], uint8
     titles : sequence of str, optional
     """
-    import matplotlib.pyplot as plt
-
     nrows = -(-len(imgs) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.8 * ncols, 2.9 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -99,9 +111,6 @@ def plot_icwt_roundtrip(y, y_rec, sr, *, snr=None, zoom=0.04, title=None, path=N
     snr : float, optional
         Reconstruction SNR in dB, printed in the title.
     """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     t = np.arange(len(y)) / sr
     centre = int(np.argmax(np.abs(y)))
     half = int(zoom * sr / 2)
@@ -135,10 +144,6 @@ def plot_confusion(confusion, *, title=None, cmap="Blues", path=None, formats=("
         (:func:`voxlib.transfer.run_one` writes them with the predicted class
         as index).
     """
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    import seaborn as sns
-
     if not isinstance(confusion, pd.DataFrame):
         confusion = pd.read_csv(confusion, index_col=0)
     n = len(confusion)
@@ -160,9 +165,6 @@ def plot_history(history, *, title=None, path=None, formats=("png",)):
     history : DataFrame with ``epoch, accuracy, loss[, val_accuracy, val_loss]``
         (accuracy a fraction), or a path to its CSV.
     """
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
     if not isinstance(history, pd.DataFrame):
         history = pd.read_csv(history)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -184,9 +186,6 @@ def plot_history(history, *, title=None, path=None, formats=("png",)):
 def plot_sweep(sweep, *, path=None, formats=("png",)):
     """Held-out accuracy (95 % Wilson CI) beside training accuracy for every
     (network, transform) of a sweep table (``voxlib.transfer.load_sweep``)."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     networks = list(dict.fromkeys(sweep["network"]))
     fig, axes = plt.subplots(1, len(networks), figsize=(4.5 * len(networks), 3.4), squeeze=False,
                              sharey=True)
@@ -233,8 +232,6 @@ def save_figure(fig, path, *, formats=("png",), dpi: int = 150) -> list:
     list of Path
         The files written.
     """
-    from pathlib import Path
-
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in FIGURE_FORMATS]
@@ -258,8 +255,6 @@ def _finish(fig, path, formats):
 
 def _ci_errors(acc, lo, hi):
     """Asymmetric error bars (2, n) from CI bounds; None when no bound is known."""
-    import numpy as np
-
     acc, lo, hi = (np.asarray(v, float) for v in (acc, lo, hi))
     if not (np.isfinite(lo) | np.isfinite(hi)).any():
         return None
@@ -294,12 +289,9 @@ def plot_transform_bars(results, *, transforms=None, ncols: int = 2, path=None, 
     matplotlib.figure.Figure
         ``fig.axes[:n_transforms]`` each hold one bar container.
     """
-    import matplotlib.pyplot as plt
-    from voxlib.results import _levels, validate_results
-
-    validate_results(results)
-    transforms = list(transforms) if transforms is not None else _levels(results, "transform")
-    models = _levels(results, "model")
+    R.validate_results(results)
+    transforms = list(transforms) if transforms is not None else R._levels(results, "transform")
+    models = R._levels(results, "model")
     ncols = max(1, min(int(ncols), len(transforms)))
     nrows = -(-len(transforms) // ncols)
     width = max(3.0, 0.38 * len(models) + 1.2)
@@ -338,11 +330,7 @@ def plot_mean_accuracy(results, *, by: str = "transform", path=None, formats=("p
         :data:`BEST_COLOR`, the lowest :data:`WORST_COLOR`, the rest
         :data:`BAR_COLOR`.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-    from voxlib.results import summarize
-
-    s = summarize(results, by=by)
+    s = R.mean_accuracy(results, by=by)
     colors = [BAR_COLOR] * len(s)
     colors[int(s["mean"].to_numpy().argmin())] = WORST_COLOR
     colors[int(s["mean"].to_numpy().argmax())] = BEST_COLOR
@@ -367,13 +355,9 @@ def plot_accuracy_heatmap(results, *, cmap: str = "viridis", path=None, formats=
     matplotlib.figure.Figure
         Rows models (order of appearance), columns transforms (registry order).
     """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    from voxlib.results import _levels, validate_results
-
-    validate_results(results)
+    R.validate_results(results)
     grid = results.pivot_table(index="model", columns="transform", values="accuracy", aggfunc="mean")
-    grid = grid.reindex(index=_levels(results, "model"), columns=_levels(results, "transform"))
+    grid = grid.reindex(index=R._levels(results, "model"), columns=R._levels(results, "transform"))
     fig, ax = plt.subplots(figsize=(1.1 * grid.shape[1] + 3.5, 0.42 * grid.shape[0] + 1.6))
     sns.heatmap(grid, annot=True, fmt=".1f", cmap=cmap, ax=ax, linewidths=0.5,
                 cbar_kws={"label": "accuracy (%)"}, annot_kws={"fontsize": 8})
@@ -398,9 +382,6 @@ def plot_thesis_vs_ours(comparison, *, path=None, formats=("png",)):
     matplotlib.figure.Figure
         Three bar containers (thesis_train, ours_train, ours_test), one bar per row.
     """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     if comparison is None or comparison.empty:
         raise ValueError("comparison is empty: no (model, transform) pair is in both the thesis's table and ours")
     n = len(comparison)
@@ -411,7 +392,7 @@ def plot_thesis_vs_ours(comparison, *, path=None, formats=("png",)):
     for i, (col, label) in enumerate(labels.items()):
         yerr = (_ci_errors(comparison[col], comparison["ours_ci_low"], comparison["ours_ci_high"])
                 if col == "ours_test" else None)
-        bars = ax.bar(x + (i - 1) * 0.27, comparison[col], width=0.27, color=COMPARISON_COLORS[col],
+        ax.bar(x + (i - 1) * 0.27, comparison[col], width=0.27, color=COMPARISON_COLORS[col],
                       edgecolor="black", linewidth=0.5, yerr=yerr, capsize=2, label=label)
     ax.set_xticks(x, [f"{m}\n{t}" for m, t in zip(comparison["model"], comparison["transform"])],
                   rotation=90 if n > 8 else 0, fontsize=8)
@@ -425,20 +406,13 @@ def plot_thesis_vs_ours(comparison, *, path=None, formats=("png",)):
 # --- 04 gan cloning ---
 
 
-def _gray(img):
-    """(H, W, 1) -> (H, W) for a gray colour map; (H, W, 3) stays colour."""
-    import numpy as np
-    img = np.asarray(img)
-    return img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img
-
-
 def plot_gan_panel(source, target, generated=None, *, names=None, title=None, path=None):
     """Input / target / generated images side by side, one row per pair.
 
     Parameters
     ----------
     source, target, generated : uint8 array (k, H, W, C)
-        ``C`` = 1 is drawn in gray (low = dark), 3 in colour; rows are pairs;
+        Drawn in gray (low = dark; ``C`` = 3 through :func:`voxlib.images.to_gray`); rows are pairs;
         ``generated=None`` draws only the pairs. Gray levels are stretched to
         the brightest pixel shown, the same for every panel (scalograms on a
         fixed scale are dark).
@@ -452,7 +426,6 @@ def plot_gan_panel(source, target, generated=None, *, names=None, title=None, pa
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
     k = len(source)
     h, w = source.shape[1:3]
     columns = [(source, "input (source)"), (target, "target")] + ([] if generated is None else [(generated, "generated")])
@@ -463,7 +436,7 @@ def plot_gan_panel(source, target, generated=None, *, names=None, title=None, pa
         for j, (stack, label) in enumerate(columns):
             img = stack[i]
             ax = axes[i, j]
-            ax.imshow(_gray(img), cmap="gray", vmin=0, vmax=vmax, aspect="auto", origin="upper")
+            ax.imshow(images.to_gray(img), cmap="gray", vmin=0, vmax=vmax, aspect="auto", origin="upper")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
@@ -492,7 +465,6 @@ def plot_gan_losses(losses, *, path=None):
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     for ax, col, label in zip(axes, ("gen_l1", "gen_gan", "disc"),
                               ("generator L1 (on [-1, 1])", "generator GAN (BCE)", "discriminator (BCE real + fake)")):
@@ -526,8 +498,6 @@ def plot_quality_vs_width(table, *, path=None, formats=("png",)):
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
     img = table[table["image"] != "none"].groupby("width")[["snr_db", "mcd_db"]].mean()
     ceiling = table[table["image"] == "none"][["snr_db", "mcd_db"]].mean()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -552,7 +522,7 @@ def plot_reconstruction_summary(summary, *, measures=("mcd_db", "lsd_db"), path=
     Parameters
     ----------
     summary : pandas.DataFrame
-        :func:`voxlib.reconstruction.summarize` (index = condition).
+        :func:`voxlib.reconstruction.summarize_conditions` (index = condition).
     measures : sequence of str
         Columns to draw (dB, lower is closer to the target).
     path : path or None
@@ -561,8 +531,6 @@ def plot_reconstruction_summary(summary, *, measures=("mcd_db", "lsd_db"), path=
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
     measures = [m for m in measures if m in summary.columns]
     rows = [c for c in summary.index if c != "target"]
     fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 0.45 * len(rows) + 1.2),

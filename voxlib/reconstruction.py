@@ -7,6 +7,9 @@ phase of the source utterance's Amor CWT and running the inverse CWT
 the image is inverted through the scale notebook 01 stored beside it
 (:func:`voxlib.images.from_image`), so the only losses are the image's size and
 8 bits; ``thesis_rescale=True`` reproduces the original path for comparison.
+The wavelet is the one notebook 04 made the images with (the generated
+manifest's ``transform`` column); an STFT image is refused, since it cannot be
+inverted with the inverse CWT.
 
 Pieces, from arrays to files:
 
@@ -15,24 +18,32 @@ Pieces, from arrays to files:
   a Griffin-Lim-like phase refinement (:func:`refine_phase`);
 - :func:`oracle`, :func:`quality_vs_width`: the same pipeline fed with the target's
   own magnitude, to show what the method can reach and what the image width costs;
-- :func:`write_reconstructions`, :func:`evaluate`, :func:`summarize`, :func:`verdict`:
-  notebook 04's generated manifest → WAVs, a metrics table and a paragraph.
+- :func:`write_reconstructions`, :func:`measure`, :func:`summarize_conditions`, :func:`verdict`:
+  notebook 04's generated manifest → WAVs, a metrics table and a paragraph;
+- :func:`classifier_images`, :func:`classify_audio`: clips → notebook 01's images
+  (:func:`voxlib.images.audio_to_image`) → the speaker a notebook-02 classifier hears.
 """
 from __future__ import annotations
 
+import importlib.util
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from voxlib import audio, images, metrics, transforms
 from voxlib.datasets import load_manifest, write_manifest
+from voxlib.gan import GENERATED_COLUMNS
 
 __all__ = [
     "ReconstructionError",
     "PHASE_MODES",
     "CONDITIONS",
+    "SAME_TIMING",
+    "DEFAULT_TRANSFORM",
     "image_to_magnitude",
     "image_round_trip",
     "apply_phase",
@@ -43,26 +54,28 @@ __all__ = [
     "width_study",
     "load_aligned",
     "load_generated",
+    "wavelet_of",
     "write_reconstructions",
+    "classifier_images",
     "classify_audio",
-    "load_best_classifier",
-    "evaluate",
+    "measure",
     "sentence_table",
-    "summarize",
+    "summarize_conditions",
     "verdict",
 ]
 
-GENERATED_COLUMNS = ("utterance", "path", "source_audio_path", "target_audio_path", "sr",
-                     "align_duration", "align_lead")
 PRODUCERS = {  # what makes each input, named in error messages
     "generated": "notebook 04 (04_gan_cloning.ipynb, voxlib.gan) writes "
                  "<run_dir>/cloning/<source>__<target>/generated/manifest.csv",
-    "image": "notebook 01 (01_transforms.ipynb, voxlib.transforms.write_images) and notebook 04 "
+    "image": "notebook 01 (01_transforms.ipynb, voxlib.images.write_images) and notebook 04 "
              "(voxlib.gan) store the image scale in the PNG text chunk; re-run the notebook "
              "that made the image",
-    "classifier": "notebook 02 (02_transfer_learning.ipynb) writes <run_dir>/sweep/sweep.csv "
-                  "and the saved models",
 }
+#: Transform assumed for a generated manifest written before it had a ``transform`` column:
+#: notebook 04's default (and the only transform it used then).
+DEFAULT_TRANSFORM = "amor"
+#: The CWT transforms of :data:`voxlib.transforms.TRANSFORMS`: the only images this module inverts.
+_CWT_TRANSFORMS = tuple(n for n, spec in transforms.TRANSFORMS.items() if spec.kind == "cwt")
 
 
 class ReconstructionError(ValueError):
@@ -347,40 +360,88 @@ def load_aligned(path, sr, *, duration=3.0, lead=0.5, what="source", utterance=N
     return audio.vad_align(y, sr, duration=float(duration), lead=float(lead), path=path)
 
 
+def wavelet_of(transform, *, where="generated manifest") -> str:
+    """The CWT wavelet of a transform name of the generated manifest's ``transform`` column.
+
+    Raises :class:`ReconstructionError` for an unknown name, and for an STFT
+    (``hamming``, ``blackman``, ``kaiser``), whose images cannot be inverted with
+    the inverse CWT (and hold two-sided STFT magnitudes without the STFT's phase).
+    """
+    if transform not in transforms.TRANSFORMS:
+        raise ReconstructionError(
+            f"{where}: transform={transform!r} is not a voxlib transform (one of "
+            f"{', '.join(transforms.TRANSFORMS)}); {PRODUCERS['generated']} with a transform column.")
+    spec = transforms.TRANSFORMS[transform]
+    if spec.kind != "cwt":
+        raise ReconstructionError(
+            f"{where}: transform={transform!r} is an STFT ({spec.description}). Its images cannot be "
+            "turned back into sound here: an STFT image cannot be inverted with the inverse CWT, and "
+            "these images are two-sided STFT magnitudes without the STFT's phase, so no phase of the "
+            f"source's CWT fits them. Run notebook 04 with transform set to a CWT "
+            f"({', '.join(repr(n) for n in _CWT_TRANSFORMS)}), then this notebook on its output.")
+    return spec.settings["wavelet"]
+
+
+def _with_transform(df, where) -> pd.DataFrame:
+    """``df`` with a validated ``transform`` column; a manifest made before the column
+    existed (or rows left blank) is read as :data:`DEFAULT_TRANSFORM` with a warning (internal)."""
+    blank = (pd.Series(True, index=df.index) if "transform" not in df.columns
+             else df["transform"].map(_missing))
+    if blank.any():
+        warnings.warn(
+            f"{where}: no transform recorded for {int(blank.sum())} of {len(df)} generated images "
+            f"(a manifest written before notebook 04 stored its wavelet); reading them as "
+            f"transform={DEFAULT_TRANSFORM!r}, notebook 04's default. Re-run notebook 04 to record "
+            "the transform it used.", UserWarning, stacklevel=3)
+        df = df.assign(transform=df["transform"].where(~blank, DEFAULT_TRANSFORM)
+                       if "transform" in df.columns else DEFAULT_TRANSFORM)
+    for name, rows in df.groupby("transform", sort=False):
+        wavelet_of(name, where=f"{where} (utterances {', '.join(map(str, rows['utterance'].head(3)))})")
+    return df
+
+
 def load_generated(path, *, split=None) -> pd.DataFrame:
     """Read notebook 04's ``generated/manifest.csv`` (paths made absolute), checking its columns.
 
+    Every column of :data:`voxlib.gan.GENERATED_COLUMNS` is required except
+    ``transform``: a manifest without it (written before it existed) is read as
+    :data:`DEFAULT_TRANSFORM` with a warning naming the file. A non-CWT transform
+    raises :class:`ReconstructionError` (see :func:`wavelet_of`).
     ``split`` keeps one split (``"test"`` = held-out sentences) when given.
     """
     path = Path(path)
     if not path.is_file():
         raise ReconstructionError(f"{path}: no generated manifest. {PRODUCERS['generated']}; run it first.")
     try:
-        df = load_manifest(path, required=GENERATED_COLUMNS)
+        df = load_manifest(path, required=[c for c in GENERATED_COLUMNS if c != "transform"])
     except (KeyError, ValueError) as err:
         raise ReconstructionError(f"{path}: {err}. {PRODUCERS['generated']}.") from err
     if split is not None and "split" in df.columns:
         df = df[df["split"] == split]
         if df.empty:
             raise ReconstructionError(f"{path}: no rows with split == {split!r}")
-    return df.reset_index(drop=True)
+    return _with_transform(df.reset_index(drop=True), str(path))
 
 
-def _load_scaled_image(path, fallback_scale=None):
-    """(img, scale) of a PNG; the PNG's own scale first, else the manifest's (internal)."""
+def _as_generated(generated) -> pd.DataFrame:
+    """A generated manifest given as a path or a table, with its ``transform`` checked (internal)."""
+    if isinstance(generated, pd.DataFrame):
+        return _with_transform(generated, "the generated table passed in")
+    return load_generated(generated)
+
+
+def _read_scaled_image(path, fallback_scale=None):
+    """(img, scale) of a PNG: its own stored scale, else ``fallback_scale`` (the manifest's) (internal)."""
     if _missing(path) or not Path(str(path)).is_file():
         raise ReconstructionError(f"image {path!r} does not exist. {PRODUCERS['generated']}.")
+    fallback = None if _missing(fallback_scale) else float(fallback_scale)
     try:
-        img, meta = images.load_image(path)
-    except ValueError:  # no voxlib metadata in the file: the manifest's scale column may still have it
-        from PIL import Image
-
-        with Image.open(path) as im:
-            img, meta = np.asarray(im.convert("L")).copy(), {}
+        img, meta = images.load_image(path, fallback_scale=fallback)
+    except ValueError as err:
+        raise ReconstructionError(f"image {path}: no stored scale and no scale column to fall back on "
+                                  f"({err}). {PRODUCERS['image']}.") from err
     scale = meta.get("scale")
-    if _missing(scale):
-        scale = fallback_scale
-    return img, _check_scale(None if _missing(scale) else float(scale), where=str(path))
+    return img, _check_scale(fallback if _missing(scale) else float(scale), where=str(path))
 
 
 CONDITIONS = {  # name -> what the row is, for the table and the text
@@ -396,14 +457,30 @@ CONDITIONS = {  # name -> what the row is, for the table and the text
 SAME_TIMING = ("oracle_own", "target")  # conditions sharing the target's timing and phase
 
 
-def _reconstruct_row(row, *, phase, n_iter, wavelet) -> dict:
-    """All conditions of one generated row as signals (internal)."""
+def _row_clips(row):
+    """The VAD-aligned source and target clips of one generated row (internal)."""
     sr = int(row["sr"])
     align = {"duration": float(row["align_duration"]), "lead": float(row["align_lead"])}
-    y_src = load_aligned(row["source_audio_path"], sr, what="source", utterance=row["utterance"], **align)
-    y_tgt = load_aligned(row["target_audio_path"], sr, what="target", utterance=row["utterance"], **align)
+    return tuple(load_aligned(row[f"{who}_audio_path"], sr, what=who, utterance=row["utterance"], **align)
+                 for who in ("source", "target"))
+
+
+def _target_magnitude(row, tf_tgt, image_shape, shape) -> np.ndarray:
+    """The target's own image as magnitudes: its stored image, else made the notebook-01 way (internal)."""
+    timg_path = row.get("target_image_path")
+    if not _missing(timg_path) and Path(str(timg_path)).is_file():
+        timg, tscale = _read_scaled_image(timg_path)
+        return image_to_magnitude(timg, tscale, shape)
+    return image_round_trip(np.abs(tf_tgt.coefs), image_shape)
+
+
+def _reconstruct_row(row, *, phase, n_iter) -> dict:
+    """All conditions of one generated row as signals, with the row's wavelet (internal)."""
+    sr = int(row["sr"])
+    wavelet = wavelet_of(row["transform"], where=f"utterance {row['utterance']!r}")
+    y_src, y_tgt = _row_clips(row)
     tf_src, tf_tgt = transforms.cwt(y_src, sr, wavelet), transforms.cwt(y_tgt, sr, wavelet)
-    img, scale = _load_scaled_image(row["path"], row.get("scale"))
+    img, scale = _read_scaled_image(row["path"], row.get("scale"))
     shape = tf_src.coefs.shape
     mag = image_to_magnitude(img, scale, shape)
     out = {"source": y_src, "target": y_tgt, "converted": reconstruct(mag, tf_src),
@@ -412,21 +489,32 @@ def _reconstruct_row(row, *, phase, n_iter, wavelet) -> dict:
     if phase == "refined":
         out["converted_refined"] = reconstruct(mag, tf_src, phase="refined", n_iter=n_iter)
     out["null_flat"] = reconstruct(np.full(shape, mag.mean()), tf_src)
-    timg_path = row.get("target_image_path")
-    if not _missing(timg_path) and Path(str(timg_path)).is_file():
-        timg, tscale = _load_scaled_image(timg_path)
-        mag_t = image_to_magnitude(timg, tscale, shape)
-    else:  # no stored target image: make it the notebook-01 way at the generated image's size
-        mag_t = image_round_trip(np.abs(tf_tgt.coefs), np.asarray(img).shape[:2])
+    mag_t = _target_magnitude(row, tf_tgt, np.asarray(img).shape[:2], shape)
     out["oracle_own"] = reconstruct(mag_t, tf_tgt)
     out["oracle_source_phase"] = reconstruct(mag_t, tf_src)
     return out
 
 
-def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, wavelet="amor",
-                          overwrite=False, progress=True) -> pd.DataFrame:
+def _write_row(row, signals, out_dir, overwrite) -> list:
+    """Write one row's signals as WAVs; their rows of ``reconstructions.csv`` (internal)."""
+    rows = []
+    for condition, y in signals.items():
+        path = out_dir / "wav" / f"{row['utterance']}__{condition}.wav"
+        peak = float(np.max(np.abs(y)))
+        audio.write_wav(path, y / peak if peak > 1 else y, int(row["sr"]), overwrite=overwrite)
+        rows.append({"utterance": row["utterance"], "split": row.get("split", ""),
+                     "source_speaker": row.get("source_speaker", ""),
+                     "target_speaker": row.get("target_speaker", ""), "condition": condition,
+                     "path": path, "sr": int(row["sr"]), "gain": max(peak, 1.0)})
+    return rows
+
+
+def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, overwrite=False,
+                          progress=True) -> pd.DataFrame:
     """Turn every generated image of notebook 04's manifest into WAVs (all conditions).
 
+    Each row is inverted with the CWT wavelet of its ``transform`` column
+    (:func:`wavelet_of`; checked for every row before any file is written).
     Writes ``out_dir/wav/<utterance>__<condition>.wav`` (16-bit, at the manifest's
     ``sr``) and ``out_dir/reconstructions.csv``.
 
@@ -451,44 +539,32 @@ def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, wave
         Columns ``utterance, split, source_speaker, target_speaker, condition, path, sr, gain``
         (one row per WAV; a WAV whose peak exceeded 1 was divided by ``gain``).
     """
-    from tqdm.auto import tqdm
-
     if phase not in PHASE_MODES:
         raise ReconstructionError(f"phase={phase!r}; allowed: {', '.join(PHASE_MODES)}")
-    if not isinstance(generated, pd.DataFrame):
-        generated = load_generated(generated)
+    generated = _as_generated(generated)
     out_dir = Path(out_dir)
     rows = []
     for _, row in tqdm(generated.iterrows(), total=len(generated), disable=not progress,
                        desc="reconstructing"):
-        signals = _reconstruct_row(row, phase=phase, n_iter=n_iter, wavelet=wavelet)
-        for condition, y in signals.items():
-            path = out_dir / "wav" / f"{row['utterance']}__{condition}.wav"
-            peak = float(np.max(np.abs(y)))
-            audio.write_wav(path, y / peak if peak > 1 else y, int(row["sr"]), overwrite=overwrite)
-            rows.append({"utterance": row["utterance"], "split": row.get("split", ""),
-                         "source_speaker": row.get("source_speaker", ""),
-                         "target_speaker": row.get("target_speaker", ""), "condition": condition,
-                         "path": path, "sr": int(row["sr"]), "gain": max(peak, 1.0)})
+        rows += _write_row(row, _reconstruct_row(row, phase=phase, n_iter=n_iter), out_dir, overwrite)
     table = pd.DataFrame(rows)
     write_manifest(table, out_dir / "reconstructions.csv")
     return table
 
 
 def width_study(generated, *, widths=(64, 128, 256, 512, 1024, None), height=None, n_clips=3,
-                wavelet="amor", progress=True) -> pd.DataFrame:
+                progress=True) -> pd.DataFrame:
     """:func:`quality_vs_width` on the first ``n_clips`` target clips of a generated manifest.
 
-    Returns the concatenated tables with an ``utterance`` column; ``height=None``
-    keeps one row per scale (pass the generated images' height to study width alone
-    at the pipeline's height).
+    Each clip uses its row's wavelet (:func:`wavelet_of`). Returns the
+    concatenated tables with an ``utterance`` column; ``height=None`` keeps one
+    row per scale (pass the generated images' height to study width alone at the
+    pipeline's height).
     """
-    from tqdm.auto import tqdm
-
-    if not isinstance(generated, pd.DataFrame):
-        generated = load_generated(generated)
+    generated = _as_generated(generated)
     tables = []
     for _, row in tqdm(list(generated.head(int(n_clips)).iterrows()), disable=not progress, desc="widths"):
+        wavelet = wavelet_of(row["transform"], where=f"utterance {row['utterance']!r}")
         y = load_aligned(row["target_audio_path"], row["sr"], duration=row["align_duration"],
                          lead=row["align_lead"], what="target", utterance=row["utterance"])
         t = quality_vs_width(y, int(row["sr"]), widths=widths, height=height, wavelet=wavelet)
@@ -499,31 +575,6 @@ def width_study(generated, *, widths=(64, 128, 256, 512, 1024, None), height=Non
 # --------------------------------------------------------------------------
 # Judging: classifier, metrics table, summary, verdict
 # --------------------------------------------------------------------------
-def load_best_classifier(sweep_dir, *, speakers=()):
-    """The sweep's best saved classifier (highest held-out accuracy) that knows ``speakers``.
-
-    Returns ``(classifier, row)``, or ``(None, reason)`` when there is no usable
-    sweep (no ``sweep.csv``, no saved model, or no model trained on all ``speakers``);
-    ``reason`` is a sentence for the notebook.
-    """
-    from voxlib import transfer
-
-    sweep_path = Path(sweep_dir) / "sweep.csv"
-    if not sweep_path.is_file():
-        return None, (f"no classifier: {sweep_path} does not exist ({PRODUCERS['classifier']}), "
-                      "so the target-speaker rate is not measured")
-    sweep = transfer.load_sweep(sweep_path)
-    usable = sweep[[not _missing(p) and Path(str(p)).is_file() for p in sweep["model_path"]]]
-    if usable.empty:
-        return None, f"no classifier: no model listed in {sweep_path} exists on disk"
-    for _, row in usable.sort_values("test_accuracy", ascending=False, kind="stable").iterrows():
-        clf = transfer.load_classifier(row["model_path"])
-        if set(speakers) <= set(map(str, clf.classes)):
-            return clf, row
-    return None, (f"no classifier in {sweep_path} was trained on the speakers {sorted(speakers)}, "
-                  "so the target-speaker rate is not measured")
-
-
 def _speech_only(y, sr, margin=0.1) -> np.ndarray:
     """The detected speech span of ``y`` with ``margin`` s of context (internal)."""
     start, stop = audio.speech_span(y, sr)
@@ -531,49 +582,61 @@ def _speech_only(y, sr, margin=0.1) -> np.ndarray:
     return y[max(0, start - pad):stop + pad]
 
 
-def classifier_image_size(transforms_manifest, transform, *, default=(512, 512)) -> tuple[int, int]:
-    """(height, width) of notebook 01's images of ``transform``, the images the
-    sweep's classifiers were trained on; ``default`` when that manifest or transform
-    is absent (a user's own classifier)."""
-    path = Path(transforms_manifest)
-    if not path.is_file():
-        return tuple(default)
-    table = pd.read_csv(path)
-    if not {"transform", "height", "width"} <= set(table.columns):
-        return tuple(default)
-    rows = table[table["transform"] == transform]
-    return tuple(default) if rows.empty else (int(rows["height"].iloc[0]), int(rows["width"].iloc[0]))
+def classifier_images(classifier, signals, sr, *, image_size=(512, 512), trim=True) -> np.ndarray:
+    """The images a classifier is shown for audio clips: notebook 01's recipe, exactly.
+
+    Each clip is (optionally) cut to its speech span, as notebook 01's unaligned
+    recordings are, then made into an image by :func:`voxlib.images.audio_to_image`
+    with the classifier's transform at ``image_size`` (own-maximum scale,
+    notebook 01's default): the same pixels notebook 01 writes as PNG for that clip.
+
+    Parameters
+    ----------
+    classifier : object
+        With ``.transform``, a :data:`voxlib.transforms.TRANSFORMS` name
+        (``voxlib.transfer.load_classifier``).
+    signals : sequence of np.ndarray [shape=(n,)]
+    sr : int > 0, Hz
+    image_size : (int, int)
+        Notebook 01's image size (``voxlib.transfer.classifier_image_size``; the thesis's 512 x 512).
+    trim : bool
+        Drop the VAD-aligned clips' padding silence (0.1 s of context kept).
+
+    Returns
+    -------
+    np.ndarray [shape=(N, H, W), dtype=uint8]
+    """
+    transform = getattr(classifier, "transform", None)
+    if transform not in transforms.TRANSFORMS:
+        raise ReconstructionError(f"classifier.transform={transform!r}; expected one of "
+                                  f"{', '.join(transforms.TRANSFORMS)} (voxlib.transfer.load_classifier sets it)")
+    if len(signals) == 0:
+        raise ReconstructionError("signals is empty; pass at least one clip")
+    clips = [_speech_only(np.asarray(y), sr) if trim else np.asarray(y) for y in signals]
+    return np.stack([images.audio_to_image(y, sr, transform, image_size=tuple(image_size))[0] for y in clips])
 
 
 def classify_audio(classifier, signals, sr, *, image_size=(512, 512), trim=True) -> list:
     """Speaker labels for audio clips, through the classifier's own transform and image recipe.
 
-    Each clip is (optionally) cut to its speech span, as notebook 01's unaligned
-    recordings are, then goes through ``transforms.compute(y, sr, classifier.transform)``
-    and :func:`voxlib.images.to_image` (own-maximum scale, notebook 01's default) at
-    ``image_size``, then ``classifier.predict_images`` (which resizes to its input).
+    The images are :func:`classifier_images`'s; ``classifier.predict_images``
+    resizes them to its input.
 
     Parameters
     ----------
     classifier : object
         With ``.classes``, ``.transform`` and ``.predict_images(uint8 (N, H, W))``
         (``voxlib.transfer.load_classifier``).
-    signals : sequence of np.ndarray [shape=(n,)]
-    sr : int > 0, Hz
-    image_size : (int, int)
-        Notebook 01's image size (the thesis's 512 x 512).
-    trim : bool
-        Drop the VAD-aligned clips' padding silence (0.1 s of context kept).
+    signals, sr, image_size, trim :
+        As in :func:`classifier_images`.
 
     Returns
     -------
     list of str
         The predicted speaker of each clip.
     """
-    clips = [_speech_only(np.asarray(y), sr) if trim else np.asarray(y) for y in signals]
-    imgs = [images.to_image(transforms.compute(y, sr, classifier.transform).magnitude,
-                            tuple(image_size))[0] for y in clips]
-    probs = np.asarray(classifier.predict_images(np.stack(imgs)))
+    imgs = classifier_images(classifier, signals, sr, image_size=image_size, trim=trim)
+    probs = np.asarray(classifier.predict_images(imgs))
     return [str(classifier.classes[i]) for i in probs.argmax(axis=1)]
 
 
@@ -582,8 +645,39 @@ def _load_row_signal(row) -> np.ndarray:
     return y * np.float32(row.get("gain", 1.0))
 
 
-def evaluate(reconstructions, *, classifier=None, image_size=(512, 512), similarity=None,
-             progress=True) -> pd.DataFrame:
+def _clip_measures(ref, src, y, sr, *, same_timing, similarity) -> dict:
+    """The measures of one clip against the target ``ref`` (and the source ``src``) (internal)."""
+    rec = {"mcd_db": metrics.mel_cepstral_distortion(ref, y, sr),
+           "lsd_db": metrics.log_spectral_distance(ref, y, align="dtw"),
+           "rms_ratio_db": metrics.rms_ratio_db(ref, y),
+           "snr_db": metrics.snr(ref, y) if same_timing else np.nan,
+           "spectral_convergence": metrics.spectral_convergence(ref, y) if same_timing else np.nan}
+    if similarity:
+        rec["sim_target"] = metrics.speaker_similarity(y, ref, sr)
+        rec["sim_source"] = metrics.speaker_similarity(y, src, sr)
+    return rec
+
+
+def _measure_utterance(utt, group, *, classifier, image_size, similarity) -> list:
+    """The rows of :func:`measure` for one utterance, every condition (internal)."""
+    rows = group.set_index("condition")
+    sr = int(rows.loc["target", "sr"])
+    signals = {c: _load_row_signal(r) for c, r in rows.iterrows()}
+    ref, src = signals["target"], signals["source"]
+    labels = (classify_audio(classifier, list(signals.values()), sr, image_size=image_size)
+              if classifier is not None else [None] * len(signals))
+    out = []
+    for (condition, y), label in zip(signals.items(), labels):
+        rec = {"utterance": utt, "condition": condition,
+               **_clip_measures(ref, src, y, sr, same_timing=condition in SAME_TIMING, similarity=similarity)}
+        if classifier is not None:
+            rec["predicted"] = label
+        out.append(rec)
+    return out
+
+
+def measure(reconstructions, *, classifier=None, image_size=(512, 512), similarity=None,
+            progress=True) -> pd.DataFrame:
     """Measure every reconstruction against the real target utterance of the same sentence.
 
     Columns per (utterance, condition): ``mcd_db`` and ``lsd_db`` (DTW-aligned, so
@@ -609,10 +703,6 @@ def evaluate(reconstructions, *, classifier=None, image_size=(512, 512), similar
     -------
     pd.DataFrame
     """
-    import importlib.util
-
-    from tqdm.auto import tqdm
-
     if similarity is None:
         similarity = importlib.util.find_spec("resemblyzer") is not None
     need = {"source", "target"} - set(reconstructions["condition"])
@@ -622,26 +712,8 @@ def evaluate(reconstructions, *, classifier=None, image_size=(512, 512), similar
     out = []
     groups = list(reconstructions.groupby("utterance", sort=False))
     for utt, group in tqdm(groups, disable=not progress, desc="measuring"):
-        rows = group.set_index("condition")
-        sr = int(rows.loc["target", "sr"])
-        signals = {c: _load_row_signal(r) for c, r in rows.iterrows()}
-        ref, src = signals["target"], signals["source"]
-        labels = classify_audio(classifier, list(signals.values()), sr, image_size=image_size) \
-            if classifier is not None else [None] * len(signals)
-        for (condition, y), label in zip(signals.items(), labels):
-            same = condition in SAME_TIMING
-            rec = {"utterance": utt, "condition": condition,
-                   "mcd_db": metrics.mel_cepstral_distortion(ref, y, sr),
-                   "lsd_db": metrics.log_spectral_distance(ref, y, align="dtw"),
-                   "rms_ratio_db": metrics.rms_ratio_db(ref, y),
-                   "snr_db": metrics.snr(ref, y) if same else np.nan,
-                   "spectral_convergence": metrics.spectral_convergence(ref, y) if same else np.nan}
-            if classifier is not None:
-                rec["predicted"] = label
-            if similarity:
-                rec["sim_target"] = metrics.speaker_similarity(y, ref, sr)
-                rec["sim_source"] = metrics.speaker_similarity(y, src, sr)
-            out.append(rec)
+        out += _measure_utterance(utt, group, classifier=classifier, image_size=image_size,
+                                  similarity=similarity)
     table = pd.DataFrame(out)
     meta = reconstructions.drop_duplicates("utterance").set_index("utterance")
     for col in ("split", "source_speaker", "target_speaker"):
@@ -658,7 +730,7 @@ def sentence_table(table, measure="mcd_db") -> pd.DataFrame:
     return wide
 
 
-def summarize(table) -> pd.DataFrame:
+def summarize_conditions(table) -> pd.DataFrame:
     """Mean of each measure per condition (in :data:`CONDITIONS` order), with
     ``target_rate`` / ``source_rate`` (share classified as the target / source)
     when the table has predictions, and ``n`` (sentences)."""
@@ -675,11 +747,30 @@ def summarize(table) -> pd.DataFrame:
     return summary.loc[order]
 
 
+# Thresholds of the verdict's wording. None is a published value; each says where it comes from.
+#: Pipeline check: the SNR (dB) of ``oracle_own`` (the target's own image and phase) above which the
+#: pipeline is called sound. Chosen by hand from this project's measurements on the embedded July clips
+#: at 8 kHz (README, "Image width limits any reconstruction"): 10.0 dB at 64 columns, 14.3 dB at 512,
+#: 23.7 dB at one column per sample; lower means the image squeezes time more than those widths do.
+PIPELINE_SNR_DB = 10.0
+#: Smallest MCD / LSD difference (dB) worded as "closer" or "beats"; smaller ones count as ties.
+#: A convention of this module (chosen by hand, not measured): it keeps rounding-level differences
+#: from being reported as an improvement.
+TIE_DB = 0.1
+#: Share of the *real* target clips the classifier must label as the target before its rate on the
+#: converted clips is reported without a caution. A judgement, chosen by hand (wrong on fewer than
+#: 3 clips in 10); the reference run's classifier measured 80 % (README).
+RELIABLE_JUDGE_RATE = 0.7
+#: Target rate of the converted clips from which the verdict checks that the spectrum supports it
+#: (LSD closer to the target than the source's): a majority, a convention.
+MAJORITY_RATE = 0.5
+
+
 def _pipeline_sentence(s) -> str | None:
     if "oracle_own" not in s.index or np.isnan(s.loc["oracle_own", "snr_db"]):
         return None
     snr_own = s.loc["oracle_own", "snr_db"]
-    state = ("the pipeline is sound" if snr_own > 10 else
+    state = ("the pipeline is sound" if snr_own > PIPELINE_SNR_DB else
              "low: the image squeezes the time axis too much (see the width study)")
     return (f"Pipeline check: the target's own image with its own phase comes back at {snr_own:.1f} dB SNR "
             f"({state}).")
@@ -693,8 +784,8 @@ def _conversion_sentence(s, converted) -> tuple[str | None, bool]:
     best = s["mcd_db"].get("oracle_source_phase", np.nan)
     text = (f"The converted voice ({converted}) is {conv['mcd_db']:.2f} dB MCD from the target against "
             f"{base['mcd_db']:.2f} dB for the unconverted source")
-    mcd_better = conv["mcd_db"] < base["mcd_db"] - 0.1
-    lsd_better = "lsd_db" in s.columns and conv["lsd_db"] < base["lsd_db"] - 0.1
+    mcd_better = conv["mcd_db"] < base["mcd_db"] - TIE_DB
+    lsd_better = "lsd_db" in s.columns and conv["lsd_db"] < base["lsd_db"] - TIE_DB
     if mcd_better and np.isfinite(best) and base["mcd_db"] > best:
         if conv["mcd_db"] >= best:
             text += (f" (closing {100 * (base['mcd_db'] - conv['mcd_db']) / (base['mcd_db'] - best):.0f}% "
@@ -716,7 +807,7 @@ def _null_sentence(s, converted) -> tuple[str | None, bool]:
     if "null_flat" not in s.index or converted not in s.index:
         return None, True
     null, conv = s.loc["null_flat"], s.loc[converted]
-    better = [m.split("_")[0].upper() for m in ("mcd_db", "lsd_db") if conv[m] < null[m] - 0.1]
+    better = [m.split("_")[0].upper() for m in ("mcd_db", "lsd_db") if conv[m] < null[m] - TIE_DB]
     if not better:
         return (f"But a flat image with the source's phase scores as well (MCD {null['mcd_db']:.2f} dB, "
                 f"LSD {null['lsd_db']:.1f} dB vs {conv['lsd_db']:.1f} dB): the gain over the source comes "
@@ -726,56 +817,67 @@ def _null_sentence(s, converted) -> tuple[str | None, bool]:
             "so the generator's drawing matters."), True
 
 
+def _method_sentences(s, converted) -> list:
+    """What phase refinement and the thesis's rescale path give (internal)."""
+    parts = []
+    if "converted_refined" in s.index and converted != "converted_refined":
+        parts.append(f"Phase refinement gives {s.loc['converted_refined', 'mcd_db']:.2f} dB.")
+    if "converted_thesis" in s.index and converted in s.index:
+        parts.append(f"The thesis's rescale-to-[0, 1] path comes out "
+                     f"{s.loc['converted_thesis', 'rms_ratio_db']:.1f} dB in loudness relative to the target "
+                     f"(ours: {s.loc[converted, 'rms_ratio_db']:+.1f} dB) because it discards the image scale.")
+    return parts
+
+
+def _classifier_sentences(s, converted) -> list:
+    """The target-speaker rate, with the cautions it needs (internal)."""
+    if "target_rate" not in s.columns or converted not in s.index:
+        return ["No classifier was available, so the target-speaker rate is not reported."]
+    real = s["target_rate"].get("target", np.nan)
+    parts = [f"The sweep's classifier labels {100 * s.loc[converted, 'target_rate']:.0f}% of the "
+             f"converted clips as the target and {100 * s.loc[converted, 'source_rate']:.0f}% as "
+             f"the source (real target clips: {100 * real:.0f}% target"
+             + ("; too low for this rate to mean much" if not real >= RELIABLE_JUDGE_RATE else "") + ")."]
+    if (s.loc[converted, "target_rate"] >= MAJORITY_RATE and "source" in s.index
+            and s.loc[converted, "lsd_db"] >= s.loc["source", "lsd_db"]):
+        parts.append("Yet the converted spectrum is no closer to the target's than the source's is (LSD), "
+                     "so the classifier is more likely answering to the recording channel and background "
+                     "that the generator reproduces than to the voice.")
+    return parts
+
+
 def verdict(summary, *, converted="converted", profile=None) -> str:
-    """A paragraph on the cloned voice, written from the numbers of :func:`summarize`.
+    """A paragraph on the cloned voice, written from the numbers of :func:`summarize_conditions`.
 
     Compares the converted voice's MCD with the unconverted source (the
     baseline), with the source-phase oracle (the best this method can do
     with a perfect image) and with a flat image under the source's phase (a
     generator that drew nothing), reports the pipeline check, the phase refinement,
     what the thesis's rescale path costs in loudness, and the target-speaker
-    rate when a classifier was available.
+    rate when a classifier was available. The thresholds of the wording are
+    :data:`PIPELINE_SNR_DB`, :data:`TIE_DB`, :data:`RELIABLE_JUDGE_RATE` and
+    :data:`MAJORITY_RATE`.
 
     Parameters
     ----------
     summary : pd.DataFrame
-        :func:`summarize`'s table (index = condition).
+        :func:`summarize_conditions`'s table (index = condition).
     converted : str
         The condition taken as "the" converted voice.
     profile : str or None
-        "quick" adds a caution about the quick profile's small GAN.
+        The run's profile (notebook 05 passes the run folder's name); "quick" adds a
+        caution about the quick profile's small GAN.
 
     Returns
     -------
     str
     """
-    s = summary
-    mcd = s["mcd_db"]
-    conversion, improved = _conversion_sentence(s, converted)
-    against_null, beats_null = _null_sentence(s, converted)
-    improved = improved and beats_null
-    parts = [p for p in (_pipeline_sentence(s), conversion, against_null) if p]
-    if "converted_refined" in s.index and converted != "converted_refined":
-        parts.append(f"Phase refinement gives {mcd['converted_refined']:.2f} dB.")
-    if "converted_thesis" in s.index and converted in s.index:
-        parts.append(f"The thesis's rescale-to-[0, 1] path comes out "
-                     f"{s.loc['converted_thesis', 'rms_ratio_db']:.1f} dB in loudness relative to the target "
-                     f"(ours: {s.loc[converted, 'rms_ratio_db']:+.1f} dB) because it discards the image scale.")
-    if "target_rate" in s.columns and converted in s.index:
-        real = s["target_rate"].get("target", np.nan)
-        parts.append(f"The sweep's classifier labels {100 * s.loc[converted, 'target_rate']:.0f}% of the "
-                     f"converted clips as the target and {100 * s.loc[converted, 'source_rate']:.0f}% as "
-                     f"the source (real target clips: {100 * real:.0f}% target"
-                     + ("; too low for this rate to mean much" if not real >= 0.7 else "") + ").")
-        if (s.loc[converted, "target_rate"] >= 0.5 and "source" in s.index
-                and s.loc[converted, "lsd_db"] >= s.loc["source", "lsd_db"]):
-            parts.append("Yet the converted spectrum is no closer to the target's than the source's is (LSD), "
-                         "so the classifier is more likely answering to the recording channel and background "
-                         "that the generator reproduces than to the voice.")
-    else:
-        parts.append("No classifier was available, so the target-speaker rate is not reported.")
+    conversion, improved = _conversion_sentence(summary, converted)
+    against_null, beats_null = _null_sentence(summary, converted)
+    parts = [p for p in (_pipeline_sentence(summary), conversion, against_null) if p]
+    parts += _method_sentences(summary, converted) + _classifier_sentences(summary, converted)
     if profile == "quick":
         parts.append("This is the quick profile (a small GAN trained for minutes on a few sentences): "
-                     + ("a poor conversion is the expected result there, not a finding about the method."
-                        if not improved else "treat these numbers as a smoke test, not as a result."))
+                     + ("treat these numbers as a smoke test, not as a result." if improved and beats_null
+                        else "a poor conversion is the expected result there, not a finding about the method."))
     return " ".join(parts)

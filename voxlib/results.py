@@ -16,16 +16,25 @@ columns of :data:`RESULTS_COLUMNS`, accuracies in percent (0-100).
 
 Several sweep rows may exist for one (network, transform) (other weights,
 epochs, seeds, data): :func:`select_runs` keeps the rows matching ``where`` and
-then the most recent (``finished_at``) of each pair.
+then the most recent (``finished_at``) of each pair. :func:`load_runs` reads
+``sweep.csv`` (:func:`voxlib.transfer.load_sweep`), validates it
+(:func:`validate_sweep`) and selects.
+
+The thesis's table ships inside the package (``voxlib/data/thesis_results.csv``,
+read with :mod:`importlib.resources`), so notebook 03 works from any install.
 """
 from __future__ import annotations
 
 import os
+import warnings
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from voxlib import transfer
 from voxlib.transforms import TRANSFORMS
 
 __all__ = [
@@ -36,13 +45,13 @@ __all__ = [
     "thesis_results_path",
     "validate_results",
     "load_thesis_results",
-    "load_sweep",
+    "validate_sweep",
     "select_runs",
     "load_runs",
     "tidy_sweep",
     "results_tables",
     "compare_with_thesis",
-    "summarize",
+    "mean_accuracy",
     "paired_difference",
     "best_run",
     "load_history",
@@ -58,7 +67,7 @@ RESULTS_COLUMNS = (
     "model", "network", "variant", "transform", "accuracy", "ci_low", "ci_high",
     "source", "evaluated_on",
 )
-#: Columns of ``data/thesis_results.csv``.
+#: Columns of ``voxlib/data/thesis_results.csv``.
 THESIS_COLUMNS = ("model", "network", "variant", "transform", "accuracy", "source", "evaluated_on")
 #: Columns of ``sweep/sweep.csv`` this module reads (the file has more; see ARCHITECTURE.md).
 SWEEP_REQUIRED = (
@@ -69,10 +78,9 @@ _SWEEP_ACCURACY = ("train_accuracy", "test_accuracy", "test_ci_low", "test_ci_hi
 
 
 def thesis_results_path() -> Path:
-    """``data/thesis_results.csv`` in the repository (the thesis's published table)."""
-    from voxlib.run import project_root
-
-    return project_root() / "data" / "thesis_results.csv"
+    """The thesis's published table, shipped as package data
+    (``voxlib/data/thesis_results.csv``): found wherever voxlib is installed."""
+    return Path(str(resources.files("voxlib").joinpath("data", "thesis_results.csv")))
 
 
 def validate_results(
@@ -103,50 +111,66 @@ def validate_results(
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
+    _check_columns(df, required, name)
+    _check_transforms(df, name)
+    _check_one_row_per_pair(df, name)
+    for col in accuracy_columns:
+        if col in df.columns:
+            _check_percent(df, col, name)
+    return df
+
+
+def _check_columns(df: pd.DataFrame, required, name: str) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ValueError(
             f"{name}: missing column(s) {', '.join(map(repr, missing))}; "
             f"required: {', '.join(required)}; found: {', '.join(map(str, df.columns))}"
         )
-    if "transform" in df.columns:
-        unknown = sorted(set(df["transform"].astype(str)) - set(TRANSFORM_NAMES))
-        if unknown:
-            raise ValueError(
-                f"{name}: unknown transform(s) {', '.join(map(repr, unknown))} in column "
-                f"'transform'; allowed: {', '.join(TRANSFORM_NAMES)}"
-            )
-    if {"model", "transform"} <= set(df.columns):
-        dup = df[df.duplicated(["model", "transform"], keep=False)]
-        if len(dup):
-            raise ValueError(
-                f"{name}: more than one row for (model, transform) "
-                f"({dup['model'].iloc[0]!r}, {dup['transform'].iloc[0]!r}); a results table has one "
-                "row per pair (draw each source separately; pick sweep runs with select_runs)"
-            )
-    for col in accuracy_columns:
-        if col not in df.columns:
-            continue
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() & df[col].notna()
-        if bad.any():
-            raise ValueError(
-                f"{name}: column {col!r} must be numeric (percent), got {df[col][bad].iloc[0]!r}"
-            )
-        finite = values.dropna()
-        if len(finite) and (finite.min() < 0 or finite.max() > 100):
-            raise ValueError(
-                f"{name}: column {col!r} must be a percentage in [0, 100], "
-                f"got values from {finite.min():g} to {finite.max():g}"
-            )
-        if "ci" not in col and len(finite) > 1 and 0 < finite.max() <= 1:
-            # 0-1 fractions would plot as near-zero bars: say so rather than draw nonsense
-            # (CI bounds are exempt: a poor run's lower bound is legitimately below 1 %)
-            raise ValueError(
-                f"{name}: column {col!r} looks like fractions (all values <= 1); "
-                "write accuracies in percent (0-100)"
-            )
-    return df
+
+
+def _check_transforms(df: pd.DataFrame, name: str) -> None:
+    if "transform" not in df.columns:
+        return
+    unknown = sorted(set(df["transform"].astype(str)) - set(TRANSFORM_NAMES))
+    if unknown:
+        raise ValueError(
+            f"{name}: unknown transform(s) {', '.join(map(repr, unknown))} in column "
+            f"'transform'; allowed: {', '.join(TRANSFORM_NAMES)}"
+        )
+
+
+def _check_one_row_per_pair(df: pd.DataFrame, name: str) -> None:
+    if not {"model", "transform"} <= set(df.columns):
+        return
+    dup = df[df.duplicated(["model", "transform"], keep=False)]
+    if len(dup):
+        raise ValueError(
+            f"{name}: more than one row for (model, transform) "
+            f"({dup['model'].iloc[0]!r}, {dup['transform'].iloc[0]!r}); a results table has one "
+            "row per pair (draw each source separately; pick sweep runs with select_runs)"
+        )
+
+
+def _check_percent(df: pd.DataFrame, col: str, name: str) -> None:
+    """``col`` numeric, in [0, 100] or NaN, and not fractions."""
+    values = pd.to_numeric(df[col], errors="coerce")
+    bad = values.isna() & df[col].notna()
+    if bad.any():
+        raise ValueError(f"{name}: column {col!r} must be numeric (percent), got {df[col][bad].iloc[0]!r}")
+    finite = values.dropna()
+    if len(finite) and (finite.min() < 0 or finite.max() > 100):
+        raise ValueError(
+            f"{name}: column {col!r} must be a percentage in [0, 100], "
+            f"got values from {finite.min():g} to {finite.max():g}"
+        )
+    if "ci" not in col and len(finite) > 1 and 0 < finite.max() <= 1:
+        # 0-1 fractions would plot as near-zero bars: say so rather than draw nonsense
+        # (CI bounds are exempt: a poor run's lower bound is legitimately below 1 %)
+        raise ValueError(
+            f"{name}: column {col!r} looks like fractions (all values <= 1); "
+            "write accuracies in percent (0-100)"
+        )
 
 
 def _read_csv(path, what: str) -> pd.DataFrame:
@@ -160,7 +184,8 @@ def _read_csv(path, what: str) -> pd.DataFrame:
 
 
 _HOW_TO_MAKE = {
-    "thesis results": "it ships with the repository as data/thesis_results.csv (restore it with git)",
+    "thesis results": "it ships inside the voxlib package as voxlib/data/thesis_results.csv "
+                      "(reinstall voxlib, or restore the file with git)",
     "history": "it is written by notebook 02 next to sweep.csv (sweep/history/)",
     "confusion matrix": "it is written by notebook 02 next to sweep.csv (sweep/confusion/)",
 }
@@ -187,28 +212,31 @@ def load_thesis_results(path: str | os.PathLike | None = None) -> pd.DataFrame:
     return df.loc[:, list(RESULTS_COLUMNS)].reset_index(drop=True)
 
 
-def load_sweep(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate ``sweep/sweep.csv`` written by notebook 02.
+def validate_sweep(sweep: pd.DataFrame, *, name: str = "sweep table") -> pd.DataFrame:
+    """Check a sweep table (:func:`voxlib.transfer.load_sweep`) and parse its dates.
 
-    Columns ending in ``path`` are made absolute against the file's folder (the
-    manifest convention of ARCHITECTURE.md). ``finished_at`` is parsed as a date.
+    Parameters
+    ----------
+    sweep : pd.DataFrame
+        Every row of ``sweep.csv``, as notebook 02 wrote it.
+    name : str
+        What to call the table in error messages (its file, usually).
+
+    Returns
+    -------
+    pd.DataFrame
+        A copy with ``finished_at`` parsed as a UTC date (NaT where unreadable).
 
     Raises
     ------
-    FileNotFoundError, ValueError
-        Naming the file: missing, unreadable, missing a column of
-        :data:`SWEEP_REQUIRED`, an unknown transform or accuracies not in percent.
+    ValueError
+        Naming the table: a missing column of :data:`SWEEP_REQUIRED`, an
+        unknown transform or accuracies not in percent.
     """
-    from voxlib.datasets import load_manifest
-
-    path = Path(path)
-    try:
-        df = load_manifest(path, producer="notebook 02 (python -m voxlib.run --only 02)")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"sweep table {path} is not a readable CSV file ({exc})") from exc
-    validate_results(df, required=SWEEP_REQUIRED, accuracy_columns=_SWEEP_ACCURACY, name=str(path))
-    df["finished_at"] = pd.to_datetime(df["finished_at"], errors="coerce", utc=True, format="mixed")
-    return df
+    validate_results(sweep, required=SWEEP_REQUIRED, accuracy_columns=_SWEEP_ACCURACY, name=name)
+    out = sweep.copy()
+    out["finished_at"] = pd.to_datetime(out["finished_at"], errors="coerce", utc=True, format="mixed")
+    return out
 
 
 def select_runs(sweep: pd.DataFrame, *, where: dict | None = None) -> pd.DataFrame:
@@ -217,7 +245,7 @@ def select_runs(sweep: pd.DataFrame, *, where: dict | None = None) -> pd.DataFra
     Parameters
     ----------
     sweep : pd.DataFrame
-        From :func:`load_sweep`.
+        From :func:`validate_sweep`.
     where : dict, optional
         ``{column: value or list of values}`` to keep, e.g.
         ``{"weights": "imagenet", "epochs": 10}``. Applied before picking the
@@ -248,7 +276,10 @@ def select_runs(sweep: pd.DataFrame, *, where: dict | None = None) -> pd.DataFra
 def load_runs(
     path: str | os.PathLike, *, where: dict | None = None, required: bool = False
 ) -> pd.DataFrame | None:
-    """:func:`load_sweep` then :func:`select_runs`; None when there is nothing to draw.
+    """The sweep's runs to draw: read, validated, one per (network, transform).
+
+    :func:`voxlib.transfer.load_sweep`, then :func:`validate_sweep`, then
+    :func:`select_runs`; None when there is nothing to draw.
 
     Parameters
     ----------
@@ -260,13 +291,20 @@ def load_runs(
         If True a missing file raises ``FileNotFoundError`` (the user named it);
         if False a missing file or a table without rows gives None (with a
         warning for the empty table), so notebook 03 falls back to the thesis.
-    """
-    import warnings
 
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Naming the file: missing (with ``required``), unreadable, or failing
+        :func:`validate_sweep`.
+    """
     path = Path(path)
-    if not required and not path.is_file():
+    if not path.is_file():
+        if required:
+            raise FileNotFoundError(f"sweep table {path} does not exist; run notebook 02 "
+                                    "(python -m voxlib.run --only 02), or set results to an existing sweep.csv")
         return None
-    runs = select_runs(load_sweep(path), where=where)
+    runs = select_runs(validate_sweep(transfer.load_sweep(path), name=str(path)), where=where)
     if runs.empty:
         warnings.warn(f"sweep table {path} has no rows yet: drawing the thesis table only", stacklevel=2)
         return None
@@ -279,7 +317,7 @@ def tidy_sweep(sweep: pd.DataFrame, *, evaluated_on: str = "test") -> pd.DataFra
     Parameters
     ----------
     sweep : pd.DataFrame
-        Usually :func:`select_runs` of :func:`load_sweep`.
+        Usually :func:`load_runs` (or :func:`select_runs` of :func:`validate_sweep`).
     evaluated_on : {"test", "train"}
         ``"test"``: held-out accuracy with its 95 % CI; ``"train"``: training
         accuracy (no CI), the number comparable to the thesis's.
@@ -365,7 +403,7 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["model", "transform"], key=lambda s: s.map(key[s.name]), kind="stable")
 
 
-def summarize(results: pd.DataFrame, *, by: str = "transform") -> pd.DataFrame:
+def mean_accuracy(results: pd.DataFrame, *, by: str = "transform") -> pd.DataFrame:
     """Mean accuracy per transform or per model.
 
     Parameters
@@ -399,19 +437,48 @@ def _levels(results: pd.DataFrame, by: str) -> list[str]:
     return present
 
 
+#: Confidence level of every interval the commentary quotes; the sweep's accuracy intervals are
+#: 95 % Wilson intervals too (``voxlib.metrics.accuracy_ci``'s default), so a CI read back as
+#: +-z standard errors uses the same z.
+CONFIDENCE = 0.95
+#: Fewest paired differences for a Student-t interval when each accuracy has its own CI. With 2
+#: pairs the t interval has 1 degree of freedom, t(0.975, 1) = 12.7 standard errors wide, so the
+#: test-set sampling error (from the CIs) is the better interval; from 3 pairs (t(0.975, 2) = 4.3)
+#: the spread of the differences themselves is used.
+MIN_PAIRS_FOR_T = 3
+#: Without per-accuracy CIs (the thesis's table) the t interval is the only one: it needs 2 pairs,
+#: the least that gives a standard deviation (1 degree of freedom).
+MIN_PAIRS_FOR_T_WITHOUT_CI = 2
+#: With more levels than this on either factor, the best and worst are picked after seeing the numbers
+#: (with 2 levels they are simply both), so the commentary warns that their intervals are optimistic.
+SELECTION_WARNING_ABOVE = 2
+
+
+def _has_ci(results: pd.DataFrame) -> bool:
+    return {"ci_low", "ci_high"} <= set(results.columns) and bool(results[["ci_low", "ci_high"]].notna().all(axis=None))
+
+
+def _sampling_half_width(results, *, by, other, a, b, pairs, z) -> float:
+    """Half-width of the mean gap's interval from the test-set sampling error alone:
+    each CI read as +-z standard errors, errors independent; NaN when one is missing."""
+    se = results.assign(se=(results["ci_high"] - results["ci_low"]) / (2 * z)).pivot_table(
+        index=other, columns=by, values="se", aggfunc="mean", dropna=False).reindex(columns=[a, b])
+    var = (se[a] ** 2 + se[b] ** 2).reindex(pairs).to_numpy(float)
+    return z * np.sqrt(var.sum()) / len(pairs) if np.isfinite(var).all() else np.nan
+
+
 def paired_difference(
-    results: pd.DataFrame, *, by: str = "transform", a: str, b: str, confidence: float = 0.95
+    results: pd.DataFrame, *, by: str = "transform", a: str, b: str, confidence: float = CONFIDENCE
 ) -> dict:
     """Mean accuracy difference ``a - b`` paired over the other factor, with an interval.
 
     For ``by="transform"`` the pairs are the models that have both transforms
     (so model-to-model spread cancels); for ``by="model"``, the transforms.
-    With 3 or more pairs (or 2 without CIs) the interval is Student's t on the
-    paired differences (``method="paired t"``); with 1 or 2 pairs and known
-    per-accuracy CIs it comes from the test-set sampling error alone, each CI
-    read as +-z standard errors, errors taken as independent (``method="sampling"``;
-    a t interval on 1 degree of freedom would be 12.7 standard errors wide);
-    otherwise it is NaN.
+    With :data:`MIN_PAIRS_FOR_T` or more pairs (or :data:`MIN_PAIRS_FOR_T_WITHOUT_CI`
+    without CIs) the interval is Student's t on the paired differences
+    (``method="paired t"``); with fewer pairs and known per-accuracy CIs it comes
+    from the test-set sampling error alone, each CI read as +-z standard errors,
+    errors taken as independent (``method="sampling"``); otherwise it is NaN.
 
     Returns
     -------
@@ -419,33 +486,28 @@ def paired_difference(
         ``diff`` (percentage points), ``ci_low``, ``ci_high``, ``method``,
         ``n`` pairs, ``wins`` (pairs where ``a`` beats ``b``).
     """
-    from scipy import stats
-
     other = "model" if by == "transform" else "transform"
     wide = results.pivot_table(index=other, columns=by, values="accuracy", aggfunc="mean")
     for level in (a, b):
         if level not in wide.columns:
             raise ValueError(f"{by} {level!r} is not in the table; have: {', '.join(map(str, wide.columns))}")
-    d = (wide[a] - wide[b]).dropna().to_numpy(float)
+    both = wide[[a, b]].dropna()
+    d = (both[a] - both[b]).to_numpy(float)
     n = len(d)
     out = {"diff": float(d.mean()) if n else np.nan, "ci_low": np.nan, "ci_high": np.nan,
            "method": None, "n": n, "wins": int((d > 0).sum())}
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    has_ci = {"ci_low", "ci_high"} <= set(results.columns) and results[["ci_low", "ci_high"]].notna().all(axis=None)
-    if n >= 3 or (n == 2 and not has_ci):
+    has_ci = _has_ci(results)
+    if n >= MIN_PAIRS_FOR_T or (n >= MIN_PAIRS_FOR_T_WITHOUT_CI and not has_ci):
         half = stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
-        out["method"] = "paired t"
+        method = "paired t"
     elif n >= 1 and has_ci:
-        se = results.assign(se=(results["ci_high"] - results["ci_low"]) / (2 * z)).pivot_table(
-            index=other, columns=by, values="se", aggfunc="mean", dropna=False).reindex(columns=[a, b])
-        var = (se[a] ** 2 + se[b] ** 2).reindex(wide[[a, b]].dropna().index).to_numpy(float)
-        if not np.isfinite(var).all():
-            return out
-        half = z * np.sqrt(var.sum()) / n
-        out["method"] = "sampling"
+        half = _sampling_half_width(results, by=by, other=other, a=a, b=b, pairs=both.index,
+                                    z=stats.norm.ppf(0.5 + confidence / 2))
+        method = "sampling"
     else:
         return out
-    out.update(ci_low=out["diff"] - half, ci_high=out["diff"] + half)
+    if np.isfinite(half):
+        out.update(method=method, ci_low=out["diff"] - half, ci_high=out["diff"] + half)
     return out
 
 
@@ -508,7 +570,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
-    s = summarize(results, by=by)
+    s = mean_accuracy(results, by=by)
     if len(s) < 2:
         return [f"- Only one {by} ({s[by].iloc[0]}): nothing to rank."]
     best, worst = s.loc[s["mean"].idxmax()], s.loc[s["mean"].idxmin()]
@@ -518,7 +580,7 @@ def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
         f"worst: **{worst[by]}** ({worst['mean']:.1f} %), {best['mean'] - worst['mean']:.1f} points apart."
     )
     p = paired_difference(results, by=by, a=best[by], b=worst[by])
-    interval = f"{p['diff']:.1f} points (95 % CI {p['ci_low']:.1f} to {p['ci_high']:.1f})"
+    interval = f"{p['diff']:.1f} points ({100 * CONFIDENCE:g} % CI {p['ci_low']:.1f} to {p['ci_high']:.1f})"
     exceeds = "the interval excludes zero, so the gap is larger than"
     within = "the interval includes zero, so the gap is within"
     if p["method"] == "paired t":
@@ -617,7 +679,7 @@ def commentary(results: pd.DataFrame, *, comparison: pd.DataFrame | None = None,
     lines += _describe_pairs(results)
     if comparison is not None:
         lines += _describe_comparison(comparison)
-    if n_m > 2 or n_t > 2:
+    if n_m > SELECTION_WARNING_ABOVE or n_t > SELECTION_WARNING_ABOVE:
         lines.append("- Best and worst are picked after seeing the numbers, so their intervals are optimistic: "
                      "confirm a winner on new data (another seed or speakers) before relying on it.")
     return "\n".join(lines)

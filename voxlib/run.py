@@ -3,7 +3,17 @@
 ``python -m voxlib.run --profile quick`` executes every ``notebooks/NN_*.ipynb``
 in order with papermill, injecting the profile's parameters
 (``params/<profile>.yaml``, one section per notebook) plus ``run_dir`` and
-``figures_dir``. Executed copies go to ``runs/<profile>/notebooks/``.
+``figures_dir``. Executed copies go to ``<run_dir>/notebooks/``.
+
+``<run_dir>/params.yaml`` records, per notebook, the parameters it ran with and
+its ``status`` (``running`` before it starts, then ``ok`` with ``seconds`` or
+``failed`` with ``error``); a partial run (``--only 02``) updates its notebooks'
+entries and keeps the others'.
+
+Figures: only the reference run (profile ``quick`` into the default
+``runs/quick``) writes the README's ``figures/``; every other run writes
+``<run_dir>/figures``; an explicit ``figures_dir`` wins (:func:`figures_dir_for`).
+Notebooks resolve their folders with :func:`output_dirs`.
 """
 from __future__ import annotations
 
@@ -13,16 +23,25 @@ import sys
 import time
 from pathlib import Path
 
+import lazy_loader as lazy
 import yaml
+
+pm = lazy.load("papermill")
 
 __all__ = [
     "project_root",
     "resolve",
+    "output_dirs",
+    "figures_dir_for",
     "list_notebooks",
     "load_profile",
     "run_notebooks",
     "NotebookFailed",
+    "REFERENCE_PROFILE",
 ]
+
+#: The profile whose run (into its default folder) makes the README's figures in ``figures/``.
+REFERENCE_PROFILE = "quick"
 
 
 class NotebookFailed(RuntimeError):
@@ -52,6 +71,52 @@ def resolve(path: str | os.PathLike | None) -> Path | None:
     return p if p.is_absolute() else project_root() / p
 
 
+def output_dirs(run_dir: str | os.PathLike, figures_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """A notebook's two output folders, absolute; the figures folder is created.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run's folder (relative paths are taken from the project root, see :func:`resolve`).
+    figures_dir : path or None
+        Where figures go; ``None`` means ``<run_dir>/figures``. The runner passes
+        the folder its rule chose (:func:`figures_dir_for`).
+
+    Returns
+    -------
+    (Path, Path)
+        ``(run_dir, figures_dir)``.
+    """
+    if run_dir is None:
+        raise ValueError("run_dir=None: give the run's folder, e.g. 'runs/quick'")
+    run_dir = resolve(run_dir)
+    figures_dir = run_dir / "figures" if figures_dir is None else resolve(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir, figures_dir
+
+
+def _default_run_dir(profile: str) -> Path:
+    return resolve(Path("runs") / Path(profile).stem)
+
+
+def figures_dir_for(profile: str, run_dir: str | os.PathLike | None,
+                    figures_dir: str | os.PathLike | None = None) -> Path:
+    """Where a run's figures go, absolute.
+
+    An explicit ``figures_dir`` wins. Otherwise only the reference run, profile
+    :data:`REFERENCE_PROFILE` into its default folder ``runs/quick`` (``run_dir``
+    None or that folder), writes the repository's ``figures/`` (the README's
+    figures); every other run writes ``<run_dir>/figures``, so trying a profile
+    or a run folder never overwrites them.
+    """
+    if figures_dir is not None:
+        return resolve(figures_dir)
+    run = resolve(run_dir) if run_dir is not None else _default_run_dir(profile)
+    reference = (_profile_path(profile) == _profile_path(REFERENCE_PROFILE)
+                 and run == _default_run_dir(REFERENCE_PROFILE))
+    return resolve("figures") if reference else run / "figures"
+
+
 def list_notebooks(only: list[str] | None = None) -> list[Path]:
     """The numbered notebooks ``notebooks/NN_*.ipynb`` in order.
 
@@ -77,9 +142,7 @@ def load_profile(profile: str) -> dict[str, dict]:
 
     ``profile`` is a name in ``params/`` (``quick``, ``full``) or a YAML path.
     """
-    path = Path(profile)
-    if path.suffix not in (".yaml", ".yml"):
-        path = project_root() / "params" / f"{profile}.yaml"
+    path = _profile_path(profile)
     if not path.is_file():
         names = sorted(p.stem for p in (project_root() / "params").glob("*.yaml"))
         raise FileNotFoundError(
@@ -91,6 +154,13 @@ def load_profile(profile: str) -> dict[str, dict]:
     return {k: dict(v or {}) for k, v in data.items()}
 
 
+def _profile_path(profile: str) -> Path:
+    path = Path(profile)
+    if path.suffix not in (".yaml", ".yml"):
+        return project_root() / "params" / f"{profile}.yaml"
+    return path.expanduser().resolve()
+
+
 def _failed_cell(exc: Exception) -> str:
     name = getattr(exc, "ename", type(exc).__name__)
     value = getattr(exc, "evalue", str(exc))
@@ -99,8 +169,56 @@ def _failed_cell(exc: Exception) -> str:
     return f"{where} raised {name}: {value}"
 
 
+def _read_record(path: Path) -> dict:
+    """The run's ``params.yaml`` so far (empty if absent or unreadable)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _record(path: Path, stem: str, entry: dict) -> None:
+    """Merge one notebook's entry into ``params.yaml`` (atomic rewrite); other notebooks' stay."""
+    record = _read_record(path)
+    record[stem] = entry
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(record, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _execute(nb: Path, out: Path, parameters: dict, *, kernel_name: str, progress: bool) -> None:
+    """One notebook under papermill; :class:`NotebookFailed` naming the cell on failure."""
+    try:
+        pm.execute_notebook(str(nb), str(out), parameters=parameters, kernel_name=kernel_name,
+                            cwd=str(project_root()), progress_bar=progress)
+    except Exception as exc:  # papermill's PapermillExecutionError and kernel deaths
+        raise NotebookFailed(
+            f"notebook {nb.name} failed: {_failed_cell(exc)}. "
+            f"Open the executed copy {out} to see the traceback."
+        ) from exc
+
+
+def _run_one_notebook(nb: Path, out: Path, parameters: dict, record: Path, **kw) -> None:
+    """Record ``status: running``, execute, then record ``ok`` + seconds or ``failed`` + the error."""
+    _record(record, nb.stem, {**parameters, "status": "running"})
+    print(f"[voxlib.run] {nb.name} -> {out}", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        _execute(nb, out, parameters, **kw)
+    except NotebookFailed as exc:
+        _record(record, nb.stem, {**parameters, "status": "failed", "error": str(exc).splitlines()[0],
+                                  "seconds": round(time.perf_counter() - t0, 1)})
+        raise
+    seconds = round(time.perf_counter() - t0, 1)
+    _record(record, nb.stem, {**parameters, "status": "ok", "seconds": seconds})
+    print(f"[voxlib.run] {nb.name} done in {seconds:.1f} s", file=sys.stderr)
+
+
 def run_notebooks(
-    profile: str = "quick",
+    profile: str = REFERENCE_PROFILE,
     *,
     only: list[str] | None = None,
     run_dir: str | os.PathLike | None = None,
@@ -120,7 +238,8 @@ def run_notebooks(
     run_dir : path, optional
         Output folder of the run (default ``runs/<profile>``).
     figures_dir : path, optional
-        Where notebooks save figures (default ``figures/``).
+        Where notebooks save figures; default by :func:`figures_dir_for`:
+        ``figures/`` for the reference run only, else ``<run_dir>/figures``.
     overrides : dict, optional
         ``{notebook_stem: {name: value}}`` applied over the profile.
 
@@ -132,44 +251,21 @@ def run_notebooks(
     Raises
     ------
     NotebookFailed
-        Naming the notebook, the failing cell and the executed copy to open.
+        Naming the notebook, the failing cell and the executed copy to open
+        (``params.yaml`` then says ``status: failed`` for it).
     """
-    import papermill as pm
-
     params = load_profile(profile)
-    stem = Path(profile).stem
-    run_dir = resolve(run_dir or Path("runs") / stem)
-    figures_dir = resolve(figures_dir or "figures")
+    figures = figures_dir_for(profile, run_dir, figures_dir)
+    run_dir, figures = output_dirs(run_dir if run_dir is not None else _default_run_dir(profile), figures)
     out_dir = run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    used = {}
     done = []
     for nb in list_notebooks(only):
-        p = dict(params.get(nb.stem, {}))
-        p.update((overrides or {}).get(nb.stem, {}))
-        p.update(run_dir=str(run_dir), figures_dir=str(figures_dir))
-        used[nb.stem] = p
-        out = out_dir / nb.name
-        print(f"[voxlib.run] {nb.name} -> {out}", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        try:
-            pm.execute_notebook(
-                str(nb),
-                str(out),
-                parameters=p,
-                kernel_name=kernel_name,
-                cwd=str(project_root()),
-                progress_bar=progress,
-            )
-        except Exception as exc:  # papermill's PapermillExecutionError and kernel deaths
-            raise NotebookFailed(
-                f"notebook {nb.name} failed: {_failed_cell(exc)}. "
-                f"Open the executed copy {out} to see the traceback."
-            ) from exc
-        print(f"[voxlib.run] {nb.name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        done.append(out)
-    (run_dir / "params.yaml").write_text(yaml.safe_dump(used, sort_keys=True))
+        p = {**params.get(nb.stem, {}), **(overrides or {}).get(nb.stem, {}),
+             "run_dir": str(run_dir), "figures_dir": str(figures)}
+        _run_one_notebook(nb, out_dir / nb.name, p, run_dir / "params.yaml", kernel_name=kernel_name,
+                          progress=progress)
+        done.append(out_dir / nb.name)
     return done
 
 
@@ -178,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="quick", help="quick, full, or a YAML file (default quick)")
     ap.add_argument("--only", nargs="*", help="notebook numbers or stems, e.g. 01 03")
     ap.add_argument("--run-dir", help="output folder (default runs/<profile>)")
-    ap.add_argument("--figures-dir", help="figure folder (default figures/)")
+    ap.add_argument("--figures-dir", help="figure folder (default: figures/ for the quick profile into "
+                                          "runs/quick, else <run-dir>/figures)")
     ap.add_argument(
         "-p", "--param", nargs=3, action="append", default=[], metavar=("NOTEBOOK", "NAME", "VALUE"),
         help="override one parameter, value parsed as YAML (e.g. -p 02 epochs 3)",

@@ -17,14 +17,24 @@ small CNN trained from scratch. It evaluated on its training images. Here:
 * Evaluation is on held-out utterances (:func:`voxlib.datasets.split`), with
   training accuracy (the thesis's number) beside it.
 * :func:`run_sweep` appends one row per finished run to ``sweep.csv`` and
-  skips rows already there.
+  skips rows already there; :func:`load_sweep` reads that table back.
+* :func:`load_best_classifier` and :func:`classifier_image_size` hand the
+  sweep's best classifier, and the image size it was trained on, to notebook 05.
 
-ImageNet weights are read from Keras's cache (``$KERAS_HOME/models`` or
-``~/.keras/models``) only; nothing is ever downloaded.
+ImageNet weights come from Keras's cache (``$KERAS_HOME/models`` or
+``~/.keras/models``), each checked against its hash. A missing file is fetched
+by Keras as for any online user, unless ``$VOXLIB_OFFLINE`` is set; model
+building itself never downloads (:class:`_NoDownload`). MobileNetV2's file,
+which Keras does not hash, is pinned here (:data:`MOBILENET_V2_SHA256`) and
+installed offline by ``scripts/seed_keras_cache.py``.
+
+TensorFlow and Keras are imported lazily (``lazy_loader``) on first use, so
+``import voxlib.transfer`` stays fast.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -32,8 +42,16 @@ import time
 import warnings
 from pathlib import Path
 
+import lazy_loader as lazy
 import numpy as np
 import pandas as pd
+from sklearn.metrics import classification_report, confusion_matrix
+from tqdm.auto import tqdm
+
+from voxlib import datasets, images, metrics
+
+keras = lazy.load("keras")
+tf = lazy.load("tensorflow")
 
 __all__ = [
     "NETWORKS",
@@ -51,13 +69,16 @@ __all__ = [
     "extract_features",
     "fit_model",
     "train_cached",
-    "evaluate",
+    "score_predictions",
     "run_one",
     "run_sweep",
     "layer_table",
     "load_sweep",
     "save_classifier",
     "load_classifier",
+    "load_best_classifier",
+    "classifier_image_size",
+    "MOBILENET_V2_SHA256",
 ]
 
 
@@ -70,7 +91,8 @@ class NetworkSpec:
     ``module``/``constructor`` name a Keras Applications builder (``None`` for
     the from-scratch CNN); ``preprocess`` names an entry of :data:`PREPROCESSORS`;
     ``weights_file``/``weights_hash`` are the ImageNet file (include_top) Keras
-    caches under ``models/`` and the hash Keras checks (``None``: Keras checks none);
+    caches under ``models/`` and the hash it must have (md5 or sha256 hex; the
+    one Keras checks, or voxlib's pin where Keras checks none; ``None``: unchecked);
     ``trainable_layers`` is the thesis's freeze rule (``None``: all trainable).
     """
 
@@ -95,6 +117,10 @@ def _app(name, module, constructor, size, weights_file, weights_hash, **kw):
 
 
 _TF = "_weights_tf_dim_ordering_tf_kernels.h5"
+#: SHA-256 of ``mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5`` (14 536 120 bytes;
+#: md5 321911b381f6fd09b744356f6796ee18). Keras's mobilenet_v2.py passes no file_hash to get_file,
+#: so voxlib pins the file itself; scripts/seed_keras_cache.py installs it and reads this value.
+MOBILENET_V2_SHA256 = "3e195a2857356cfc092cbbb460beb2a5bce279015d7792598b8d3d9e451902e3"
 NETWORKS: dict[str, NetworkSpec] = {
     s.name: s
     for s in [
@@ -107,9 +133,10 @@ NETWORKS: dict[str, NetworkSpec] = {
         _app("Xception", "xception", "Xception", 299, "xception" + _TF, "0a58e3b7378bc2990ea3b43d5981f1f6",
              min_size=71),
         _app("ResNet101", "resnet", "ResNet101", 224, "resnet101" + _TF, "f1aeb4b969a6efcfb50fad2f0c20cfc5"),
+        # Keras pins no hash for MobileNet (v1) and voxlib has no reference copy to pin one from.
         _app("MobileNet", "mobilenet", "MobileNet", 224, "mobilenet_1_0_224_tf.h5", None),
         _app("MobileNetV2", "mobilenet_v2", "MobileNetV2", 224,
-             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", None),
+             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", MOBILENET_V2_SHA256),
         _app("NASNetMobile", "nasnet", "NASNetMobile", 224, "nasnet_mobile.h5", "020fb642bf7360b370c678b08e0adf61"),
         _app("EfficientNetB0", "efficientnet", "EfficientNetB0", 224, "efficientnetb0.h5",
              "902e53a9f72be733fc0bcb005b3ebbac"),
@@ -129,7 +156,6 @@ _COPY_WEIGHTS = {"MobileNet", "MobileNetV2"}
 
 def _keras_preprocess(module: str):
     def fn(x):
-        import keras
         return getattr(keras.applications, module).preprocess_input(x)
     fn.__name__ = f"{module}.preprocess_input"
     return fn
@@ -153,7 +179,8 @@ def _spec(network: str) -> NetworkSpec:
 # ----------------------------------------------------------------------------- weights
 
 class MissingWeightsError(FileNotFoundError):
-    """The ImageNet weights file is not in Keras's cache (and nothing may be downloaded)."""
+    """An ImageNet weights file is not in Keras's cache, or fails its hash check
+    (the message names the file and how to put the right one there)."""
 
 
 def keras_cache_dir() -> Path:
@@ -174,15 +201,29 @@ def imagenet_weights_path(network: str) -> Path:
     return keras_cache_dir() / spec.weights_file
 
 
+def _file_digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file, remembered per (path, size, mtime): a sweep builds a
+    network once per transform and an EfficientNetB7 file is 260 MB."""
+    st = path.stat()
+    return _cached_digest(str(path), st.st_size, st.st_mtime_ns, algorithm)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, algorithm).hexdigest()
+
+
 def _hash_ok(path: Path, expected: str | None) -> bool:
     if expected is None:
         return True
-    with open(path, "rb") as fh:  # Keras's hashes: sha256 (64 hex) or md5 (32 hex)
-        return hashlib.file_digest(fh, "sha256" if len(expected) == 64 else "md5").hexdigest() == expected
+    # Keras's hashes are md5 (32 hex) or sha256 (64 hex); voxlib's pins are sha256
+    return _file_digest(path, "sha256" if len(expected) == 64 else "md5") == expected
 
 
 _WARNED_RANDOM: set[str] = set()
 OFFLINE_ENV = "VOXLIB_OFFLINE"
+_SEED_SCRIPT = {"MobileNetV2": "scripts/seed_keras_cache.py"}  # networks whose file a script installs
 
 
 def _downloads_allowed() -> bool:
@@ -190,10 +231,14 @@ def _downloads_allowed() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("", "0", "false", "no")
 
 
+def _bad_hash(spec: NetworkSpec) -> str:
+    algorithm = "sha256" if len(spec.weights_hash) == 64 else "md5"
+    return f"does not have its pinned {algorithm} hash {spec.weights_hash} (a corrupt or different file)"
+
+
 def _download_imagenet(spec: NetworkSpec) -> str | None:
     """Let Keras download ``spec``'s ImageNet file into its cache, as it does for any
     user online. Returns None on success, else the reason (shown in the one message)."""
-    import keras
     try:
         getattr(keras.applications, spec.constructor)(include_top=True, weights="imagenet")
     except Exception as exc:  # offline: URLError, socket errors, HTTP errors
@@ -201,7 +246,28 @@ def _download_imagenet(spec: NetworkSpec) -> str | None:
     path = keras_cache_dir() / spec.weights_file
     if not path.is_file():
         return "is missing (Keras downloaded a file of another name)"
-    return None if _hash_ok(path, spec.weights_hash) else f"does not have the hash Keras expects ({spec.weights_hash})"
+    return None if _hash_ok(path, spec.weights_hash) else _bad_hash(spec)
+
+
+def _weights_problem(spec: NetworkSpec, *, download: bool = True) -> str | None:
+    """None when ``spec``'s ImageNet file is in the cache with its hash (after letting
+    Keras fetch a missing one when downloads are allowed), else what is wrong with it."""
+    path = keras_cache_dir() / spec.weights_file
+    if path.is_file():
+        return None if _hash_ok(path, spec.weights_hash) else _bad_hash(spec)
+    if download and _downloads_allowed():
+        return _download_imagenet(spec)
+    return "is missing"
+
+
+def _weights_fix(spec: NetworkSpec) -> str:
+    """The sentence that says how to put ``spec``'s file in place."""
+    path = keras_cache_dir() / spec.weights_file
+    fix = (f"Online, Keras fetches it into that cache; offline, copy {spec.weights_file} into {path.parent} "
+           "(set KERAS_HOME to use another cache)")
+    if spec.name in _SEED_SCRIPT:
+        fix = f"Rerun {_SEED_SCRIPT[spec.name]} (it installs the verified file there), or: " + fix[0].lower() + fix[1:]
+    return fix
 
 
 def _resolve_weights(spec: NetworkSpec, weights, on_missing_weights: str):
@@ -210,33 +276,25 @@ def _resolve_weights(spec: NetworkSpec, weights, on_missing_weights: str):
         raise ValueError(f"on_missing_weights={on_missing_weights!r}; allowed: 'error', 'random'")
     if weights is None or weights == "none":
         return "none", None, "none"
-    if weights == "imagenet":
-        if spec.weights_file is None:  # the from-scratch CNN
-            return "none", None, "none"
-        path = keras_cache_dir() / spec.weights_file
-        problem = None
+    if weights != "imagenet":
+        path = Path(weights).expanduser()
         if not path.is_file():
-            problem = "is missing"
-        elif not _hash_ok(path, spec.weights_hash):
-            problem = f"does not have the hash Keras expects ({spec.weights_hash})"
-        if problem == "is missing" and _downloads_allowed():
-            problem = _download_imagenet(spec)
-        if problem is None:
-            return "imagenet", path, "imagenet"
-        msg = (f"ImageNet weights for {spec.name}: {path} {problem}. Online, Keras fetches it into that "
-               f"cache; offline, copy {spec.weights_file} into {path.parent} (set KERAS_HOME to use another cache)"
-               + (", or run scripts/seed_keras_cache.py" if spec.name == "MobileNetV2" else ""))
-        if on_missing_weights == "error":
-            raise MissingWeightsError(msg + "; or pass on_missing_weights='random' / weights='none'")
-        if spec.name not in _WARNED_RANDOM:
-            _WARNED_RANDOM.add(spec.name)
-            warnings.warn(msg + "; continuing with RANDOM weights (recorded as weights=random)", stacklevel=3)
-        return "none", None, "random"
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"weights={str(weights)!r}: no such file; allowed: 'imagenet', 'none' "
-                                "or the path of a .h5/.weights.h5/.keras file")
-    return "file", path, path.name
+            raise FileNotFoundError(f"weights={str(weights)!r}: no such file; allowed: 'imagenet', 'none' "
+                                    "or the path of a .h5/.weights.h5/.keras file")
+        return "file", path, path.name
+    if spec.weights_file is None:  # the from-scratch CNN
+        return "none", None, "none"
+    path = keras_cache_dir() / spec.weights_file
+    problem = _weights_problem(spec)
+    if problem is None:
+        return "imagenet", path, "imagenet"
+    msg = f"ImageNet weights for {spec.name}: {path} {problem}. {_weights_fix(spec)}"
+    if on_missing_weights == "error":
+        raise MissingWeightsError(msg + "; or pass on_missing_weights='random' / weights='none'")
+    if spec.name not in _WARNED_RANDOM:
+        _WARNED_RANDOM.add(spec.name)
+        warnings.warn(msg + "; continuing with RANDOM weights (recorded as weights=random)", stacklevel=3)
+    return "none", None, "random"
 
 
 # ----------------------------------------------------------------------------- models
@@ -252,8 +310,7 @@ def _size_for(spec: NetworkSpec, image_size) -> int:
 
 def _sequential_cnn(size: int, n_classes: int):
     """THESIS §2 baseline: grayscale size x size in [0, 1]."""
-    import keras
-    from keras import layers
+    layers = keras.layers
     return keras.Sequential([
         keras.Input((size, size, 1)),
         layers.Conv2D(32, 3, activation="relu", padding="same"),
@@ -285,6 +342,7 @@ class _NoDownload:
         self.path = path
 
     def __enter__(self):
+        # Keras's private module (no public hook); imported here, when Keras is loaded anyway
         from keras.src.utils import file_utils
         self.module, self.original = file_utils, file_utils.get_file
 
@@ -301,7 +359,6 @@ class _NoDownload:
 
 
 def _base_model(spec: NetworkSpec, size: int, kind: str, path: Path | None):
-    import keras
     ctor = getattr(keras.applications, spec.constructor)
     shape = (size, size, 3)
     if kind != "imagenet":
@@ -362,7 +419,6 @@ def build_model(
     weights_label : str
         ``imagenet``, ``random``, ``none`` or the weights file's name.
     """
-    import keras
     spec = _spec(network)
     if int(n_classes) < 2:
         raise ValueError(f"n_classes={n_classes}; need at least 2 speakers")
@@ -391,7 +447,6 @@ def _compile(model, *, steps_per_execution: int = 1) -> None:
     """RMSprop (Keras default rate) + categorical cross-entropy, as the thesis.
     ``steps_per_execution`` > 1 runs several batches per graph call: it only
     removes per-step Python overhead, the updates are the same."""
-    import keras
     model.compile(optimizer=keras.optimizers.RMSprop(), loss="categorical_crossentropy",
                   metrics=["accuracy"], steps_per_execution=steps_per_execution)
 
@@ -405,7 +460,6 @@ def split_trunk(model, *, trainable_layers: int | None = 5):
     layers (weights) with ``model``, so training ``tail`` trains ``model``.
     ``trunk`` is ``None`` when ``trainable_layers`` is ``None`` (nothing frozen).
     """
-    import keras
     if trainable_layers is None:
         return None, model
     tail_ops = {id(lay) for lay in model.layers[-trainable_layers:]}
@@ -426,27 +480,28 @@ def split_trunk(model, *, trainable_layers: int | None = 5):
 
 # ----------------------------------------------------------------------------- images
 
+def _gray_uint8(img: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) from a stored image: gray as is, colour through :func:`voxlib.images.to_gray`."""
+    img = np.asarray(img)
+    if img.ndim == 2:
+        return img
+    return np.rint(np.clip(images.to_gray(img), 0, 255)).astype(np.uint8)
+
+
 def load_images(paths) -> np.ndarray:
     """Read 8-bit images (:func:`voxlib.images.load_image`; plain PNG/JPEG too) -> uint8 ``(N, H, W)``.
 
+    An image without voxlib metadata is accepted (classification needs no
+    scale); colour images are made gray with :func:`voxlib.images.to_gray`.
     Raises ``ValueError`` naming two files when the images differ in size.
     """
-    from PIL import Image
-
-    from voxlib.images import load_image
     paths = [str(p) for p in paths]
     if not paths:
         raise ValueError("no images to load")
     imgs = []
     for p in paths:
-        try:
-            img, _ = load_image(p)
-        except ValueError:  # an image without voxlib metadata: classification needs no scale
-            with Image.open(p) as im:
-                img = np.asarray(im.convert("L"))
-        img = np.asarray(img)
-        if img.ndim == 3:
-            img = img[..., 0]
+        img, _ = images.load_image(p, fallback_scale=np.nan)  # NaN: scale unknown, and unused here
+        img = _gray_uint8(img)
         if imgs and img.shape != imgs[0].shape:
             raise ValueError(f"images of mixed sizes: {paths[0]} is {imgs[0].shape[1]}x{imgs[0].shape[0]}, "
                              f"{p} is {img.shape[1]}x{img.shape[0]}; rerun notebook 01 with one image_size")
@@ -461,7 +516,6 @@ def prepare_images(imgs: np.ndarray, *, size: int, preprocess: str, channels: in
     Bilinear antialiased resize, the gray plane repeated to ``channels``, then
     the network's preprocessing (a :data:`PREPROCESSORS` name).
     """
-    import tensorflow as tf
     imgs = np.asarray(imgs)
     if imgs.ndim != 3 or imgs.dtype != np.uint8:
         raise ValueError(f"imgs: expected uint8 (N, H, W), got {imgs.dtype} {imgs.shape}")
@@ -489,7 +543,6 @@ def extract_features(trunk, x: np.ndarray, *, batch_size: int = 32) -> list[np.n
 def _batches(inputs, y, batch_size, seed, epochs):
     """A tf.data stream of ``epochs`` epochs, each shuffled by NumPy from
     ``(seed, epoch)``: the same batches for any model given the same data."""
-    import tensorflow as tf
     n = len(y)
     per_epoch = [tf.data.Dataset.from_tensor_slices(np.random.default_rng([seed, e]).permutation(n))
                  .batch(batch_size) for e in range(epochs)]
@@ -508,9 +561,6 @@ def _batches(inputs, y, batch_size, seed, epochs):
 
 
 def _epoch_bar(epochs: int, desc: str):
-    import keras
-    from tqdm.auto import tqdm
-
     class Bar(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.bar = tqdm(total=epochs, desc=desc, leave=False, unit="epoch")
@@ -533,7 +583,6 @@ def fit_model(model, inputs, y_onehot, *, epochs: int = 10, batch_size: int = 10
     the cached tail see identical batches. ``validation`` = ``(inputs, y)`` adds
     ``val_*`` columns. Returns the history, one row per epoch.
     """
-    import keras
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     y_onehot = np.asarray(y_onehot, np.float32)
     if validation is not None:
@@ -582,24 +631,37 @@ def train_cached(model, x_train, y_train, *, trainable_layers: int | None = 5, e
 
 # ----------------------------------------------------------------------------- evaluation
 
-def evaluate(y_true, proba, classes) -> dict:
-    """Scores of one classifier: accuracy (%) with its 95 % Wilson interval,
-    macro F1, log loss, the confusion matrix (rows predicted, columns true, as
-    the thesis drew it) and scikit-learn's classification report (a DataFrame)."""
-    from sklearn.metrics import classification_report, confusion_matrix
+def score_predictions(y_true, proba, classes) -> dict:
+    """Scores of one classifier's predictions.
 
-    from voxlib.metrics import accuracy_ci, macro_f1
+    Parameters
+    ----------
+    y_true : array of int [shape=(N,)]
+        Index of each sample's true class in ``classes``.
+    proba : array [shape=(N, n_classes)]
+        Predicted class probabilities.
+    classes : sequence of str
+        Class labels in output order.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (%) with its 95 % Wilson interval ``ci_low``/``ci_high``,
+        ``macro_f1``, ``loss`` (log loss), ``confusion`` (DataFrame, rows
+        predicted and columns true, as the thesis drew it), ``report``
+        (scikit-learn's classification report as a DataFrame) and ``report_text``.
+    """
     y_true = np.asarray(y_true)
     proba = np.asarray(proba, np.float64)
     y_pred = proba.argmax(axis=1)
     labels = np.arange(len(classes))
-    acc, lo, hi = accuracy_ci(y_true, y_pred)
+    acc, lo, hi = metrics.accuracy_ci(y_true, y_pred)
     p_true = np.clip(proba[np.arange(len(y_true)), y_true], 1e-7, 1.0)
     cm = confusion_matrix(y_true, y_pred, labels=labels).T
     kw = dict(labels=labels, target_names=[str(c) for c in classes], zero_division=0)
     report = pd.DataFrame(classification_report(y_true, y_pred, output_dict=True, **kw)).T
     return {"accuracy": 100 * acc, "ci_low": 100 * lo, "ci_high": 100 * hi,
-            "macro_f1": macro_f1(y_true, y_pred, labels=labels), "loss": float(-np.log(p_true).mean()),
+            "macro_f1": metrics.macro_f1(y_true, y_pred, labels=labels), "loss": float(-np.log(p_true).mean()),
             "confusion": pd.DataFrame(cm, index=pd.Index(classes, name="predicted"),
                                       columns=pd.Index(classes, name="true")),
             "report": report, "report_text": classification_report(y_true, y_pred, **kw)}
@@ -653,7 +715,6 @@ def save_classifier(model, path, meta: dict) -> Path:
 
 def load_classifier(model_path) -> Classifier:
     """Load a classifier saved by :func:`run_sweep` (``safe_mode=True``)."""
-    import keras
     path = Path(model_path)
     side = path.with_suffix(".json")
     for p in (path, side):
@@ -672,33 +733,72 @@ SWEEP_COLUMNS = [
     "history_path", "confusion_path", "report_path", "finished_at",
 ]
 _KEY = ["network", "transform", "weights", "image_size", "epochs", "batch_size", "seed", "data_fingerprint"]
+_MANIFEST_REQUIRED = ("speaker", "utterance", "transform", "path")
+_SWEEP_PRODUCER = "notebook 02 (02_transfer_learning.ipynb) writes <run_dir>/sweep/sweep.csv"
 
 
-def layer_table(model, *, last: int = 8) -> pd.DataFrame:
-    """The last ``last`` layers of ``model``: name, type, output shape, trainable,
-    parameter count; shows what the freeze rule leaves trainable."""
-    rows = [{"layer": lay.name, "type": type(lay).__name__, "output": str(tuple(lay.output.shape[1:])),
+def _output_shape(layer) -> str:
+    try:
+        return str(tuple(layer.output.shape[1:]))
+    except (AttributeError, ValueError):  # a layer called more than once has no single output
+        return "multiple"
+
+
+def layer_table(model, *, last: int | None = 8) -> pd.DataFrame:
+    """The last layers of ``model``: what the freeze rule leaves trainable, or a
+    generator's blocks.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Any built Keras model (a classifier of :func:`build_model`, the pix2pix
+        generator or discriminator of :mod:`voxlib.gan`).
+    last : int or None
+        How many layers, counted from the output; ``None``: every layer.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per layer, in order: ``layer`` (name), ``type`` (class name),
+        ``output`` (shape without the batch axis), ``trainable``, ``parameters``.
+    """
+    if last is not None and int(last) < 1:
+        raise ValueError(f"last={last!r}: give a number of layers >= 1, or None for every layer")
+    chosen = model.layers if last is None else model.layers[-int(last):]
+    rows = [{"layer": lay.name, "type": type(lay).__name__, "output": _output_shape(lay),
              "trainable": bool(lay.trainable),
              "parameters": int(sum(np.prod(w.shape) for w in lay.weights))}
-            for lay in model.layers[-last:]]
-    return pd.DataFrame(rows)
+            for lay in chosen]
+    return pd.DataFrame(rows, columns=["layer", "type", "output", "trainable", "parameters"])
 
 
 def load_sweep(path) -> pd.DataFrame:
-    """``sweep.csv`` with ``*_path`` columns made absolute (empty table if absent)."""
-    from voxlib.datasets import load_manifest
+    """The raw ``sweep.csv`` of :func:`run_sweep`, every row, ``*_path`` columns
+    made absolute; an empty table with :data:`SWEEP_COLUMNS` if the file is absent.
+
+    :func:`voxlib.results.load_runs` validates this table and picks one run per
+    (network, transform) for plotting.
+
+    Raises
+    ------
+    ValueError
+        The file exists but is not a readable CSV (the message names it).
+    """
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame(columns=SWEEP_COLUMNS)
-    return load_manifest(path)
+    try:
+        return datasets.load_manifest(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"sweep table {path} is not a readable CSV file ({exc}); delete it and rerun "
+                         "notebook 02, which rewrites it") from exc
 
 
 def _append_row(path: Path, row: dict) -> None:
     """Append one row atomically (rewrite to a temp file, then rename)."""
-    from voxlib.datasets import write_manifest
     old = load_sweep(path)
     new = pd.DataFrame([row], columns=SWEEP_COLUMNS)
-    write_manifest(new if old.empty else pd.concat([old, new], ignore_index=True), path)
+    datasets.write_manifest(new if old.empty else pd.concat([old, new], ignore_index=True), path)
 
 
 def _done(table: pd.DataFrame, key: dict) -> bool:
@@ -722,6 +822,7 @@ class _Built:
 
     def __init__(self, network, n_classes, **kw):
         spec = NETWORKS[network]
+        self.network = network
         self.model, self.label = build_model(network, n_classes, **kw)
         self.initial = self.model.get_weights()
         self.parts = split_trunk(self.model, trainable_layers=spec.trainable_layers)
@@ -735,52 +836,42 @@ class _Built:
         return self
 
 
-def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epochs=None, batch_size=None,
-            weights="imagenet", on_missing_weights="error", seed: int = 0, images=None,
-            progress=False, built=None) -> dict:
-    """Train and evaluate one (network, transform) on rows with a ``split``
-    column; write model, history, confusion and report under ``out_dir``.
-    Returns the sweep row (dict). ``built``: a reusable network (internal)."""
-    spec = _spec(network)
-    out_dir = Path(out_dir)
-    transform = str(rows["transform"].iloc[0]) if "transform" in rows else ""
-    classes = sorted(rows["speaker"].astype(str).unique())
-    size = _size_for(spec, image_size)
-    epochs = _per_network(epochs, spec, spec.epochs)
-    batch_size = _per_network(batch_size, spec, spec.batch_size)
-    y = rows["speaker"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-    imgs = load_images(rows["path"]) if images is None else images
-    x = prepare_images(imgs, size=size, preprocess=spec.preprocess, channels=spec.channels)
-    tr = (rows["split"] == "train").to_numpy()
+def _train_and_score(built: _Built, spec: NetworkSpec, x, y, train, classes, *, epochs, batch_size, seed,
+                     progress):
+    """Train ``built`` on the ``train`` rows (cached trunk) and score both sides.
+    Returns ``(history, train_scores, test_scores, timing)``."""
     eye = np.eye(len(classes), dtype=np.float32)
-    if built is None:
-        built = _Built(network, len(classes), image_size=size, weights=weights,
-                       on_missing_weights=on_missing_weights, seed=seed)
-    model, label = built.reset().model, built.label
-    hist, (trunk, tail, f_tr, (f_te, _)), timing = train_cached(
-        model, x[tr], eye[y[tr]], trainable_layers=spec.trainable_layers, epochs=epochs,
-        batch_size=batch_size, seed=seed, validation=(x[~tr], eye[y[~tr]]), progress=progress,
+    model = built.reset().model
+    hist, (_, tail, f_tr, (f_te, _)), timing = train_cached(
+        model, x[train], eye[y[train]], trainable_layers=spec.trainable_layers, epochs=epochs,
+        batch_size=batch_size, seed=seed, validation=(x[~train], eye[y[~train]]), progress=progress,
         parts=built.parts)
-    ev_tr = evaluate(y[tr], tail.predict(_one(f_tr), verbose=0, batch_size=64), classes)
-    ev_te = evaluate(y[~tr], tail.predict(_one(f_te), verbose=0, batch_size=64), classes)
-    stem = f"{network}__{transform}__{_key_hash(rows, label, size, epochs, batch_size, seed)}"
+    ev_tr = score_predictions(y[train], tail.predict(_one(f_tr), verbose=0, batch_size=64), classes)
+    ev_te = score_predictions(y[~train], tail.predict(_one(f_te), verbose=0, batch_size=64), classes)
+    return hist, ev_tr, ev_te, timing
+
+
+def _save_run(out_dir: Path, stem: str, model, meta: dict, hist: pd.DataFrame, ev_te: dict) -> dict:
+    """Model, history, confusion matrix and report of one run; returns their paths."""
     paths = {k: out_dir / k / f"{stem}{ext}" for k, ext in
              [("models", ".keras"), ("history", ".csv"), ("confusion", ".csv"), ("reports", ".csv")]}
     for p in paths.values():
         p.parent.mkdir(parents=True, exist_ok=True)
-    save_classifier(model, paths["models"], {
-        "classes": classes, "network": network, "transform": transform, "image_size": size,
-        "preprocess": spec.preprocess, "channels": spec.channels, "weights": label, "epochs": epochs,
-        "batch_size": batch_size, "seed": seed})
+    save_classifier(model, paths["models"], meta)
     hist.to_csv(paths["history"], index=False)
     ev_te["confusion"].to_csv(paths["confusion"])
     ev_te["report"].to_csv(paths["reports"])
     paths["reports"].with_suffix(".txt").write_text(ev_te["report_text"])
-    from voxlib.datasets import fingerprint
+    return paths
+
+
+def _sweep_row(settings: dict, rows: pd.DataFrame, train, ev_tr: dict, ev_te: dict, timing: dict,
+               paths: dict) -> dict:
     return {
-        "network": network, "transform": transform, "weights": label, "image_size": size, "epochs": epochs,
-        "batch_size": batch_size, "seed": seed, "data_fingerprint": fingerprint(rows),
-        "n_classes": len(classes), "n_train": int(tr.sum()), "n_test": int((~tr).sum()),
+        **{k: settings[k] for k in ("network", "transform", "weights", "image_size", "epochs", "batch_size",
+                                    "seed")},
+        "data_fingerprint": datasets.fingerprint(rows),
+        "n_classes": len(settings["classes"]), "n_train": int(train.sum()), "n_test": int((~train).sum()),
         "train_accuracy": ev_tr["accuracy"], "test_accuracy": ev_te["accuracy"],
         "test_ci_low": ev_te["ci_low"], "test_ci_high": ev_te["ci_high"], "macro_f1": ev_te["macro_f1"],
         "train_loss": ev_tr["loss"], "test_loss": ev_te["loss"], **timing,
@@ -790,14 +881,138 @@ def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epoch
     }
 
 
+def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epochs=None, batch_size=None,
+            weights="imagenet", on_missing_weights="error", seed: int = 0, images=None,
+            progress=False, built=None) -> dict:
+    """Train and evaluate one (network, transform) on rows with a ``split``
+    column; write model, history, confusion and report under ``out_dir``.
+    Returns the sweep row (dict). ``images``: the rows' images already read
+    (uint8 ``(N, H, W)``); ``built``: a reusable network (internal)."""
+    spec = _spec(network)
+    classes = sorted(rows["speaker"].astype(str).unique())
+    size = _size_for(spec, image_size)
+    epochs = _per_network(epochs, spec, spec.epochs)
+    batch_size = _per_network(batch_size, spec, spec.batch_size)
+    y = rows["speaker"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
+    imgs = load_images(rows["path"]) if images is None else images
+    x = prepare_images(imgs, size=size, preprocess=spec.preprocess, channels=spec.channels)
+    train = (rows["split"] == "train").to_numpy()
+    if built is None:
+        built = _Built(network, len(classes), image_size=size, weights=weights,
+                       on_missing_weights=on_missing_weights, seed=seed)
+    hist, ev_tr, ev_te, timing = _train_and_score(built, spec, x, y, train, classes, epochs=epochs,
+                                                  batch_size=batch_size, seed=seed, progress=progress)
+    settings = {"network": network, "transform": str(rows["transform"].iloc[0]) if "transform" in rows else "",
+                "weights": built.label, "image_size": size, "epochs": epochs, "batch_size": batch_size,
+                "seed": seed, "classes": classes}
+    stem = f"{network}__{settings['transform']}__{_key_hash(rows, built.label, size, epochs, batch_size, seed)}"
+    meta = {"classes": classes, "network": network, "transform": settings["transform"], "image_size": size,
+            "preprocess": spec.preprocess, "channels": spec.channels, "weights": built.label, "epochs": epochs,
+            "batch_size": batch_size, "seed": seed}
+    paths = _save_run(Path(out_dir), stem, built.model, meta, hist, ev_te)
+    return _sweep_row(settings, rows, train, ev_tr, ev_te, timing, paths)
+
+
 def _one(feats):
     return tuple(feats) if len(feats) > 1 else feats[0]
 
 
 def _key_hash(rows, label, size, epochs, batch_size, seed) -> str:
-    from voxlib.datasets import fingerprint
-    key = "|".join(map(str, [fingerprint(rows), label, size, epochs, batch_size, seed]))
+    key = "|".join(map(str, [datasets.fingerprint(rows), label, size, epochs, batch_size, seed]))
     return hashlib.sha1(key.encode()).hexdigest()[:8]
+
+
+def _as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _validate_sweep_args(manifest, networks, transforms):
+    """Step 1 of :func:`run_sweep`: the manifest, networks and transforms, checked
+    before anything is downloaded or trained. Returns them as a DataFrame and lists."""
+    if not isinstance(manifest, pd.DataFrame):
+        manifest = datasets.load_manifest(manifest, required=_MANIFEST_REQUIRED,
+                                          producer="notebook 01 (01_transforms)")
+    missing = [c for c in _MANIFEST_REQUIRED if c not in manifest.columns]
+    if missing:
+        raise ValueError(f"manifest lacks column(s) {missing}; it has {list(manifest.columns)}")
+    networks = _as_list(networks)
+    for n in networks:
+        _spec(n)
+    available = sorted(manifest["transform"].astype(str).unique())
+    transforms = available if transforms is None else _as_list(transforms)
+    unknown = [t for t in transforms if t not in available]
+    if unknown:
+        raise ValueError(f"transforms={unknown} not in the manifest; it has {available}")
+    speakers = manifest["speaker"].astype(str).unique()
+    if len(speakers) < 2:
+        raise ValueError(f"the manifest has {len(speakers)} speaker ({', '.join(speakers)}); "
+                         "speaker identification needs at least 2 — add another speaker's recordings")
+    return manifest, networks, transforms
+
+
+def _require_weights(networks, weights, on_missing_weights) -> None:
+    """Step 2 of :func:`run_sweep`: with ``on_missing_weights="error"``, fail before
+    hours of work, naming every ImageNet file that is missing or fails its hash."""
+    if weights != "imagenet" or on_missing_weights != "error":
+        return
+    specs = [NETWORKS[n] for n in networks if NETWORKS[n].weights_file]
+    problems = {s.name: _weights_problem(s) for s in specs}
+    bad = [s for s in specs if problems[s.name] is not None]
+    if not bad:
+        return
+    listed = ", ".join(f"{s.weights_file} ({problems[s.name]})" for s in bad)
+    seeded = [f"{s.name}'s: {_SEED_SCRIPT[s.name]}" for s in bad if s.name in _SEED_SCRIPT]
+    raise MissingWeightsError(
+        f"ImageNet weights missing from Keras's cache {keras_cache_dir()} or failing their hash check: {listed}. "
+        "Missing files could not be downloaded (offline, or $VOXLIB_OFFLINE is set): copy the right files "
+        f"there{' (' + '; '.join(seeded) + ')' if seeded else ''}, or pass on_missing_weights='random' "
+        "or weights='none'")
+
+
+@dataclasses.dataclass
+class _Job:
+    """One (network, transform) of a sweep, with the key its sweep.csv row gets."""
+
+    network: str
+    transform: str
+    rows: pd.DataFrame
+    key: dict
+
+
+def _plan_jobs(data, networks, transforms, *, weights, on_missing_weights, image_size, epochs, batch_size,
+               seed) -> list[_Job]:
+    """Step 3 of :func:`run_sweep`: resolve each network's weights once and key every
+    (network, transform) as its sweep.csv row will be keyed."""
+    labels = {n: _resolve_weights(NETWORKS[n], weights, on_missing_weights)[2] for n in networks}
+    jobs = []
+    for network in networks:
+        spec = NETWORKS[network]
+        for transform in transforms:
+            rows = data[data["transform"].astype(str) == transform].sort_values(["speaker", "utterance"],
+                                                                                 ignore_index=True)
+            key = {"network": network, "transform": transform, "weights": labels[network],
+                   "image_size": _size_for(spec, image_size), "epochs": _per_network(epochs, spec, spec.epochs),
+                   "batch_size": _per_network(batch_size, spec, spec.batch_size), "seed": seed,
+                   "data_fingerprint": datasets.fingerprint(rows)}
+            jobs.append(_Job(network, transform, rows, key))
+    return jobs
+
+
+def _network_for(built: _Built | None, job: _Job, n_classes: int, *, weights, on_missing_weights,
+                 seed) -> _Built:
+    """Step 4 of :func:`run_sweep`: the network of ``job``, rebuilt only when the
+    network changes (the frozen trunk's features are then recomputed per transform)."""
+    if built is not None and built.network == job.network:
+        return built
+    keras.backend.clear_session()
+    return _Built(job.network, n_classes, image_size=job.key["image_size"], weights=weights,
+                  on_missing_weights=on_missing_weights, seed=seed)
+
+
+def _rows_of(table: pd.DataFrame, keys: list[dict]) -> pd.DataFrame:
+    """The rows of ``table`` whose key is one of ``keys`` (this call's runs)."""
+    mine = [any(_done(table.iloc[[i]], k) for k in keys) for i in range(len(table))]
+    return table[mine].reset_index(drop=True)
 
 
 def run_sweep(
@@ -843,72 +1058,91 @@ def run_sweep(
     transform, weights, image_size, epochs, batch_size, seed, data_fingerprint);
     rows already there are skipped, not recomputed.
     """
-    from tqdm.auto import tqdm
-
-    from voxlib.datasets import fingerprint, load_manifest, split
-    if not isinstance(manifest, pd.DataFrame):
-        manifest = load_manifest(manifest, required=("speaker", "utterance", "transform", "path"),
-                                 producer="notebook 01 (01_transforms)")
-    missing = [c for c in ("speaker", "utterance", "transform", "path") if c not in manifest.columns]
-    if missing:
-        raise ValueError(f"manifest lacks column(s) {missing}; it has {list(manifest.columns)}")
-    networks = [networks] if isinstance(networks, str) else list(networks)
-    for n in networks:
-        _spec(n)
-    if weights == "imagenet" and on_missing_weights == "error":  # fail before hours of work, naming every file
-        missing = [NETWORKS[n].weights_file for n in networks
-                   if NETWORKS[n].weights_file and not (keras_cache_dir() / NETWORKS[n].weights_file).is_file()
-                   and not (_downloads_allowed() and _download_imagenet(NETWORKS[n]) is None)]
-        if missing:
-            raise MissingWeightsError(
-                f"ImageNet weights missing from Keras's cache {keras_cache_dir()}: {', '.join(missing)}. "
-                "They could not be downloaded (offline, or $VOXLIB_OFFLINE is set): copy those files "
-                "there (MobileNetV2's: "
-                "scripts/seed_keras_cache.py), or pass on_missing_weights='random' or weights='none'")
-    available = sorted(manifest["transform"].astype(str).unique())
-    transforms = available if transforms is None else ([transforms] if isinstance(transforms, str)
-                                                       else list(transforms))
-    unknown = [t for t in transforms if t not in available]
-    if unknown:
-        raise ValueError(f"transforms={unknown} not in the manifest; it has {available}")
-    speakers = manifest["speaker"].astype(str).unique()
-    if len(speakers) < 2:
-        raise ValueError(f"the manifest has {len(speakers)} speaker ({', '.join(speakers)}); "
-                         "speaker identification needs at least 2 — add another speaker's recordings")
-    data = split(manifest, test_size=test_size, seed=seed)
+    manifest, networks, transforms = _validate_sweep_args(manifest, networks, transforms)
+    _require_weights(networks, weights, on_missing_weights)
+    data = datasets.split(manifest, test_size=test_size, seed=seed)
+    jobs = _plan_jobs(data, networks, transforms, weights=weights, on_missing_weights=on_missing_weights,
+                      image_size=image_size, epochs=epochs, batch_size=batch_size, seed=seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / "sweep.csv"
-    pairs = [(n, t) for n in networks for t in transforms]
-    bar = tqdm(pairs, desc="sweep", unit="run", disable=not progress)
+    n_classes = manifest["speaker"].astype(str).nunique()
     image_cache: dict[str, np.ndarray] = {}  # uint8, read once per transform
-    built, keys = None, []
-    for network, transform in bar:
-        spec = NETWORKS[network]
-        bar.set_postfix_str(f"{network} / {transform}", refresh=False)
-        rows = data[data["transform"].astype(str) == transform].sort_values(["speaker", "utterance"],
-                                                                             ignore_index=True)
-        _, _, label = _resolve_weights(spec, weights, on_missing_weights)
-        key = {"network": network, "transform": transform, "weights": label,
-               "image_size": _size_for(spec, image_size), "epochs": _per_network(epochs, spec, spec.epochs),
-               "batch_size": _per_network(batch_size, spec, spec.batch_size), "seed": seed,
-               "data_fingerprint": fingerprint(rows)}
-        keys.append(key)
-        if _done(load_sweep(csv), key):
+    built = None
+    bar = tqdm(jobs, desc="sweep", unit="run", disable=not progress)
+    for job in bar:
+        bar.set_postfix_str(f"{job.network} / {job.transform}", refresh=False)
+        if _done(load_sweep(csv), job.key):  # resume: a finished row is never recomputed
             continue
-        if transform not in image_cache:
-            image_cache[transform] = load_images(rows["path"])
-        if built is None or built.network != network:
-            import keras
-            built = None
-            keras.backend.clear_session()
-            built = _Built(network, len(speakers), image_size=key["image_size"], weights=weights,
-                           on_missing_weights=on_missing_weights, seed=seed)
-            built.network = network
-        row = run_one(rows, network, out_dir, image_size=image_size, epochs=epochs, batch_size=batch_size,
-                      weights=weights, on_missing_weights=on_missing_weights, seed=seed,
-                      images=image_cache[transform], progress=f"{network}/{transform}" if progress else False,
-                      built=built)
+        if job.transform not in image_cache:
+            image_cache[job.transform] = load_images(job.rows["path"])
+        built = _network_for(built, job, n_classes, weights=weights, on_missing_weights=on_missing_weights,
+                             seed=seed)
+        row = run_one(job.rows, job.network, out_dir, image_size=image_size, epochs=epochs,
+                      batch_size=batch_size, weights=weights, on_missing_weights=on_missing_weights, seed=seed,
+                      images=image_cache[job.transform],
+                      progress=f"{job.network}/{job.transform}" if progress else False, built=built)
         _append_row(csv, row)
-    table = load_sweep(csv)
-    return table[[any(_done(table.iloc[[i]], k) for k in keys) for i in range(len(table))]].reset_index(drop=True)
+    return _rows_of(load_sweep(csv), [job.key for job in jobs])
+
+
+# ----------------------------------------------------------------------------- the sweep's best classifier
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == ""
+
+
+def load_best_classifier(sweep_dir, *, speakers=()):
+    """The sweep's best saved classifier (highest held-out accuracy) that knows ``speakers``.
+
+    Parameters
+    ----------
+    sweep_dir : path
+        The folder holding ``sweep.csv`` (``<run_dir>/sweep``).
+    speakers : sequence of str
+        Labels the classifier must have among its classes.
+
+    Returns
+    -------
+    (Classifier, pd.Series) or (None, str)
+        The classifier and its sweep row; or ``None`` and a sentence for the
+        notebook when there is no usable sweep (no ``sweep.csv``, no saved model
+        on disk, or no model trained on all ``speakers``).
+    """
+    sweep_path = Path(sweep_dir) / "sweep.csv"
+    if not sweep_path.is_file():
+        return None, (f"no classifier: {sweep_path} does not exist ({_SWEEP_PRODUCER}), "
+                      "so the target-speaker rate is not measured")
+    sweep = load_sweep(sweep_path)
+    usable = sweep[[not _blank(p) and Path(str(p)).is_file() for p in sweep["model_path"]]]
+    if usable.empty:
+        return None, f"no classifier: no model listed in {sweep_path} exists on disk"
+    for _, row in usable.sort_values("test_accuracy", ascending=False, kind="stable").iterrows():
+        clf = load_classifier(row["model_path"])
+        if set(map(str, speakers)) <= set(map(str, clf.classes)):
+            return clf, row
+    return None, (f"no classifier in {sweep_path} was trained on the speakers {sorted(speakers)}, "
+                  "so the target-speaker rate is not measured")
+
+
+def classifier_image_size(transforms_manifest, transform, *, default=(512, 512)) -> tuple[int, int]:
+    """(height, width) of notebook 01's images of ``transform``: the images the
+    sweep's classifiers were trained on.
+
+    Parameters
+    ----------
+    transforms_manifest : path
+        Notebook 01's ``<run_dir>/transforms/manifest.csv``.
+    transform : str
+    default : (int, int)
+        Returned when that manifest, its ``height``/``width`` columns or the
+        transform are absent (a user's own classifier).
+    """
+    path = Path(transforms_manifest)
+    if not path.is_file():
+        return tuple(default)
+    table = pd.read_csv(path)
+    if not {"transform", "height", "width"} <= set(table.columns):
+        return tuple(default)
+    rows = table[table["transform"].astype(str) == str(transform)]
+    return tuple(default) if rows.empty else (int(rows["height"].iloc[0]), int(rows["width"].iloc[0]))

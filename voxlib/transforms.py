@@ -6,8 +6,9 @@ three continuous wavelet transforms (wavelets ``bump``, ``morse``, ``amor``) as
 MATLAB's ``cwt(x, wname, fs)`` computes them, plus the inverse CWT (``icwt``).
 :data:`TRANSFORMS` is the registry a notebook parameter selects from;
 :func:`compute` runs one entry; :func:`magnitude` gives ``|C|`` without holding
-the complex matrix; :func:`write_images` turns a corpus into the notebook-01
-images and their manifest.
+the complex matrix. Turning coefficients into images (and a corpus into the
+notebook-01 images and their manifest) is the image stage's job, in
+:mod:`voxlib.images`.
 
 Speed: one thread, FFTs in single precision (complex64; about 1e-6 relative
 to double), the CWT filter banks cached per (wavelet, length), inverse FFTs
@@ -37,14 +38,11 @@ THESIS.md section 1 writes these definitions out with the numbers they give
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import math
-import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
+import librosa
 import numpy as np
 import scipy.fft
 import scipy.integrate
@@ -63,9 +61,6 @@ __all__ = [
     "cwt_scales",
     "magnitude",
     "stft_window",
-    "write_images",
-    "image_params",
-    "MANIFEST_COLUMNS",
     "TransformSpec",
     "Wavelet",
 ]
@@ -215,8 +210,6 @@ def stft(y, sr, window="hamming", *, win_length: int = 256, overlap: int = 64,
     TimeFrequency
         ``coefs`` complex64 (n_freq, n_frames); ``times`` the window centres in s.
     """
-    import librosa
-
     if isinstance(window, str):
         name = window
         if window not in WINDOWS:
@@ -551,13 +544,14 @@ def _cwt_blocks(y, wav: Wavelet, voices_per_octave, precision, workers, block):
     return scales, blocks()
 
 
-def magnitude(y, sr, name, *, columns=None):
-    """``|C|`` of a registry transform, optionally already resized to ``columns`` time columns.
+def magnitude(y, sr, name, *, reduce_time=None):
+    """``|C|`` of a registry transform, optionally reduced along time block by block.
 
-    The same values as ``np.abs(compute(y, sr, name).coefs)`` followed by the
-    time-axis part of :func:`voxlib.images.resize`, but a CWT is reduced block
-    by block, so the full complex matrix (n_scales x n) is never held: the
-    image path of :func:`write_images` uses it.
+    The same values as ``np.abs(compute(y, sr, name).coefs)``, but a CWT is
+    computed in blocks of scales, so the full complex matrix (n_scales x n)
+    is never held: ``reduce_time`` (for example the image stage's time-axis
+    resize, :func:`voxlib.images.audio_to_image`) is applied to each block's
+    magnitude as soon as it exists.
 
     Parameters
     ----------
@@ -565,36 +559,34 @@ def magnitude(y, sr, name, *, columns=None):
     sr : float > 0
     name : str
         Registry name.
-    columns : int or None
-        Resize the time axis to this many columns (MATLAB bicubic, antialiased); None keeps it.
+    reduce_time : callable or None
+        ``f(mag (rows, n_time)) -> (rows, m)``, applied to every block of rows;
+        None keeps every column.
 
     Returns
     -------
-    mag : np.ndarray [shape=(n_freq, columns or n_time), dtype=float32]
+    mag : np.ndarray [shape=(n_freq, m or n_time), dtype=float32]
     freqs : np.ndarray [shape=(n_freq,)]
         Row frequencies in Hz.
     n_time : int
         Columns of the full transform.
     """
-    from voxlib.images import _resize_last_axis
-
     spec = _check_transform(name)
     if spec.kind != "cwt":
         tf = compute(y, sr, name)
-        mag = tf.magnitude
-        if columns is not None and columns != mag.shape[1]:
-            mag = _resize_last_axis(mag, int(columns), True)
+        mag = tf.magnitude if reduce_time is None else reduce_time(tf.magnitude)
         return mag, tf.freqs, tf.coefs.shape[1]
     wav = WAVELETS[spec.settings["wavelet"]]
     y, sr = _check_signal(y, sr, min_length=4, what="the CWT")
     scales, blocks = _cwt_blocks(y, wav, 10, "single", 1, 16)
-    n = y.shape[0]
-    columns = n if columns is None else int(columns)
-    mag = np.empty((scales.size, columns), dtype=np.float32)
+    parts = []
     for start, stop, values in blocks:
         block_mag = np.abs(values).astype(np.float32, copy=False)
-        mag[start:stop] = block_mag if columns == n else _resize_last_axis(block_mag, columns, True)
-    return mag, wav.center / (2.0 * np.pi * scales) * sr, n
+        parts.append((start, stop, block_mag if reduce_time is None else reduce_time(block_mag)))
+    mag = np.empty((scales.size, parts[0][2].shape[1]), dtype=np.float32)
+    for start, stop, block_mag in parts:
+        mag[start:stop] = block_mag
+    return mag, wav.center / (2.0 * np.pi * scales) * sr, y.shape[0]
 
 
 def icwt(coefs, wavelet="morse", *, mean: float = 0.0, voices_per_octave: int = 10) -> np.ndarray:
@@ -691,165 +683,3 @@ def compute(y, sr, name, **kwargs) -> TimeFrequency:
     if tf.transform != name:
         tf = TimeFrequency(tf.coefs, tf.freqs, tf.times, name, tf.sr, tf.scales, tf.mean)
     return tf
-
-
-# --------------------------------------------------------------------------
-# Corpus -> images + manifest (notebook 01)
-# --------------------------------------------------------------------------
-#: Columns of ``<out_dir>/manifest.csv`` (docs/ARCHITECTURE.md).
-MANIFEST_COLUMNS = ["speaker", "utterance", "transform", "aligned", "path", "scale", "sr", "n_freq",
-                    "n_time", "height", "width", "fmin", "fmax", "source_path", "source_hash", "params_hash"]
-#: Bumped whenever the image recipe changes, so old images are recomputed.
-IMAGE_RECIPE_VERSION = 1
-_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg"}
-
-
-def image_params(name, *, image_size=(512, 512), sr=8000, aligned=False, align_duration=3.0,
-                 align_lead=0.5, fmt="png", channels=1, scale=None, saturate=False) -> dict:
-    """Every parameter that affects one image of transform ``name`` (what ``params_hash`` hashes)."""
-    spec = _check_transform(name)
-    p = {"recipe": IMAGE_RECIPE_VERSION, "transform": name, "settings": spec.settings,
-         "image_size": None if image_size is None else [int(v) for v in image_size],
-         "sr": None if sr is None else int(sr), "aligned": bool(aligned), "fmt": _FORMATS[fmt],
-         "channels": int(channels), "scale": None if scale is None else float(scale), "saturate": bool(saturate)}
-    if aligned:
-        p.update(align_duration=float(align_duration), align_lead=float(align_lead))
-    return p
-
-
-def _hash(obj) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _scale_for(scale, name):
-    return scale.get(name) if isinstance(scale, dict) else scale
-
-
-def write_images(corpus, out_dir, *, transforms=tuple(TRANSFORMS), image_size=(512, 512), sr=8000,
-                 aligned=False, align_duration=3.0, align_lead=0.5, fmt="png", channels=1, scale=None,
-                 saturate=False, progress=True):
-    """Compute the images of every recording for every transform and write their manifest.
-
-    Each file is loaded once (``voxlib.audio.load`` at ``sr``; with
-    ``aligned``, ``voxlib.audio.vad_align``), every requested transform is
-    computed and turned into an image by :func:`voxlib.images.to_image`, and
-    saved as ``out_dir/<transform>/<speaker>/<utterance>.<fmt>`` with its
-    metadata. An image is skipped when the previous manifest holds a row for it
-    with the same ``source_hash`` (the file's content) and ``params_hash``
-    (every parameter of :func:`image_params`) and the file still exists.
-    Recordings that cannot be used (undecodable, silent, no speech when
-    aligning) are skipped with a warning naming them.
-
-    Parameters
-    ----------
-    corpus : pandas.DataFrame
-        Columns ``path``, ``speaker``, ``utterance`` (``voxlib.datasets.discover``).
-    out_dir : path
-        Output folder (``<run_dir>/transforms``).
-    transforms : sequence of str
-        Registry names (default: all six).
-    image_size : (int, int) or None
-        Image (height, width) in pixels; None keeps each transform's own grid.
-    sr : int or None
-        Analysis sample rate in Hz (files are resampled); None keeps each file's rate.
-    aligned : bool
-        VAD-align each clip first (the thesis's ``VADPAL``, for cloning).
-    align_duration, align_lead : float
-        Aligned clip length and leading silence, seconds.
-    fmt : {"png", "jpg"}
-        PNG keeps the scale in a text chunk; JPEG (the thesis's format) uses a sidecar.
-    channels : {1, 3}
-        Grayscale or three identical channels.
-    scale : float, dict or None
-        None: each image's own maximum; a float: one fixed scale for all
-        images (pixels then mean the same magnitude everywhere; above it clips);
-        a dict: a fixed scale per transform name.
-    saturate : bool
-        MATLAB's saturating ``imwrite`` (teaching switch, see :func:`voxlib.images.to_image`).
-    progress : bool
-        Show a tqdm progress bar.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The manifest (:data:`MANIFEST_COLUMNS`, paths absolute), also written to
-        ``out_dir/manifest.csv`` with paths relative to it. Skipped recordings
-        are listed in ``df.attrs["skipped"]``.
-    """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from voxlib import audio, datasets, images
-
-    for name in transforms:
-        _check_transform(name)
-    if fmt not in _FORMATS:
-        raise ValueError(f"fmt must be one of {sorted(_FORMATS)}; got {fmt!r}")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3; got {channels!r}")
-    if image_size is not None and (len(image_size) != 2 or min(int(v) for v in image_size) < 1):
-        raise ValueError(f"image_size must be (height, width) in pixels or None; got {image_size!r}")
-    datasets._require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
-    out_dir = Path(out_dir)
-    manifest_path = out_dir / "manifest.csv"
-    common = dict(image_size=image_size, sr=sr, aligned=aligned, align_duration=align_duration,
-                  align_lead=align_lead, fmt=fmt, channels=channels, saturate=saturate)
-    params = {n: image_params(n, scale=_scale_for(scale, n), **common) for n in transforms}
-    hashes = {n: _hash(p) for n, p in params.items()}
-    previous = {}
-    if manifest_path.is_file():
-        old = datasets.load_manifest(manifest_path, required=MANIFEST_COLUMNS)
-        previous = {(str(r["speaker"]), str(r["utterance"]), r["transform"]): r
-                    for r in old.to_dict("records")}
-    rows, skipped = [], []
-    for rec in tqdm(corpus.to_dict("records"), desc="images", unit="file", disable=not progress):
-        src, speaker, utt = Path(rec["path"]), str(rec["speaker"]), str(rec["utterance"])
-        try:
-            source_hash = datasets.file_hash(src)
-        except OSError as exc:
-            warnings.warn(f"skipped {src}: cannot read it ({exc}); check the corpus table", stacklevel=2)
-            skipped.append(str(src))
-            continue
-        todo = []
-        for name in transforms:
-            dest = (out_dir / name / speaker / f"{utt}{_FORMATS[fmt]}").resolve()
-            prev = previous.get((speaker, utt, name))
-            if (prev is not None and prev["source_hash"] == source_hash and prev["params_hash"] == hashes[name]
-                    and Path(prev["path"]).resolve() == dest and dest.is_file()):
-                rows.append({c: prev[c] for c in MANIFEST_COLUMNS} | {"speaker": speaker, "utterance": utt})
-            else:
-                todo.append((name, dest))
-        if not todo:
-            continue
-        try:
-            y, rate = audio.load(src, sr=sr)
-            if aligned:
-                y = audio.vad_align(y, rate, duration=align_duration, lead=align_lead, path=src)
-            for name, dest in todo:
-                mag, freqs, n_time = magnitude(y, rate, name, columns=None if image_size is None else image_size[1])
-                img, used = images.to_image(mag, image_size, scale=_scale_for(scale, name), saturate=saturate)
-                row = {"speaker": speaker, "utterance": utt, "transform": name, "aligned": bool(aligned),
-                       "path": str(dest), "scale": used, "sr": int(rate), "n_freq": mag.shape[0],
-                       "n_time": int(n_time), "height": img.shape[0], "width": img.shape[1],
-                       "fmin": float(freqs.min()), "fmax": float(freqs.max()),
-                       "source_path": str(src.resolve()), "source_hash": source_hash,
-                       "params_hash": hashes[name]}
-                meta = {k: v for k, v in row.items() if k not in ("path", "source_path")}
-                meta.update(source=src.name, n_samples=int(y.shape[0]), saturate=bool(saturate),
-                            formula="pixel = round(255 * 50*log10(mag + 1) / scale)",
-                            row_order="high-to-low frequency" if TRANSFORMS[name].kind == "cwt"
-                            else "low-to-high frequency")
-                if aligned:
-                    meta.update(align_duration=float(align_duration), align_lead=float(align_lead))
-                images.save_image(dest, img, meta, channels=channels)
-                rows.append(row)
-        except (audio.AudioError, ValueError) as exc:
-            warnings.warn(f"skipped {src}: {exc}", stacklevel=2)
-            skipped.append(str(src))
-    df = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    order = {n: i for i, n in enumerate(transforms)}
-    df = df.sort_values(["speaker", "utterance", "transform"], key=lambda s: s.map(order) if s.name == "transform"
-                        else s, ignore_index=True)
-    datasets.write_manifest(df, manifest_path)
-    df.attrs["skipped"] = skipped
-    return df
