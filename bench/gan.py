@@ -12,9 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
+
+import numpy as np
+
+from voxlib import gan  # TensorFlow and Keras load lazily: the parent process that only orchestrates never loads them
 
 MODES = {"eager": dict(compiled=False, jit_compile=False),
          "compiled": dict(compiled=True, jit_compile=False),
@@ -23,12 +28,6 @@ MODES = {"eager": dict(compiled=False, jit_compile=False),
 
 def measure(size: int, mode: str, steps: int, channels: int = 3) -> dict:
     """Train steps on random images in this process; times in seconds."""
-    import resource
-
-    import numpy as np
-
-    from voxlib import gan
-
     model = gan.Pix2Pix((size, size), in_channels=channels, out_channels=channels, seed=0, **MODES[mode])
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (1, size, size, channels)).astype(np.float32)

@@ -97,9 +97,9 @@ def _support(grad):
 @pytest.mark.parametrize("size", [(64, 128), (128, 128)])
 def test_receptive_field_matches_the_gradient_of_each_logit(size):
     """Empirically: the input pixels one logit depends on (non-zero gradient, BatchNorm in inference mode)."""
-    import tensorflow as tf
     field = gan.receptive_field(size)
     d = gan.build_discriminator(size, in_channels=1, out_channels=1, seed=3)
+    import tensorflow as tf          # after Keras has loaded (see voxlib.gan's docstring)
     x = tf.Variable(np.random.default_rng(0).uniform(-1, 1, (1, *size, 1)).astype(np.float32))
     y = tf.constant(np.random.default_rng(1).uniform(-1, 1, (1, *size, 1)).astype(np.float32))
     gh, gw = field["grid"]
@@ -126,9 +126,8 @@ def test_receptive_field_matches_the_gradient_of_each_logit(size):
 # -------------------------------------------------------------------- losses
 
 def test_losses_known_values():
-    import tensorflow as tf
-    zeros = tf.zeros((1, 6, 6, 1))
-    img = tf.random.uniform((1, 32, 32, 1), -1, 1, seed=0)
+    zeros = np.zeros((1, 6, 6, 1), np.float32)
+    img = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32)
     total, gan_term, l1 = gan.generator_loss(zeros, img, img + 0.5, l1_weight=100.0)
     assert float(l1) == pytest.approx(0.5, abs=1e-6)
     assert float(gan_term) == pytest.approx(np.log(2), abs=1e-6)       # logit 0 = probability 1/2
@@ -136,6 +135,8 @@ def test_losses_known_values():
     assert float(gan.discriminator_loss(zeros, zeros)) == pytest.approx(2 * np.log(2), abs=1e-6)
     confident = float(gan.discriminator_loss(zeros + 20, zeros - 20))
     assert confident < 1e-6
+    wrong = float(gan.discriminator_loss(zeros - 20, zeros + 20))      # sure and wrong on both: 2 x 20 nats
+    assert wrong == pytest.approx(40.0, abs=1e-4)
 
 
 def test_image_metrics_known_values():
@@ -264,6 +265,10 @@ def test_split_pairs_seeded_and_disjoint():
     assert gan.split_pairs(pairs, test_size=0.25, seed=2)[1].names != test.names
     assert set(test.meta["split"]) == {"test"}
     assert len(gan.split_pairs(pairs, test_size=0)[0]) == 20
+    both = gan.join_pairs(train, test)                                  # e.g. to write every generated image
+    assert both.names == train.names + test.names and list(both.meta["split"]) == ["train"] * 15 + ["test"] * 5
+    np.testing.assert_array_equal(both.source[15:], test.source)
+    assert gan.join_pairs(train, gan.split_pairs(pairs, test_size=0)[1]).names == train.names
     with pytest.raises(ValueError, match="test_size"):
         gan.split_pairs(pairs, test_size=1.0)
 

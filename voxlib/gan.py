@@ -23,7 +23,12 @@ the layers saw, so its output differs from the trained behaviour (notebook 04
 scores the three modes side by side in ``image_metrics.csv``). ``"thesis"``
 keeps dropout on as the thesis did.
 
-TensorFlow and Keras are imported lazily (``lazy_loader``) on first use.
+TensorFlow and Keras are imported lazily (``voxlib._heavy``) on first use. The
+losses and the augmentation use ``keras.ops`` and the TensorFlow calls
+(``tf.function``, ``GradientTape``, checkpoints) all come after a network is
+built, so Keras always loads before TensorFlow: TensorFlow's own import touches
+the ``keras`` package, and a lazily registered ``keras`` that TensorFlow loads
+first is left half-initialised.
 """
 from __future__ import annotations
 
@@ -36,7 +41,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lazy_loader as lazy
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -44,9 +48,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from voxlib import datasets, images, plots
+from voxlib._heavy import keras, tf
 
-keras = lazy.load("keras")
-tf = lazy.load("tensorflow")
 
 __all__ = [
     "unet_depth",
@@ -62,6 +65,7 @@ __all__ = [
     "load_manifest_pairs",
     "write_paired_images",
     "split_pairs",
+    "join_pairs",
     "fit",
     "generate",
     "write_generated",
@@ -333,18 +337,17 @@ def generator_loss(disc_generated, generated, target, *, l1_weight=100.0):
         ``total = gan + l1_weight * l1``; ``l1`` is the mean absolute
         difference on the [-1, 1] scale.
     """
-    gan = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.ones_like(disc_generated), logits=disc_generated))
-    l1 = tf.reduce_mean(tf.abs(tf.cast(target, generated.dtype) - generated))
+    ops = keras.ops
+    gan = ops.mean(ops.binary_crossentropy(ops.ones_like(disc_generated), disc_generated, from_logits=True))
+    l1 = ops.mean(ops.abs(ops.cast(target, generated.dtype) - generated))
     return gan + l1_weight * l1, gan, l1
 
 
 def discriminator_loss(disc_real, disc_generated):
     """BCE(D(real) -> 1) + BCE(D(generated) -> 0), each averaged over patches."""
-    real = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.ones_like(disc_real), logits=disc_real))
-    fake = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.zeros_like(disc_generated), logits=disc_generated))
+    ops = keras.ops
+    real = ops.mean(ops.binary_crossentropy(ops.ones_like(disc_real), disc_real, from_logits=True))
+    fake = ops.mean(ops.binary_crossentropy(ops.zeros_like(disc_generated), disc_generated, from_logits=True))
     return real + fake
 
 
@@ -557,7 +560,7 @@ def augment_pair(source, target, *, seed=0, jitter=30 / 256, flip=False):
     both = np.concatenate([source, target], axis=-1)
     if jitter > 0:
         bh, bw = int(round(h * (1 + jitter))), int(round(w * (1 + jitter)))
-        big = np.asarray(tf.image.resize(both, (bh, bw), method="bilinear"))
+        big = keras.ops.convert_to_numpy(keras.ops.image.resize(both, (bh, bw), interpolation="bilinear"))
         tops, lefts = rng.integers(0, bh - h + 1, n), rng.integers(0, bw - w + 1, n)
         both = np.stack([big[i, t:t + h, l:l + w] for i, (t, l) in enumerate(zip(tops, lefts))])
     if flip:
@@ -824,6 +827,19 @@ class PairedImages:
         index = np.asarray(index, dtype=int)
         return PairedImages([self.names[i] for i in index], self.source[index], self.target[index],
                             self.meta.iloc[index].reset_index(drop=True))
+
+
+def join_pairs(*parts):
+    """One :class:`PairedImages` of several (e.g. the ``train`` and ``test`` of :func:`split_pairs`), in order.
+
+    Empty parts are skipped; their ``meta`` columns (``split`` included) are kept.
+    """
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        raise ValueError("join_pairs got no pairs; give at least one non-empty PairedImages")
+    return PairedImages([n for p in parts for n in p.names], np.concatenate([p.source for p in parts]),
+                        np.concatenate([p.target for p in parts]),
+                        pd.concat([p.meta for p in parts], ignore_index=True))
 
 
 def _as_channels(img, channels):

@@ -3,14 +3,14 @@ intervals, image distances, and objective measures of cloned speech.
 """
 from __future__ import annotations
 
-import lazy_loader as lazy
 import librosa
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 from sklearn.metrics import f1_score
 
-resemblyzer = lazy.load("resemblyzer")  # optional extra (pulls in torch): loaded on first use
+from voxlib._heavy import resemblyzer
+
 
 # --- classification (notebook 02) ---
 

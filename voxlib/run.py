@@ -23,10 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-import lazy_loader as lazy
 import yaml
 
-pm = lazy.load("papermill")
+from voxlib._heavy import papermill as pm
+
 
 __all__ = [
     "project_root",

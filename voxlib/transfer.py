@@ -28,7 +28,7 @@ building itself never downloads (:class:`_NoDownload`). MobileNetV2's file,
 which Keras does not hash, is pinned here (:data:`MOBILENET_V2_SHA256`) and
 installed offline by ``scripts/seed_keras_cache.py``.
 
-TensorFlow and Keras are imported lazily (``lazy_loader``) on first use, so
+TensorFlow and Keras are imported lazily (``voxlib._heavy``) on first use, so
 ``import voxlib.transfer`` stays fast.
 """
 from __future__ import annotations
@@ -42,16 +42,14 @@ import time
 import warnings
 from pathlib import Path
 
-import lazy_loader as lazy
 import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 from tqdm.auto import tqdm
 
 from voxlib import datasets, images, metrics
+from voxlib._heavy import keras, tf
 
-keras = lazy.load("keras")
-tf = lazy.load("tensorflow")
 
 __all__ = [
     "NETWORKS",
