@@ -31,11 +31,23 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
+import librosa  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pywt  # noqa: E402  (the bench extra: pip install -e ".[bench]")
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from voxlib import images, transforms  # noqa: E402
+from voxlib import audio, images, transforms  # noqa: E402
 from voxlib.run import project_root  # noqa: E402
+
+try:  # optional comparisons: skipped when not installed
+    import ssqueezepy as ssq  # noqa: E402
+except ImportError:
+    ssq = None
+try:
+    import fcwt  # noqa: E402
+except ImportError:
+    fcwt = None
 
 SSQ_WAVELETS = {"morse": ("gmw", {"gamma": 3, "beta": 20, "norm": "bandpass"}),
                 "amor": ("morlet", {"mu": 6}),
@@ -47,10 +59,6 @@ def clip(sr: int, seconds: float = 3.0) -> np.ndarray:
     n = int(seconds * sr)
     index = project_root() / "data" / "embedded" / "index.csv"
     if index.is_file():
-        import pandas as pd
-
-        from voxlib import audio
-
         table = pd.read_csv(index)
         row = table[table["duration_s"] >= seconds].iloc[0]
         y, _ = audio.load(index.parent / row["path"], sr=sr)
@@ -81,15 +89,14 @@ def cases(y: np.ndarray, sr: int) -> dict:
     out = {}
     for name in transforms.TRANSFORMS:
         out[f"voxlib {name} (coefficients)"] = lambda name=name: transforms.compute(y, sr, name)
-    def image(name):  # the path write_images takes: |C| reduced block by block, then the image recipe
-        return images.to_image(transforms.magnitude(y, sr, name, columns=512)[0], (512, 512))
+
+    def image(name):  # the one image recipe write_images uses: |C| reduced block by block, log, 8 bits
+        return images.audio_to_image(y, sr, name, image_size=(512, 512))
 
     for name in transforms.TRANSFORMS:
         out[f"voxlib {name} (512x512 image)"] = lambda name=name: image(name)
     out["voxlib all six images"] = lambda: [image(n) for n in transforms.TRANSFORMS]
-    try:
-        import ssqueezepy as ssq
-
+    if ssq is not None:
         y64 = y.astype(np.float64)
         for name, spec in SSQ_WAVELETS.items():
             scales = transforms.cwt_scales(y.size, name)
@@ -100,24 +107,16 @@ def cases(y: np.ndarray, sr: int) -> dict:
                 lambda wav=wav, scales=scales: ssq.cwt(y64, wav, scales=scales, padtype="reflect", l1_norm=True))
             out[f"voxlib {name} (coefficients, double)"] = (
                 lambda name=name: transforms.cwt(y, sr, name, precision="double"))
-    except ImportError:
+    else:
         warnings.warn("ssqueezepy not installed: pip install ssqueezepy", stacklevel=1)
-    import pywt
-
     n_scales = transforms.cwt_scales(y.size, "amor").size
     pw_scales = np.geomspace(1.0, 2 ** (n_scales / 10), n_scales)
     out["PyWavelets cwt cmor1.5-1.0 (as many scales, fft)"] = (
         lambda: pywt.cwt(y, pw_scales, "cmor1.5-1.0", method="fft"))
-    import librosa
-
     out["librosa stft (512 FFT, hop 192, win 256)"] = (
         lambda: librosa.stft(y, n_fft=512, hop_length=192, win_length=256, window="hamming", center=False))
-    try:
-        import fcwt
-
+    if fcwt is not None:
         out["fCWT morlet (forward only)"] = lambda: fcwt.cwt(y.astype(np.float32), sr, 1, sr / 2, n_scales)
-    except ImportError:
-        pass
     return out
 
 

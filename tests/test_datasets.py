@@ -1,7 +1,7 @@
 """voxlib.datasets: discovery (embedded data and bad trees), pairing, splits, manifests."""
 from __future__ import annotations
 
-import warnings
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -160,32 +160,39 @@ def test_fingerprint_is_order_independent_and_content_sensitive():
 
 
 def test_screen_lists_every_unusable_file_with_its_reason(embedded_root, tmp_path):
-    import shutil
-
-    import soundfile as sf
-
     good = datasets.discover(embedded_root).groupby("speaker").head(1).head(2)
     root = tmp_path / "mine" / "spk"
     root.mkdir(parents=True)
     for i, p in enumerate(good["path"]):
         shutil.copy(p, root / f"good{i}.flac")
     sf.write(root / "silent.wav", np.zeros(8000, dtype=np.float32), 8000)
-    y = np.full(8000, 0.1, dtype=np.float32)
-    y[100] = np.nan
-    sf.write(root / "nan.wav", y, 8000, subtype="FLOAT")
-    sf.write(root / "short.wav", 0.1 * np.ones(200, dtype=np.float32), 8000)
+    for bad in ("nan", "inf"):
+        y = np.full(8000, 0.1, dtype=np.float32)
+        y[100] = np.nan if bad == "nan" else np.inf
+        sf.write(root / f"{bad}.wav", y, 8000, subtype="FLOAT")
+    sf.write(root / "short.wav", 0.1 * np.ones(200, dtype=np.float32), 8000)  # 25 ms
     (root / "broken.wav").write_bytes(b"RIFF not really a wave file")
-    with pytest.warns(UserWarning, match="broken.wav"):
+    (root / "empty.wav").write_bytes(b"")
+    with pytest.warns(UserWarning) as caught:
         corpus = datasets.discover(tmp_path / "mine")
-    # a table the user wrote by hand may still list it: screening must catch it too
-    corpus = pd.concat([corpus, pd.DataFrame([{"path": str(root / "broken.wav"), "speaker": "spk",
-                                               "utterance": "broken"}])], ignore_index=True)
+    warned = " ".join(str(w.message) for w in caught)
+    assert "broken.wav" in warned and "empty.wav" in warned
+    # a table the user wrote by hand may still list them: screening must catch them too
+    corpus = pd.concat([corpus, pd.DataFrame([{"path": str(root / f"{u}.wav"), "speaker": "spk", "utterance": u}
+                                              for u in ("broken", "empty")])], ignore_index=True)
     accepted, rejected = datasets.screen(corpus, sr=8000, progress=False)
     assert sorted(accepted["utterance"]) == ["good0", "good1"]
-    reasons = dict(zip(rejected["utterance"], rejected["reason"]))
-    assert set(reasons) == {"silent", "nan", "short", "broken"}
-    assert "decode" in reasons["broken"].lower() or "broken.wav" in reasons["broken"]
-    assert "silent" in reasons["silent"].lower()
-    assert "nan" in reasons["nan"].lower()
-    assert "short" in reasons["short"].lower()
+    assert list(accepted.columns) == list(corpus.columns)
+    assert accepted.set_index("utterance")["path"].to_dict() == {f"good{i}": str(root / f"good{i}.flac")
+                                                                 for i in range(2)}
     assert list(rejected.columns) == datasets.SCREEN_COLUMNS
+    reasons = dict(zip(rejected["utterance"], rejected["reason"]))
+    assert set(reasons) == {"silent", "nan", "inf", "short", "broken", "empty"}
+    assert (rejected["speaker"] == "spk").all() and all(u in p for u, p in zip(rejected["utterance"],
+                                                                               rejected["path"]))
+    assert "cannot decode" in reasons["broken"] and "empty" in reasons["empty"]
+    assert "silent" in reasons["silent"] and "NaN/inf" in reasons["nan"] and "NaN/inf" in reasons["inf"]
+    assert "shorter than the 0.1 s" in reasons["short"]
+    # the threshold is the caller's: a 25 ms clip passes a 20 ms minimum
+    shorts = corpus[corpus["utterance"] == "short"]
+    assert len(datasets.screen(shorts, min_duration=0.02, progress=False)[0]) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 from PIL import Image
@@ -195,12 +196,30 @@ def test_write_images_aligned_and_refusing_foreign_files(tiny_corpus, tmp_path):
 
 
 def test_write_images_skips_unusable_recordings_with_a_warning(tiny_corpus, tmp_path):
-    bad = tiny_corpus.iloc[0]["path"]
-    sf.write(bad, np.zeros(8000, dtype=np.float32), 8000)  # silent
-    with pytest.warns(UserWarning, match="skipped"):
-        df = images.write_images(tiny_corpus, tmp_path / "t", transforms=["hamming"], progress=False)
-    assert len(df) == 3 and df.attrs["skipped"] == [bad]
+    silent, short = tiny_corpus.iloc[0]["path"], tiny_corpus.iloc[1]["path"]
+    sf.write(silent, np.zeros(8000, dtype=np.float32), 8000)
+    sf.write(short, 0.1 * np.ones(images.MIN_SAMPLES - 1, dtype=np.float32), 8000)
+    missing = str(tmp_path / "gone" / "x.flac")
+    corpus = pd.concat([tiny_corpus, pd.DataFrame([{"path": missing, "speaker": "ana", "utterance": "x"}])],
+                       ignore_index=True)
+    with pytest.warns(UserWarning, match="skipped") as caught:
+        df = images.write_images(corpus, tmp_path / "t", transforms=["hamming"], progress=False)
+    assert len(df) == 2 and sorted(df.attrs["skipped"]) == sorted([silent, short, missing])
+    messages = " ".join(str(w.message) for w in caught)
+    assert "silent" in messages and f"fewer than the {images.MIN_SAMPLES}" in messages and "gone" in messages
 
+
+@pytest.mark.parametrize("error", [ValueError("a bug, not a recording's fault"), OSError(28, "No space left")])
+def test_write_images_stops_on_an_error_that_is_not_a_recordings(tiny_corpus, tmp_path, monkeypatch, error):
+    """Only per-file audio errors are skipped; a bug or a full disk must not become warnings."""
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(images, "save_image", broken)
+    with pytest.raises(type(error), match=str(error.args[-1])):
+        images.write_images(tiny_corpus, tmp_path / "t", transforms=["hamming"], image_size=(32, 48),
+                            progress=False)
+    assert not (tmp_path / "t" / "manifest.csv").exists()
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -211,10 +230,20 @@ def test_write_images_skips_unusable_recordings_with_a_warning(tiny_corpus, tmp_
     (dict(fmt="gif"), "fmt"),
     (dict(channels=2), "channels"),
     (dict(sr=-8000), "sr"),
+    (dict(sr=8000.5), "sr"),
+    (dict(image_size=(32.5, 48)), "image_size"),
+    (dict(image_size="64x64"), "image_size"),
+    (dict(transforms=[]), "transforms"),
     (dict(aligned=True, align_duration=1.0, align_lead=2.0), "align_lead"),
     (dict(saturate=True, scale=3.0), "saturate"),
 ])
-def test_write_images_refuses_a_bad_parameter_before_touching_any_file(tiny_corpus, tmp_path, bad, match):
+def test_write_images_refuses_a_bad_parameter_before_touching_any_file(tiny_corpus, tmp_path, monkeypatch,
+                                                                        bad, match):
+    def touched(*args, **kwargs):
+        raise AssertionError("a recording was read before the parameters were validated")
+
+    monkeypatch.setattr(datasets, "file_hash", touched)
+    monkeypatch.setattr(audio, "load", touched)
     out = tmp_path / "t"
     with pytest.raises(ValueError, match=match):
         images.write_images(tiny_corpus, out, **{"transforms": ["amor", "hamming"], "image_size": (32, 48),

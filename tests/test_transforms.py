@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.signal
-import soundfile as sf
 
 from conftest import voiced
-from voxlib import datasets, images, transforms
+from voxlib import audio, datasets, images, transforms
 
 SIX = ["hamming", "blackman", "kaiser", "bump", "morse", "amor"]
 CWTS = ["bump", "morse", "amor"]
@@ -215,8 +214,6 @@ def test_icwt_reconstructs_band_limited_speech(name, floor):
 @pytest.mark.slow
 @pytest.mark.parametrize("name,floor", [("morse", 25.0), ("amor", 20.0), ("bump", 20.0)])
 def test_icwt_reconstructs_full_band_embedded_speech(embedded_root, name, floor):
-    from voxlib import audio
-
     corpus = datasets.discover(embedded_root).groupby("speaker").head(1).head(3)
     snrs = []
     for path in corpus["path"]:

@@ -16,11 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
-
 from tqdm.auto import tqdm
 
 from voxlib import audio
-from voxlib.audio import AUDIO_EXTENSIONS
 
 __all__ = [
     "discover",
@@ -30,7 +28,9 @@ __all__ = [
     "load_manifest",
     "fingerprint",
     "file_hash",
+    "require_columns",
     "screen",
+    "SCREEN_COLUMNS",
 ]
 
 CORPUS_COLUMNS = ["path", "speaker", "utterance", "duration", "sr", "channels"]
@@ -58,7 +58,7 @@ def _probe(path: Path) -> dict | None:
 
 
 def _is_audio(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_EXTENSIONS
+    return path.suffix.lower() in audio.AUDIO_EXTENSIONS
 
 
 def _folder_layout(root: Path) -> list[tuple[Path, str, str]]:
@@ -69,7 +69,7 @@ def _folder_layout(root: Path) -> list[tuple[Path, str, str]]:
                 continue
             if not _is_audio(f):
                 if f.suffix.lower() not in _DOC_SUFFIXES:
-                    warnings.warn(f"skipping {f}: not an audio file ({', '.join(AUDIO_EXTENSIONS)})",
+                    warnings.warn(f"skipping {f}: not an audio file ({', '.join(audio.AUDIO_EXTENSIONS)})",
                                   stacklevel=3)
                 continue
             utt = "-".join(f.relative_to(spk_dir).with_suffix("").parts)
@@ -162,7 +162,8 @@ def discover(
     return df
 
 
-def _require_columns(df: pd.DataFrame, cols, what: str = "table") -> None:
+def require_columns(df: pd.DataFrame, cols, what: str = "table") -> None:
+    """Raise ``ValueError`` naming the columns of ``cols`` that ``df`` (called ``what``) lacks."""
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"{what} lacks column(s) {missing}; it has {list(df.columns)}")
@@ -190,7 +191,7 @@ def pair_speakers(
     pandas.DataFrame
         Columns ``utterance, source_path, target_path``, sorted by utterance.
     """
-    _require_columns(corpus, ["speaker", "utterance", "path"], "corpus")
+    require_columns(corpus, ["speaker", "utterance", "path"], "corpus")
     if on_missing not in ("warn", "error", "ignore"):
         raise ValueError(f"on_missing={on_missing!r}; allowed: 'warn', 'error', 'ignore'")
     speakers = sorted(corpus["speaker"].unique())
@@ -248,7 +249,7 @@ def split(
     pandas.DataFrame
         A copy of ``df`` with a column ``split`` in {"train", "test"}.
     """
-    _require_columns(df, [stratify, group])
+    require_columns(df, [stratify, group])
     if not 0 < test_size < 1:
         raise ValueError(f"test_size={test_size!r}; expected a fraction in (0, 1)")
     rng = np.random.default_rng(seed)
@@ -347,6 +348,7 @@ def fingerprint(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     return hashlib.sha1("\n".join(rows).encode()).hexdigest()[:12]
 
 
+#: Columns of the table of rejected recordings :func:`screen` returns.
 SCREEN_COLUMNS = ["path", "speaker", "utterance", "reason"]
 
 
@@ -378,7 +380,7 @@ def screen(corpus: pd.DataFrame, *, sr: int | None = None, min_duration: float =
         One row per rejected file; ``reason`` is the loader's message (what is
         wrong and how to fix it).
     """
-    _require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
+    require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
     if not (np.isscalar(min_duration) and min_duration >= 0):
         raise ValueError(f"min_duration must be a number of seconds >= 0; got {min_duration!r}")
     keep, rejected = [], []

@@ -33,7 +33,8 @@ from tqdm.auto import tqdm
 from voxlib import audio, datasets, transforms
 
 __all__ = ["to_image", "from_image", "resize", "save_image", "load_image", "log_magnitude", "to_gray",
-           "audio_to_image", "write_images", "image_params", "MANIFEST_COLUMNS", "IMAGE_FORMATS", "META_KEY"]
+           "audio_to_image", "write_images", "image_params", "MANIFEST_COLUMNS", "IMAGE_RECIPE_VERSION",
+           "MIN_SAMPLES", "IMAGE_FORMATS", "META_KEY"]
 
 #: Text-chunk key (PNG) under which the metadata JSON is stored.
 META_KEY = "voxlib"
@@ -427,13 +428,16 @@ MANIFEST_COLUMNS = ["speaker", "utterance", "transform", "aligned", "path", "sca
                     "n_time", "height", "width", "fmin", "fmax", "source_path", "source_hash", "params_hash"]
 #: Bumped whenever the image recipe changes, so old images are recomputed.
 IMAGE_RECIPE_VERSION = 1
+#: Shortest recording :func:`write_images` accepts, in samples: one STFT window (MATLAB's 256;
+#: the CWTs need fewer, at most 21 for the bump). Shorter files are skipped like unusable audio.
+MIN_SAMPLES = 256
 _FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg"}
 
 
 def image_params(name, *, image_size=(512, 512), sr=8000, aligned=False, align_duration=3.0,
                  align_lead=0.5, fmt="png", channels=1, scale=None, saturate=False) -> dict:
     """Every parameter that affects one image of transform ``name`` (what ``params_hash`` hashes)."""
-    spec = transforms._check_transform(name)
+    spec = transforms.get_transform(name)
     p = {"recipe": IMAGE_RECIPE_VERSION, "transform": name, "settings": spec.settings,
          "image_size": None if image_size is None else [int(v) for v in image_size],
          "sr": None if sr is None else int(sr), "aligned": bool(aligned), "fmt": _FORMATS[fmt],
@@ -451,43 +455,62 @@ def _scale_for(scale, name):
     return scale.get(name) if isinstance(scale, dict) else scale
 
 
-def _check_positive(value, name, *, allow_none=True):
+def _check_positive(value, name, *, allow_none=True, integer=False):
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not np.isscalar(value) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number{' or None' if allow_none else ''}; got {value!r}")
+    kind = "positive integer" if integer else "positive number"
+    if (isinstance(value, bool) or not np.isscalar(value) or not np.isreal(value) or not np.isfinite(value)
+            or value <= 0 or (integer and not isinstance(value, (int, np.integer)))):
+        raise ValueError(f"{name} must be a {kind}{' or None' if allow_none else ''}; got {value!r}")
+
+
+def _check_image_size(image_size):
+    if image_size is None:
+        return
+    ok = (not isinstance(image_size, (str, bytes)) and np.ndim(image_size) == 1 and len(image_size) == 2
+          and all(np.isscalar(v) and not isinstance(v, (bool, str)) and np.isreal(v) and np.isfinite(v)
+                  and v >= 1 and float(v).is_integer() for v in image_size))
+    if not ok:
+        raise ValueError(f"image_size must be (height, width), two positive integers in pixels, or None "
+                         f"(the transform's own grid); got {image_size!r}")
+
+
+def _check_scale(scale, transform_names, saturate):
+    what = "scale (a positive number, a {transform: positive number} dict, or None)"
+    if isinstance(scale, dict):
+        unknown = sorted(set(scale) - set(transforms.TRANSFORMS), key=str)
+        if unknown:
+            raise ValueError(f"scale names unknown transform(s) {unknown}; its keys must be among "
+                             f"{list(transforms.TRANSFORMS)}")
+        for name, value in scale.items():
+            _check_positive(value, f"scale[{name!r}]")
+    else:
+        _check_positive(scale, what)
+    if saturate and any(_scale_for(scale, n) is not None for n in transform_names):
+        raise ValueError(f"saturate=True fixes the scale at 1 (MATLAB imwrite); got scale={scale!r}. "
+                         "Pass scale=None with saturate=True.")
 
 
 def _validate_write_params(corpus, transform_names, image_size, sr, aligned, align_duration, align_lead, fmt,
                            channels, scale, saturate):
     """Every parameter of :func:`write_images`, checked before any file is read or written."""
-    for name in transform_names:
-        transforms._check_transform(name)
     if not transform_names:
         raise ValueError("transforms must name at least one registry transform; got an empty list")
+    for name in transform_names:
+        transforms.get_transform(name)
     if fmt not in _FORMATS:
         raise ValueError(f"fmt must be one of {sorted(_FORMATS)}; got {fmt!r}")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3; got {channels!r}")
-    if image_size is not None and (len(image_size) != 2 or min(int(v) for v in image_size) < 1):
-        raise ValueError(f"image_size must be (height, width) in pixels or None; got {image_size!r}")
-    _check_positive(sr, "sr")
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (gray) or 3 (RGB); got {channels!r}")
+    _check_image_size(image_size)
+    _check_positive(sr, "sr (Hz)", integer=True)
     if aligned:
-        _check_positive(align_duration, "align_duration", allow_none=False)
+        _check_positive(align_duration, "align_duration (s)", allow_none=False)
         if not (np.isscalar(align_lead) and 0 <= align_lead < align_duration):
-            raise ValueError(f"align_lead must be in [0, align_duration) seconds; got {align_lead!r}")
-    if isinstance(scale, dict):
-        unknown = set(scale) - set(transforms.TRANSFORMS)
-        if unknown:
-            raise ValueError(f"scale names unknown transforms {sorted(unknown)}; keys must be among "
-                             f"{sorted(transforms.TRANSFORMS)}")
-        for name, value in scale.items():
-            _check_positive(value, f"scale[{name!r}]")
-    else:
-        _check_positive(scale, "scale (a number, a {transform: number} dict, or None)")
-    if saturate and any(_scale_for(scale, n) is not None for n in transform_names):
-        raise ValueError(f"saturate=True fixes the scale at 1 (MATLAB imwrite); got scale={scale!r}")
-    datasets._require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
+            raise ValueError(f"align_lead must be in [0, align_duration={align_duration!r}) seconds; "
+                             f"got {align_lead!r}")
+    _check_scale(scale, transform_names, saturate)
+    datasets.require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
 
 
 def _previous_rows(manifest_path: Path) -> dict:
@@ -512,6 +535,14 @@ def _plan(rec, out_dir, transform_names, fmt, hashes, previous, source_hash):
     return kept, todo
 
 
+def _source_hash(src: Path) -> str:
+    """Content hash of one recording; a file that cannot be read is that recording's problem (AudioFileError)."""
+    try:
+        return datasets.file_hash(src)
+    except OSError as exc:
+        raise audio.AudioFileError(f"{src}: cannot read it ({exc}); check the corpus table's path") from exc
+
+
 def _write_file_images(rec, todo, *, sr, aligned, align_duration, align_lead, image_size, scale, saturate,
                        channels, hashes, source_hash):
     """Load one recording once and write each of its missing images; returns their manifest rows."""
@@ -519,6 +550,10 @@ def _write_file_images(rec, todo, *, sr, aligned, align_duration, align_lead, im
     y, rate = audio.load(src, sr=sr)
     if aligned:
         y = audio.vad_align(y, rate, duration=align_duration, lead=align_lead, path=src)
+    if y.shape[0] < MIN_SAMPLES:
+        raise audio.AudioTooShortError(f"{src}: {y.shape[0]} samples at {rate} Hz, fewer than the {MIN_SAMPLES} "
+                                       "of one STFT window; remove it from the corpus (datasets.screen lists such "
+                                       "files)")
     rows = []
     for name, dest in todo:
         img, info = audio_to_image(y, rate, name, image_size=image_size, scale=_scale_for(scale, name),
@@ -562,8 +597,10 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
     metadata. An image is skipped when the previous manifest holds a row for it
     with the same ``source_hash`` (the file's content) and ``params_hash``
     (every parameter of :func:`image_params`) and the file still exists.
-    A recording that cannot be used (unreadable, undecodable, silent, no speech
-    when aligning: an ``AudioError``) is skipped with a warning naming it.
+    A recording that cannot be used (unreadable, undecodable, silent, NaN/inf,
+    shorter than :data:`MIN_SAMPLES`, no speech when aligning: an
+    ``voxlib.audio.AudioError``) is skipped with a warning naming it; any other
+    error (a user's own file in the way, a full disk, a bug) stops the run.
 
     Parameters
     ----------
@@ -614,7 +651,7 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
     for rec in tqdm(corpus.to_dict("records"), desc="images", unit="file", disable=not progress):
         src = Path(rec["path"])
         try:
-            source_hash = datasets.file_hash(src)
+            source_hash = _source_hash(src)
             kept, todo = _plan(rec, out_dir, names, fmt, hashes, previous, source_hash)
             rows += kept
             if todo:
@@ -622,9 +659,7 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
                                            align_lead=align_lead, image_size=image_size, scale=scale,
                                            saturate=saturate, channels=channels, hashes=hashes,
                                            source_hash=source_hash)
-        except FileExistsError:  # a user's own file in the way: never overwritten, never skipped silently
-            raise
-        except (audio.AudioError, OSError) as exc:  # this recording only
+        except audio.AudioError as exc:  # this recording only; anything else is a bug or a disk problem
             warnings.warn(f"skipped {src}: {exc}", stacklevel=2)
             skipped.append(str(src))
     return _finish_manifest(rows, names, manifest_path, skipped)

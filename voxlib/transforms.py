@@ -55,6 +55,7 @@ __all__ = [
     "WAVELETS",
     "WINDOWS",
     "compute",
+    "get_transform",
     "stft",
     "cwt",
     "icwt",
@@ -571,7 +572,7 @@ def magnitude(y, sr, name, *, reduce_time=None):
     n_time : int
         Columns of the full transform.
     """
-    spec = _check_transform(name)
+    spec = get_transform(name)
     if spec.kind != "cwt":
         tf = compute(y, sr, name)
         mag = tf.magnitude if reduce_time is None else reduce_time(tf.magnitude)
@@ -639,23 +640,27 @@ class TransformSpec:
     description: str = ""
 
 
-TRANSFORMS: dict[str, TransformSpec] = {
-    "hamming": TransformSpec("hamming", "stft", stft, {"window": "hamming"},
-                             "STFT, periodic Hamming window 256, overlap 64, FFT 512"),
-    "blackman": TransformSpec("blackman", "stft", stft, {"window": "blackman"},
-                              "STFT, periodic Blackman window 256, overlap 64, FFT 512"),
-    "kaiser": TransformSpec("kaiser", "stft", stft, {"window": "kaiser"},
-                            "STFT, symmetric Kaiser window 256 (beta 5), overlap 64, FFT 512"),
-    "bump": TransformSpec("bump", "cwt", cwt, {"wavelet": "bump"},
-                          "CWT, analytic bump wavelet (mu 5, sigma 0.6), 10 voices/octave"),
-    "morse": TransformSpec("morse", "cwt", cwt, {"wavelet": "morse"},
-                           "CWT, generalized Morse wavelet (gamma 3, beta 20), 10 voices/octave"),
-    "amor": TransformSpec("amor", "cwt", cwt, {"wavelet": "amor"},
-                          "CWT, analytic Morlet wavelet, 10 voices/octave"),
-}
+def _stft_spec(window: str, description: str) -> TransformSpec:
+    return TransformSpec(window, "stft", stft, {"window": window}, f"STFT, {description}, overlap 64, FFT 512")
 
 
-def _check_transform(name) -> TransformSpec:
+def _cwt_spec(wavelet: str, description: str) -> TransformSpec:
+    return TransformSpec(wavelet, "cwt", cwt, {"wavelet": wavelet}, f"CWT, {description}, 10 voices/octave")
+
+
+#: The thesis's six transforms, by the name a notebook parameter uses.
+TRANSFORMS: dict[str, TransformSpec] = {spec.name: spec for spec in (
+    _stft_spec("hamming", "periodic Hamming window 256"),
+    _stft_spec("blackman", "periodic Blackman window 256"),
+    _stft_spec("kaiser", "symmetric Kaiser window 256 (beta 5)"),
+    _cwt_spec("bump", "analytic bump wavelet (mu 5, sigma 0.6)"),
+    _cwt_spec("morse", "generalized Morse wavelet (gamma 3, beta 20)"),
+    _cwt_spec("amor", "analytic Morlet wavelet"),
+)}
+
+
+def get_transform(name) -> TransformSpec:
+    """The registry entry of ``name``; a ``ValueError`` listing the six names if it is unknown."""
     if name not in TRANSFORMS:
         raise ValueError(f"unknown transform {name!r}; choose one of: {', '.join(TRANSFORMS)}")
     return TRANSFORMS[name]
@@ -678,7 +683,7 @@ def compute(y, sr, name, **kwargs) -> TimeFrequency:
     TimeFrequency
         With ``transform == name``.
     """
-    spec = _check_transform(name)
+    spec = get_transform(name)
     tf = spec.func(y, sr, **{**spec.settings, **kwargs})
     if tf.transform != name:
         tf = TimeFrequency(tf.coefs, tf.freqs, tf.times, name, tf.sr, tf.scales, tf.mean)
