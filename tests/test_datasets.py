@@ -196,3 +196,74 @@ def test_screen_lists_every_unusable_file_with_its_reason(embedded_root, tmp_pat
     # the threshold is the caller's: a 25 ms clip passes a 20 ms minimum
     shorts = corpus[corpus["utterance"] == "short"]
     assert len(datasets.screen(shorts, min_duration=0.02, progress=False)[0]) == 1
+
+
+# ---- the run's one split --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def embedded_split(embedded_root):
+    corpus = datasets.discover(embedded_root)
+    return corpus, datasets.content_split(corpus, test_size=0.25, seed=0)
+
+
+def test_run_split_holds_out_sentences_for_every_speaker_at_once(embedded_split):
+    """No utterance id notebook 04 holds out (for any speaker) is a training id of notebook 02."""
+    corpus, table = embedded_split
+    assert len(table) == len(corpus) and list(table.columns) == datasets.SPLIT_COLUMNS
+    test_ids = set(table.loc[table["split"] == "test", "utterance"])
+    train_ids = set(table.loc[table["split"] == "train", "utterance"])
+    assert test_ids and train_ids and not test_ids & train_ids
+    share = table.groupby("speaker")["split"].apply(lambda s: (s == "test").mean())
+    assert share.between(0.15, 0.35).all(), share          # about test_size for each speaker
+    again = datasets.content_split(corpus, test_size=0.25, seed=0)
+    pd.testing.assert_frame_equal(again, table)
+    other = datasets.content_split(corpus, test_size=0.25, seed=1)
+    assert set(other.loc[other["split"] == "test", "utterance"]) != test_ids
+
+
+def test_identical_audio_never_falls_on_both_sides(embedded_split):
+    corpus, table = embedded_split
+    dup = table[table.duplicated("source_hash", keep=False)]
+    assert len(dup) >= 8     # July's vm-forward/vm-forwardoptions, pbx-invalid/invalid, ...: the same files
+    assert (dup.groupby("source_hash")["split"].nunique() == 1).all()
+    assert (dup.groupby("source_hash")["group"].nunique() == 1).all()
+    # and a group decides for every speaker: one id's side is its group's side
+    assert (table.groupby("group")["split"].nunique() == 1).all()
+
+
+def test_content_groups_join_ids_transitively():
+    corpus = pd.DataFrame({"speaker": ["a", "a", "b", "b"], "utterance": ["x", "y", "y", "z"],
+                           "source_hash": ["h1", "h1", "h2", "h2"]})
+    assert datasets.content_groups(corpus).tolist() == ["x", "x", "x", "x"]
+
+
+def test_run_split_is_drawn_once_reused_and_a_users_file_is_used_as_is(embedded_root, tmp_path):
+    corpus = datasets.discover(embedded_root)
+    first = datasets.run_split(corpus, tmp_path / "run", test_size=0.25, seed=0)
+    assert (tmp_path / "run" / "split.csv").is_file()
+    # a later stage (other parameters) reuses the run's split instead of drawing another
+    later = datasets.run_split(corpus, tmp_path / "run", test_size=0.5, seed=3)
+    assert later["split"].tolist() == first["split"].tolist()
+    # a user's split file: used as is, even one that is not content-grouped
+    mine = corpus[["speaker", "utterance"]].assign(split=np.where(np.arange(len(corpus)) % 2, "test", "train"))
+    mine.to_csv(tmp_path / "mine.csv", index=False)
+    used = datasets.run_split(corpus, tmp_path / "run2", split_file=tmp_path / "mine.csv")
+    assert used["split"].tolist() == mine["split"].tolist()
+    assert datasets.load_split(tmp_path / "run2" / "split.csv")["split"].tolist() == mine["split"].tolist()
+    with pytest.raises(ValueError, match="not in the split file"):
+        datasets.run_split(corpus, tmp_path / "run3", split_file=_write(tmp_path / "short.csv", mine.iloc[1:]))
+    with pytest.raises(ValueError, match="'maybe'"):
+        datasets.run_split(corpus, tmp_path / "run4",
+                           split_file=_write(tmp_path / "bad.csv", mine.assign(split="maybe")))
+
+
+def _write(path, df):
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_sample_keeps_each_speakers_held_out_share(embedded_split):
+    corpus, table = embedded_split
+    sample = datasets.sample_per_speaker(datasets.apply_split(corpus, table), 20, seed=0)
+    counts = sample.groupby(["speaker", "split"]).size().unstack()
+    assert (counts.sum(axis=1) == 20).all() and (counts["test"] >= 4).all() and (counts["test"] <= 6).all()

@@ -368,3 +368,32 @@ def test_paired_images_are_notebook_01s_recipe(tmp_path):
     _, manifest = gan.write_generated(g, pairs, tmp_path / "gen", source="es-mx_allison", target="es-co_july")
     assert set(manifest["transform"]) == {"amor"} and np.allclose(manifest["scale"], gan.SINE_SCALE)
     assert (manifest["align_duration"] == 3.0).all() and (manifest["align_lead"] == 0.5).all()
+
+
+def test_a_rerun_is_bit_identical(tmp_path):
+    """The same data, seed and settings in a new folder give the same losses and weights, bit for bit."""
+    src, tgt = toy_pairs(4, size=32)
+    kw = dict(epochs=2, checkpoint_every=2, seed=3, progress=False)
+    a, losses_a = gan.fit(src, tgt, tmp_path / "a", **kw)
+    b, losses_b = gan.fit(src, tgt, tmp_path / "b", **kw)
+    pd.testing.assert_frame_equal(losses_a[list(gan.LOSS_COLUMNS)], losses_b[list(gan.LOSS_COLUMNS)])
+    for wa, wb in zip(a.generator.get_weights(), b.generator.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    np.testing.assert_array_equal(a.generate(src), b.generate(src))
+
+
+def test_pairs_follow_the_runs_split(tmp_path):
+    """With a split column the held-out pairs are the split's test sentences, not a new draw."""
+    src, tgt = toy_pairs(3, size=32)
+    rows = pd.DataFrame(_manifest_rows(tmp_path, src, tgt))
+    rows["split"] = np.where(rows["utterance"] == "b", "test", "train")
+    pairs = gan.load_manifest_pairs(rows, "allison", "july")
+    for seed in (0, 1, 2):
+        train, test = gan.split_pairs(pairs, test_size=0.5, seed=seed)
+        assert test.names == ["b"] and train.names == ["a", "c"]
+    assert set(test.meta["split"]) == {"test"}
+    thesis_train, none = gan.split_pairs(pairs, test_size=0, seed=0)   # the thesis trains on all
+    assert len(none) == 0 and len(thesis_train) == 3
+    rows.loc[(rows["utterance"] == "a") & (rows["speaker"] == "july"), "split"] = "test"
+    with pytest.raises(gan.GanDataError, match="'a'"):
+        gan.load_manifest_pairs(rows, "allison", "july")

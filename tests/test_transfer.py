@@ -224,8 +224,8 @@ def test_imagenet_mobilenet_v2_at_another_size_copies_the_224_weights():
 
 def test_sweep_beats_chance_on_held_out_utterances_and_resumes(manifest, tmp_path, monkeypatch):
     out = tmp_path / "sweep"
-    kw = dict(networks=["SequentialCNN"], image_size=48, epochs=12, batch_size=8, test_size=0.34, seed=0,
-              progress=False)
+    manifest = split(manifest, test_size=0.34, seed=0)  # the run's split, as notebook 01 writes it
+    kw = dict(networks=["SequentialCNN"], image_size=48, epochs=12, batch_size=8, seeds=[0], progress=False)
     table = transfer.run_sweep(manifest, out, **kw)
     assert len(table) == 2 and set(table["transform"]) == {"hamming", "morse"}
     assert list(table.columns) == transfer.SWEEP_COLUMNS
@@ -237,8 +237,7 @@ def test_sweep_beats_chance_on_held_out_utterances_and_resumes(manifest, tmp_pat
     # the saved model, reloaded with safe_mode, reproduces the held-out accuracy
     row = table.iloc[0]
     clf = transfer.load_classifier(row["model_path"])
-    test = split(manifest, test_size=0.34, seed=0)
-    test = test[(test["split"] == "test") & (test["transform"] == row["transform"])]
+    test = manifest[(manifest["split"] == "test") & (manifest["transform"] == row["transform"])]
     proba = clf.predict_images(transfer.load_images(test["path"]))
     acc = 100 * np.mean(np.array(clf.classes)[proba.argmax(1)] == test["speaker"].to_numpy())
     assert acc == pytest.approx(row["test_accuracy"])
@@ -434,3 +433,78 @@ def test_plots(tmp_path):
                          "val_accuracy": [0.4, 0.6], "val_loss": [1.2, 0.9]})
     fig = plot_history(hist)
     assert len(fig.axes[0].lines) == 2 and fig.axes[0].lines[0].get_ydata()[1] == pytest.approx(90)
+
+
+# ----------------------------------------------------------------------------- seeds and baselines
+
+def _split_manifest(manifest):
+    return split(manifest, test_size=0.34, seed=0)
+
+
+def test_seeds_are_runs_on_one_split_that_rerun_bit_identically(manifest, tmp_path):
+    data = _split_manifest(manifest[manifest["transform"] == "hamming"])
+    kw = dict(networks=["SequentialCNN"], image_size=32, epochs=3, batch_size=8, progress=False)
+    both = transfer.run_sweep(data, tmp_path / "a", seeds=[0, 1], **kw)
+    assert both["seed"].tolist() == [0, 1]
+    assert both["n_test"].nunique() == 1                          # the same held-out recordings
+    assert both["train_loss"].iloc[0] != both["train_loss"].iloc[1]  # but another start and batch order
+    # one seed alone, in a fresh folder and process state, gives that seed's row exactly
+    alone = transfer.run_sweep(data, tmp_path / "b", seeds=[1], **kw)
+    cols = ["train_accuracy", "test_accuracy", "train_loss", "test_loss", "macro_f1"]
+    pd.testing.assert_frame_equal(alone[cols], both[both["seed"] == 1][cols].reset_index(drop=True))
+    h_a = pd.read_csv(both["history_path"].iloc[1])
+    h_b = pd.read_csv(alone["history_path"].iloc[0])
+    pd.testing.assert_frame_equal(h_a, h_b)
+
+
+def test_the_frozen_trunk_runs_once_for_all_seeds(manifest, tmp_path, monkeypatch):
+    calls = []
+    real = transfer.extract_features
+
+    def counted(trunk, x, **k):
+        calls.append(len(x))
+        return real(trunk, x, **k)
+    monkeypatch.setattr(transfer, "extract_features", counted)
+    data = _split_manifest(manifest[manifest["transform"] == "hamming"])
+    table = transfer.run_sweep(data, tmp_path, networks=["MobileNetV2"], image_size=32, epochs=1, weights="none",
+                               seeds=[0, 1, 2], progress=False)
+    assert len(table) == 3 and sum(calls) == len(data)  # train + held-out images, once
+    assert table["test_loss"].nunique() == 3
+
+
+def test_bad_seeds_are_refused(manifest, tmp_path):
+    for bad in ([], [0, 0], [-1], ["a"]):
+        with pytest.raises(ValueError, match="seeds"):
+            transfer.run_sweep(manifest, tmp_path, networks=["SequentialCNN"], seeds=bad, progress=False)
+
+
+@pytest.fixture(scope="module")
+def embedded_recordings(embedded_root):
+    """12 recordings of each of the seven embedded speakers, with the run's content-grouped split."""
+    corpus = datasets.discover(embedded_root)
+    corpus = corpus.groupby("speaker", group_keys=False).sample(frac=1, random_state=0).groupby("speaker").head(12)
+    data = datasets.apply_split(corpus, datasets.content_split(corpus, test_size=0.25, seed=0))
+    return data.assign(source_path=data["path"], sr=8000)
+
+
+@pytest.mark.parametrize("name", transfer.BASELINES)
+def test_baselines_recognise_the_embedded_speakers_on_held_out_recordings(name, embedded_recordings, tmp_path):
+    row = transfer.run_baseline(name, embedded_recordings, tmp_path)
+    chance = 100 / 7
+    assert row["network"] == name and row["transform"] == transfer.BASELINE_TRANSFORM and row["model_path"] == ""
+    assert row["n_test"] == (embedded_recordings["split"] == "test").sum()
+    # measured here: MFCC+LR 95.2 %, d-vector+LR 90.5 % of 21 held-out clips (CI low 77.3, 71.1); chance 14.3 %
+    assert row["test_ci_low"] > 2 * chance, row
+    cm = pd.read_csv(row["confusion_path"], index_col=0)
+    assert cm.to_numpy().sum() == row["n_test"]
+    # deterministic: the same row again
+    again = transfer.run_baseline(name, embedded_recordings, tmp_path / "again")
+    assert again["test_accuracy"] == row["test_accuracy"] and again["test_loss"] == row["test_loss"]
+
+
+def test_baseline_rows_join_the_sweep_and_are_not_a_classifier_for_notebook_05(embedded_recordings, tmp_path):
+    table = transfer.run_sweep(embedded_recordings.assign(transform="hamming"), tmp_path, networks=[],
+                               baselines=["MFCC+LR"], progress=False)
+    assert list(table.columns) == transfer.SWEEP_COLUMNS and transfer.is_baseline(table).all()
+    clf, why = transfer.load_best_classifier(tmp_path, speakers=["es-co_july"])
+    assert clf is None and "exists on disk" in why

@@ -24,6 +24,13 @@ __all__ = [
     "discover",
     "pair_speakers",
     "split",
+    "content_groups",
+    "content_split",
+    "sample_per_speaker",
+    "run_split",
+    "load_split",
+    "apply_split",
+    "SPLIT_COLUMNS",
     "write_manifest",
     "load_manifest",
     "fingerprint",
@@ -268,6 +275,200 @@ def split(
     keys = zip(out[stratify], out[group].astype(str))
     out["split"] = ["test" if k in test_units else "train" for k in keys]
     return out
+
+
+#: Columns of a run's ``split.csv``: one row per recording.
+SPLIT_COLUMNS = ["speaker", "utterance", "path", "source_hash", "group", "split"]
+_SPLIT_PRODUCER = "notebook 01 (01_transforms), which draws the run's split"
+
+
+def content_groups(corpus: pd.DataFrame) -> pd.Series:
+    """The unit of a content-grouped split: utterance ids joined by identical audio.
+
+    Two utterance ids fall in one group when any speaker's recordings of them
+    are the same file content (``source_hash``; e.g. July's ``vm-forward`` and
+    ``vm-forwardoptions``), transitively. A group's name is its first id.
+
+    Parameters
+    ----------
+    corpus : DataFrame with ``utterance`` and ``source_hash`` (or ``path``, hashed here)
+
+    Returns
+    -------
+    pandas.Series of str, aligned with ``corpus``.
+    """
+    require_columns(corpus, ["utterance"], "corpus")
+    hashes = (corpus["source_hash"].astype(str) if "source_hash" in corpus
+              else corpus["path"].map(file_hash))
+    parent: dict[str, str] = {}
+
+    def find(u):
+        while parent.setdefault(u, u) != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
+
+    first_id: dict[str, str] = {}
+    for utt, h in zip(corpus["utterance"].astype(str), hashes):
+        find(utt)
+        if h in first_id:
+            a, b = find(first_id[h]), find(utt)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        else:
+            first_id[h] = utt
+    return pd.Series([find(u) for u in corpus["utterance"].astype(str)], index=corpus.index, name="group")
+
+
+def content_split(corpus: pd.DataFrame, *, test_size: float = 0.25, seed: int = 0) -> pd.DataFrame:
+    """Hold out whole utterance ids, for every speaker at once, grouped by content.
+
+    The unit is a :func:`content_groups` group: an utterance id held out for
+    one speaker is held out for all (a classifier never trains on a sentence
+    the cloning stage judges, in anyone's voice), and identical audio never
+    falls on both sides. Groups are visited in a seeded order and held out
+    while the speakers they touch are short of ``test_size``, so each speaker
+    gets about that share; every speaker keeps recordings on both sides.
+
+    Parameters
+    ----------
+    corpus : DataFrame with ``speaker, utterance`` and ``source_hash`` or ``path``
+    test_size : float in (0, 1)
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SPLIT_COLUMNS` (those present), one row per recording, sorted.
+    """
+    require_columns(corpus, ["speaker", "utterance"], "corpus")
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size={test_size!r}; expected a fraction in (0, 1)")
+    out = corpus.copy()
+    if "source_hash" not in out:
+        out["source_hash"] = out["path"].map(file_hash)
+    out["group"] = content_groups(out)
+    speakers = sorted(out["speaker"].astype(str).unique())
+    for spk, n in out["speaker"].astype(str).value_counts().items():
+        if out.loc[out["speaker"].astype(str) == spk, "group"].nunique() < 2:
+            raise ValueError(f"speaker {spk!r} has {n} recording(s) of one sentence; need at least two different "
+                             "sentences to hold one out: add recordings or remove the speaker")
+    total = out["speaker"].astype(str).value_counts().reindex(speakers).to_numpy(float)
+    wanted = test_size * total
+    members = {g: out.loc[idx, "speaker"].astype(str).value_counts().reindex(speakers, fill_value=0).to_numpy(float)
+               for g, idx in out.groupby("group").groups.items()}
+    names = sorted(members)
+    held = np.zeros(len(speakers))
+    test_groups = set()
+    for g in np.random.default_rng(seed).permutation(names):
+        n = members[g]
+        touched = n > 0
+        # hold it out if, on average over its speakers, that brings them closer to their share
+        if np.mean(np.abs(held[touched] + n[touched] - wanted[touched])) < np.mean(np.abs(held[touched] - wanted[touched])):
+            test_groups.add(g)
+            held += n
+    _keep_both_sides(members, speakers, test_groups)
+    out["split"] = np.where(out["group"].isin(test_groups), "test", "train")
+    cols = [c for c in SPLIT_COLUMNS if c in out.columns]
+    return out[cols].sort_values(["speaker", "utterance"], ignore_index=True)
+
+
+def _keep_both_sides(members, speakers, test_groups) -> None:
+    """Move the smallest groups across until every speaker has recordings on both sides."""
+    for i, spk in enumerate(speakers):
+        mine = sorted((g for g, n in members.items() if n[i] > 0), key=lambda g: (members[g].sum(), g))
+        if not any(g in test_groups for g in mine):
+            test_groups.add(next(g for g in mine))
+        if all(g in test_groups for g in mine):
+            test_groups.discard(next(g for g in mine))
+
+
+def sample_per_speaker(corpus: pd.DataFrame, n: int | None, *, seed: int = 0) -> pd.DataFrame:
+    """A seeded sample of ``n`` recordings per speaker (all of them if None).
+
+    With a ``split`` column the sample keeps each speaker's share of held-out
+    recordings (rounded), so a small run still tests every speaker fairly.
+    """
+    if n is None:
+        return corpus.sort_values(["speaker", "utterance"], ignore_index=True)
+    if not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"utterances_per_speaker must be an int >= 2 or None; got {n!r}")
+    parts = []
+    for _, sub in corpus.groupby("speaker", sort=True):
+        sub = sub.sample(frac=1, random_state=seed)
+        if "split" in sub and len(sub) > n:
+            test = sub[sub["split"] == "test"]
+            k = min(len(test), max(1, round(n * len(test) / len(sub))))
+            sub = pd.concat([test.head(k), sub[sub["split"] != "test"].head(n - k)])
+        parts.append(sub.head(n))
+    return pd.concat(parts).sort_values(["speaker", "utterance"], ignore_index=True)
+
+
+def _read_split_file(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"split file {path} not found; pass a CSV with columns speaker, utterance, split "
+                                "(train/test), or None to draw the split")
+    table = pd.read_csv(path, dtype={"speaker": str, "utterance": str})
+    require_columns(table, ["speaker", "utterance", "split"], f"split file {path}")
+    bad = sorted(set(table["split"].astype(str)) - {"train", "test"})
+    if bad:
+        raise ValueError(f"split file {path}: split values {bad} are not 'train' or 'test'; fix those rows")
+    dup = table[table.duplicated(["speaker", "utterance"], keep=False)]
+    if len(dup):
+        raise ValueError(f"split file {path} lists {dup.iloc[0]['speaker']}/{dup.iloc[0]['utterance']} twice; "
+                         "keep one row per recording")
+    return table
+
+
+def apply_split(corpus: pd.DataFrame, split_table: pd.DataFrame, *, where: str = "split table") -> pd.DataFrame:
+    """``corpus`` with the ``split`` (and ``group``) of ``split_table``, matched by (speaker, utterance).
+
+    Raises ``ValueError`` naming recordings the split table does not cover.
+    """
+    require_columns(corpus, ["speaker", "utterance"], "corpus")
+    cols = [c for c in ("speaker", "utterance", "group", "split") if c in split_table.columns]
+    keyed = split_table[cols].astype({"speaker": str, "utterance": str})
+    out = corpus.drop(columns=[c for c in ("group", "split") if c in corpus.columns]).astype(
+        {"speaker": str, "utterance": str}).merge(keyed, on=["speaker", "utterance"], how="left")
+    missing = out[out["split"].isna()]
+    if len(missing):
+        shown = ", ".join(f"{r.speaker}/{r.utterance}" for r in missing.head(3).itertuples())
+        raise ValueError(f"{len(missing)} recording(s) are not in the {where}, e.g. {shown}: add them to it, "
+                         "or use a new run_dir so a split is drawn for this corpus")
+    return out
+
+
+def run_split(corpus: pd.DataFrame, run_dir, *, test_size: float = 0.25, seed: int = 0,
+              split_file=None) -> pd.DataFrame:
+    """The run's one split, shared by every stage: ``<run_dir>/split.csv``.
+
+    * ``split_file`` given: that file is used as is (columns ``speaker,
+      utterance, split``) and copied to ``<run_dir>/split.csv``.
+    * else, if ``<run_dir>/split.csv`` exists, it is reused, so notebooks 02,
+      04 and 05 agree with the split notebook 01 drew; it must cover
+      ``corpus``.
+    * else :func:`content_split` draws it and it is written.
+
+    Returns ``corpus`` with ``group`` and ``split`` columns.
+    """
+    path = Path(run_dir) / "split.csv"
+    if split_file is not None:
+        src = Path(split_file)
+        table = _read_split_file(src)
+        if src.resolve() != path.resolve():
+            write_manifest(table, path)
+        return apply_split(corpus, table, where=f"split file {src}")
+    drawn = content_split(corpus, test_size=test_size, seed=seed) if not path.is_file() else None
+    if drawn is not None:
+        write_manifest(drawn, path)
+        return apply_split(corpus, drawn)
+    return apply_split(corpus, load_split(path), where=f"run's split {path} (drawn earlier in this run folder)")
+
+
+def load_split(path) -> pd.DataFrame:
+    """A run's ``split.csv`` (:func:`run_split`), paths absolute."""
+    table = load_manifest(path, required=("speaker", "utterance", "split"), producer=_SPLIT_PRODUCER)
+    return table.astype({"speaker": str, "utterance": str})
 
 
 def _path_columns(df: pd.DataFrame) -> list[str]:

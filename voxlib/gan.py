@@ -1065,16 +1065,31 @@ def load_manifest_pairs(manifest, source, target, *, transform="amor", channels=
         "scale": s["scale"].to_numpy(float), "target_scale": t["scale"].to_numpy(float),
         "sr": s["sr"].to_numpy(), "n_freq": s["n_freq"].to_numpy(), "n_time": s["n_time"].to_numpy(),
         "align_duration": align_duration, "align_lead": align_lead})
+    if "split" in rows.columns:  # the run's split (notebook 01), the same side for both speakers
+        meta["split"] = _pair_sides(names, list(s["split"]), list(t["split"]))
     _common_scale(names, meta)                        # before reading any image
     x, y = _read_manifest_images(s, channels), _read_manifest_images(t, channels)
     _check_same_size(x + y, list(s["path"]) + list(t["path"]))
     return PairedImages(names, np.stack(x), np.stack(y), meta)
 
 
-def split_pairs(pairs, *, test_size=0.25, seed=0):
-    """Hold out a seeded share of the pairs (sentences) for testing.
+def _pair_sides(names, source_sides, target_sides) -> list:
+    """The split of each pair; a sentence on different sides for the two speakers is refused."""
+    for name, a, b in zip(names, source_sides, target_sides):
+        if a != b:
+            raise GanDataError(f"sentence {name!r} is {a} for the source but {b} for the target in the split; "
+                               "the run's split holds out sentences for every speaker (datasets.content_split)")
+    return list(source_sides)
 
-    The thesis trained on all its 90 sentences; ``test_size=0`` does that.
+
+def split_pairs(pairs, *, test_size=0.25, seed=0):
+    """Held-out and training pairs (sentences).
+
+    When the pairs carry the run's split (``meta["split"]``, from notebook 01's
+    ``split.csv``), it is used as is, so the sentences held out here are the
+    ones no stage trains on. Otherwise a seeded share ``test_size`` is held out.
+    The thesis trained on all its 90 sentences; ``test_size=0`` does that
+    (whatever the split says).
 
     Returns
     -------
@@ -1084,22 +1099,39 @@ def split_pairs(pairs, *, test_size=0.25, seed=0):
     if not 0 <= test_size < 1:
         raise ValueError(f"test_size must be in [0, 1); got {test_size!r}")
     n = len(pairs)
-    n_test = min(n - 1, max(1, round(test_size * n))) if test_size > 0 else 0
-    order = np.random.default_rng(seed).permutation(n)
-    test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
+    if test_size > 0 and "split" in pairs.meta.columns:
+        held = (pairs.meta["split"].astype(str) == "test").to_numpy()
+        if held.all() or not held.any():
+            raise GanDataError(f"all {n} pairs are on the {'test' if held.all() else 'train'} side of the run's "
+                               "split; pairs need both (more pairs: max_pairs, or another split)")
+        test_idx, train_idx = np.flatnonzero(held), np.flatnonzero(~held)
+    else:
+        n_test = min(n - 1, max(1, round(test_size * n))) if test_size > 0 else 0
+        order = np.random.default_rng(seed).permutation(n)
+        test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
     train, test = pairs.subset(train_idx), pairs.subset(test_idx)
     train.meta["split"], test.meta["split"] = "train", "test"
     return train, test
 
 
-def _pair_subset(corpus, source, target, max_pairs, seed):
-    """Corpus rows of the two speakers' shared utterances (a seeded subset of ``max_pairs`` of them)."""
+def _pair_subset(corpus, source, target, max_pairs, seed, test_size=0.25):
+    """Corpus rows of the two speakers' shared utterances (a seeded subset of ``max_pairs`` of them;
+    with the run's ``split`` column, ``round(test_size * max_pairs)`` of them held-out sentences)."""
     pairs = datasets.pair_speakers(corpus, source, target)
     if max_pairs is not None:
         if not isinstance(max_pairs, (int, np.integer)) or max_pairs < 2:
             raise ValueError(f"max_pairs must be an int >= 2 or None; got {max_pairs!r}")
         if max_pairs < len(pairs):
-            keep = np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False)
+            rng = np.random.default_rng(seed)
+            if "split" in corpus.columns and test_size > 0:
+                side = corpus[corpus["speaker"] == source].set_index("utterance")["split"]
+                held = pairs["utterance"].map(side).eq("test").to_numpy()
+                n_test = int(min(held.sum(), max(1, round(test_size * max_pairs))))
+                keep = np.concatenate([rng.choice(np.flatnonzero(held), n_test, replace=False),
+                                       rng.choice(np.flatnonzero(~held), min((~held).sum(), max_pairs - n_test),
+                                                  replace=False)])
+            else:
+                keep = rng.choice(len(pairs), max_pairs, replace=False)
             pairs = pairs.iloc[np.sort(keep)]
     return corpus[corpus["speaker"].isin([source, target]) & corpus["utterance"].isin(pairs["utterance"])]
 
@@ -1114,7 +1146,8 @@ def _check_pair_scale(scale):
 
 
 def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256), sr=8000, transform="amor",
-                        align_duration=3.0, align_lead=0.5, scale=SINE_SCALE, max_pairs=None, channels=1, seed=0):
+                        align_duration=3.0, align_lead=0.5, scale=SINE_SCALE, max_pairs=None, channels=1, seed=0,
+                        test_size=0.25):
     """Images of two speakers' VAD-aligned clips of the same sentences, on one fixed scale.
 
     The images are notebook 01's (:func:`voxlib.images.write_images` with
@@ -1151,9 +1184,14 @@ def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256
     scale : float > 0 or "max"
         Fixed image scale (the ``I`` that maps to pixel 255), or ``"max"`` = measured as above.
     max_pairs : int or None
-        Keep a seeded random subset of this many pairs (quick runs).
+        Keep a seeded random subset of this many pairs (quick runs). With the
+        run's split in ``corpus`` (a ``split`` column, :func:`voxlib.datasets.run_split`),
+        ``round(test_size * max_pairs)`` of them are held-out sentences and
+        the images' manifest carries the split.
     channels : {1, 3}
     seed : int
+    test_size : float
+        Share of held-out sentences in the subset (see ``max_pairs``).
 
     Returns
     -------
@@ -1161,7 +1199,7 @@ def write_paired_images(corpus, source, target, out_dir, *, image_size=(256, 256
     """
     scale = _check_pair_scale(scale)
     _check_channels(channels)
-    subset = _pair_subset(corpus, source, target, max_pairs, seed)
+    subset = _pair_subset(corpus, source, target, max_pairs, seed, test_size)
     out_dir = Path(out_dir)
     common = dict(transforms=[transform], image_size=tuple(_as_size(image_size)), sr=sr, aligned=True,
                   align_duration=align_duration, align_lead=align_lead)

@@ -574,8 +574,11 @@ def _write_file_images(rec, todo, *, sr, aligned, align_duration, align_lead, im
     return rows
 
 
-def _finish_manifest(rows, transform_names, manifest_path, skipped) -> pd.DataFrame:
+def _finish_manifest(rows, transform_names, manifest_path, skipped, corpus) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    if "split" in corpus.columns:  # the run's split (datasets.run_split) travels with every image
+        sides = corpus.astype({"speaker": str, "utterance": str}).drop_duplicates(["speaker", "utterance"])
+        df = df.merge(sides[["speaker", "utterance", "split"]], on=["speaker", "utterance"], how="left")
     order = {n: i for i, n in enumerate(transform_names)}
     df = df.sort_values(["speaker", "utterance", "transform"], key=lambda s: s.map(order) if s.name == "transform"
                         else s, ignore_index=True)
@@ -634,7 +637,8 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
     Returns
     -------
     pandas.DataFrame
-        The manifest (:data:`MANIFEST_COLUMNS`, paths absolute), also written to
+        The manifest (:data:`MANIFEST_COLUMNS`, plus the corpus's ``split``
+        column when it has one; paths absolute), also written to
         ``out_dir/manifest.csv`` with paths relative to it. Skipped recordings
         are listed in ``df.attrs["skipped"]``.
     """
@@ -662,4 +666,4 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
         except audio.AudioError as exc:  # this recording only; anything else is a bug or a disk problem
             warnings.warn(f"skipped {src}: {exc}", stacklevel=2)
             skipped.append(str(src))
-    return _finish_manifest(rows, names, manifest_path, skipped)
+    return _finish_manifest(rows, names, manifest_path, skipped, corpus)

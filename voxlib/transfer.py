@@ -44,10 +44,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import librosa
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import classification_report, confusion_matrix
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from voxlib import datasets, images, metrics
+from voxlib import audio, datasets, images, metrics, speaker
 from voxlib._heavy import keras, tf
 
 
@@ -70,6 +74,13 @@ __all__ = [
     "score_predictions",
     "run_one",
     "run_sweep",
+    "BASELINES",
+    "BASELINE_TRANSFORM",
+    "is_baseline",
+    "mfcc_statistics",
+    "baseline_features",
+    "baseline_classifier",
+    "run_baseline",
     "layer_table",
     "load_sweep",
     "save_classifier",
@@ -606,20 +617,25 @@ def fit_model(model, inputs, y_onehot, *, epochs: int = 10, batch_size: int = 10
 
 def train_cached(model, x_train, y_train, *, trainable_layers: int | None = 5, epochs: int = 10,
                  batch_size: int = 10, seed: int = 0, validation=None, progress=False,
-                 feature_batch_size: int = 32, parts=None):
+                 feature_batch_size: int = 32, parts=None, features=None):
     """Cached-trunk training: frozen trunk once, then the tail for ``epochs``.
 
     Returns ``(history, (trunk, tail, train_features, validation_features), timings)``;
     ``model`` itself ends up trained (the tail shares its layers).
     ``validation`` = ``(x, y)`` images; ``parts`` = ``(trunk, tail)`` from an
-    earlier :func:`split_trunk` of ``model`` (reusing it saves a trace).
+    earlier :func:`split_trunk` of ``model`` (reusing it saves a trace);
+    ``features`` = ``(train_features, validation_features)`` the trunk already
+    gave for these images (the seeds of one sweep job share them).
     """
     t0 = time.perf_counter()
     trunk, tail = parts if parts is not None else split_trunk(model, trainable_layers=trainable_layers)
-    feats = extract_features(trunk, x_train, batch_size=feature_batch_size)
-    val = None
-    if validation is not None:
-        val = (extract_features(trunk, validation[0], batch_size=feature_batch_size), validation[1])
+    if features is None:
+        feats = extract_features(trunk, x_train, batch_size=feature_batch_size)
+        val_feats = (extract_features(trunk, validation[0], batch_size=feature_batch_size)
+                     if validation is not None else None)
+    else:
+        feats, val_feats = features
+    val = None if validation is None else (val_feats, validation[1])
     t1 = time.perf_counter()
     hist = fit_model(tail, feats, y_train, epochs=epochs, batch_size=batch_size, seed=seed,
                      validation=val, progress=progress)
@@ -814,36 +830,71 @@ def _per_network(value, spec: NetworkSpec, default):
     return default if value is None else int(value)
 
 
+def _reinitialise(layer) -> None:
+    """Draw ``layer``'s weights again from its own initialisers (Keras's global seed)."""
+    for attr in dir(layer):
+        if not attr.endswith("_initializer"):
+            continue
+        var = getattr(layer, attr[: -len("_initializer")], None)
+        init = getattr(layer, attr)
+        if callable(init) and hasattr(var, "assign") and hasattr(var, "shape"):
+            var.assign(init(tuple(var.shape), dtype=var.dtype))
+
+
 class _Built:
-    """A network built once and reset to its initial weights for each transform
-    (the frozen trunk, hence its traced graph, is shared by all transforms)."""
+    """A network built once and, for each (transform, seed), reset to its built
+    weights with its seeded layers drawn again (the frozen trunk, hence its
+    traced graph and its features, is shared by all seeds).
+
+    The seeded layers are the ones that hold no pretrained weights: the new
+    ``speaker`` head of an ImageNet (or weights-file) network, every trainable
+    layer of a randomly initialised one (all of ``SequentialCNN``). A frozen
+    random trunk keeps the weights of the build (seed 0), so the seed changes
+    what training starts from and the batch order, never the features."""
 
     def __init__(self, network, n_classes, **kw):
         spec = NETWORKS[network]
         self.network = network
-        self.model, self.label = build_model(network, n_classes, **kw)
+        self.model, self.label = build_model(network, n_classes, seed=0, **kw)
         self.initial = self.model.get_weights()
         self.parts = split_trunk(self.model, trainable_layers=spec.trainable_layers)
-        self.fresh = True
+        trained = self.model.layers if spec.trainable_layers is None else self.model.layers[-spec.trainable_layers:]
+        pretrained = self.label not in ("none", "random")
+        self.seeded = [self.model.get_layer("speaker")] if pretrained else [lay for lay in trained if lay.weights]
 
-    def reset(self):
-        if not self.fresh:
-            self.model.set_weights(self.initial)
-            _compile(self.parts[1])
-        self.fresh = False
+    def reset(self, seed: int):
+        self.model.set_weights(self.initial)
+        keras.utils.set_random_seed(int(seed))
+        for layer in self.seeded:
+            _reinitialise(layer)
+        # layers with their own random streams (Dropout): restart them from the seed,
+        # so a seed's run does not depend on the runs before it in this process
+        streams = [g for lay in self.model.layers for g in getattr(lay, "_seed_generators", ())]
+        for i, gen in enumerate(streams):
+            gen.state.assign(np.array([np.random.default_rng([int(seed), i]).integers(2 ** 31), 0], np.int64))
+        _compile(self.parts[1])
         return self
 
 
 def _train_and_score(built: _Built, spec: NetworkSpec, x, y, train, classes, *, epochs, batch_size, seed,
-                     progress):
+                     progress, features=None):
     """Train ``built`` on the ``train`` rows (cached trunk) and score both sides.
+    ``features``: a dict the trunk's features of ``x`` are kept in (filled on
+    first use), so the seeds of one job compute them once.
     Returns ``(history, train_scores, test_scores, timing)``."""
     eye = np.eye(len(classes), dtype=np.float32)
-    model = built.reset().model
+    model = built.reset(seed).model
+    cached = None
+    if features is not None and "train" in features:
+        cached = (features["train"], features["test"])
     hist, (_, tail, f_tr, (f_te, _)), timing = train_cached(
         model, x[train], eye[y[train]], trainable_layers=spec.trainable_layers, epochs=epochs,
         batch_size=batch_size, seed=seed, validation=(x[~train], eye[y[~train]]), progress=progress,
-        parts=built.parts)
+        parts=built.parts, features=cached)
+    if features is not None:
+        if cached is None:
+            features.update(train=f_tr, test=f_te, seconds=timing["features_seconds"])
+        timing["features_seconds"] = features["seconds"]  # the shared cost, on every seed's row
     ev_tr = score_predictions(y[train], tail.predict(_one(f_tr), verbose=0, batch_size=64), classes)
     ev_te = score_predictions(y[~train], tail.predict(_one(f_te), verbose=0, batch_size=64), classes)
     return hist, ev_tr, ev_te, timing
@@ -881,25 +932,33 @@ def _sweep_row(settings: dict, rows: pd.DataFrame, train, ev_tr: dict, ev_te: di
 
 def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epochs=None, batch_size=None,
             weights="imagenet", on_missing_weights="error", seed: int = 0, images=None,
-            progress=False, built=None) -> dict:
-    """Train and evaluate one (network, transform) on rows with a ``split``
+            progress=False, built=None, features=None) -> dict:
+    """Train and evaluate one (network, transform, seed) on rows with a ``split``
     column; write model, history, confusion and report under ``out_dir``.
     Returns the sweep row (dict). ``images``: the rows' images already read
-    (uint8 ``(N, H, W)``); ``built``: a reusable network (internal)."""
+    (uint8 ``(N, H, W)``); ``built``: a reusable network; ``features``: a dict
+    shared by the seeds of one (network, transform), holding the trunk's
+    features (internal)."""
     spec = _spec(network)
     classes = sorted(rows["speaker"].astype(str).unique())
     size = _size_for(spec, image_size)
     epochs = _per_network(epochs, spec, spec.epochs)
     batch_size = _per_network(batch_size, spec, spec.batch_size)
     y = rows["speaker"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-    imgs = load_images(rows["path"]) if images is None else images
-    x = prepare_images(imgs, size=size, preprocess=spec.preprocess, channels=spec.channels)
+    if features is not None and "x" in features:
+        x = features["x"]
+    else:
+        imgs = load_images(rows["path"]) if images is None else images
+        x = prepare_images(imgs, size=size, preprocess=spec.preprocess, channels=spec.channels)
+        if features is not None:
+            features["x"] = x
     train = (rows["split"] == "train").to_numpy()
     if built is None:
         built = _Built(network, len(classes), image_size=size, weights=weights,
-                       on_missing_weights=on_missing_weights, seed=seed)
+                       on_missing_weights=on_missing_weights)
     hist, ev_tr, ev_te, timing = _train_and_score(built, spec, x, y, train, classes, epochs=epochs,
-                                                  batch_size=batch_size, seed=seed, progress=progress)
+                                                  batch_size=batch_size, seed=seed, progress=progress,
+                                                  features=features)
     settings = {"network": network, "transform": str(rows["transform"].iloc[0]) if "transform" in rows else "",
                 "weights": built.label, "image_size": size, "epochs": epochs, "batch_size": batch_size,
                 "seed": seed, "classes": classes}
@@ -975,12 +1034,17 @@ class _Job:
     transform: str
     rows: pd.DataFrame
     key: dict
+    seeds: list
+
+    def keys(self) -> list[dict]:
+        """The sweep.csv key of each seed's row."""
+        return [{**self.key, "seed": s} for s in self.seeds]
 
 
 def _plan_jobs(data, networks, transforms, *, weights, on_missing_weights, image_size, epochs, batch_size,
-               seed) -> list[_Job]:
+               seeds) -> list[_Job]:
     """Step 3 of :func:`run_sweep`: resolve each network's weights once and key every
-    (network, transform) as its sweep.csv row will be keyed."""
+    (network, transform) as its sweep.csv rows will be keyed (one per seed)."""
     labels = {n: _resolve_weights(NETWORKS[n], weights, on_missing_weights)[2] for n in networks}
     jobs = []
     for network in networks:
@@ -990,27 +1054,43 @@ def _plan_jobs(data, networks, transforms, *, weights, on_missing_weights, image
                                                                                  ignore_index=True)
             key = {"network": network, "transform": transform, "weights": labels[network],
                    "image_size": _size_for(spec, image_size), "epochs": _per_network(epochs, spec, spec.epochs),
-                   "batch_size": _per_network(batch_size, spec, spec.batch_size), "seed": seed,
+                   "batch_size": _per_network(batch_size, spec, spec.batch_size),
                    "data_fingerprint": datasets.fingerprint(rows)}
-            jobs.append(_Job(network, transform, rows, key))
+            jobs.append(_Job(network, transform, rows, key, list(seeds)))
     return jobs
 
 
-def _network_for(built: _Built | None, job: _Job, n_classes: int, *, weights, on_missing_weights,
-                 seed) -> _Built:
+def _network_for(built: _Built | None, job: _Job, n_classes: int, *, weights, on_missing_weights) -> _Built:
     """Step 4 of :func:`run_sweep`: the network of ``job``, rebuilt only when the
     network changes (the frozen trunk's features are then recomputed per transform)."""
     if built is not None and built.network == job.network:
         return built
     keras.backend.clear_session()
     return _Built(job.network, n_classes, image_size=job.key["image_size"], weights=weights,
-                  on_missing_weights=on_missing_weights, seed=seed)
+                  on_missing_weights=on_missing_weights)
 
 
 def _rows_of(table: pd.DataFrame, keys: list[dict]) -> pd.DataFrame:
     """The rows of ``table`` whose key is one of ``keys`` (this call's runs)."""
     mine = [any(_done(table.iloc[[i]], k) for k in keys) for i in range(len(table))]
     return table[mine].reset_index(drop=True)
+
+
+def _run_split(manifest: pd.DataFrame, test_size: float) -> pd.DataFrame:
+    """The manifest's own ``split`` column (the run's split, notebook 01), checked;
+    without one, a content-grouped split of its recordings drawn here (seed 0)."""
+    if "split" not in manifest.columns:
+        recordings = manifest.drop_duplicates(["speaker", "utterance"])
+        return datasets.apply_split(manifest, datasets.content_split(recordings, test_size=test_size, seed=0))
+    sides = set(manifest["split"].astype(str))
+    if not sides <= {"train", "test"}:
+        raise ValueError(f"manifest column split has values {sorted(sides - {'train', 'test'})}; "
+                         "expected 'train' or 'test' (notebook 01 writes the run's split)")
+    for spk, sub in manifest.groupby("speaker"):
+        if set(sub["split"]) != {"train", "test"}:
+            raise ValueError(f"speaker {spk!r} has recordings only in {sorted(set(sub['split']))} of the "
+                             "manifest's split; every speaker needs both (fix the split file)")
+    return manifest
 
 
 def run_sweep(
@@ -1025,15 +1105,17 @@ def run_sweep(
     weights="imagenet",
     on_missing_weights: str = "error",
     test_size: float = 0.25,
-    seed: int = 0,
+    seeds=(0,),
+    baselines=(),
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Train and evaluate every (network, transform) pair; resumable.
+    """Train and evaluate every (network, transform, seed), and the baselines; resumable.
 
     Parameters
     ----------
     manifest : DataFrame or path
-        Notebook 01's manifest (columns ``speaker, utterance, transform, path``).
+        Notebook 01's manifest (columns ``speaker, utterance, transform, path``;
+        its ``split`` column, the run's split, says which recordings are held out).
     out_dir : path
         Receives ``sweep.csv`` and ``models/ history/ confusion/ reports/``.
     networks : sequence of :data:`NETWORKS` keys
@@ -1044,44 +1126,163 @@ def run_sweep(
         batch 10; 20 of batch 32 for ``SequentialCNN``).
     weights, on_missing_weights : see :func:`build_model`
     test_size : float in (0, 1)
-        Share of each speaker's recordings held out (the same recordings for
-        every transform).
-    seed : int
-        Seeds the split, the initialisation and the batch order.
+        Only for a manifest without a ``split`` column: the share of recordings
+        a content-grouped split (:func:`voxlib.datasets.content_split`, seed 0)
+        holds out.
+    seeds : sequence of int
+        One run per seed on the same split: the seed draws the trained layers'
+        initial weights and the batch order. The frozen trunk's features are
+        computed once per (network, transform), so a seed costs only training.
+    baselines : sequence of :data:`BASELINES` names
+        Non-image reference classifiers on the same recordings and split
+        (:func:`run_baseline`), written as rows with ``transform = "audio"``.
+    progress : bool
 
     Returns
     -------
     DataFrame: the rows of ``sweep.csv`` (which may hold other runs too) for
-    this call's (network, transform) pairs and settings, one row per (network,
-    transform, weights, image_size, epochs, batch_size, seed, data_fingerprint);
-    rows already there are skipped, not recomputed.
+    this call's runs, one row per (network, transform, weights, image_size,
+    epochs, batch_size, seed, data_fingerprint); rows already there are
+    skipped, not recomputed.
     """
     manifest, networks, transforms = _validate_sweep_args(manifest, networks, transforms)
+    seeds = _check_seeds(seeds)
+    baselines = _check_baselines(baselines, manifest)
     _require_weights(networks, weights, on_missing_weights)
-    data = datasets.split(manifest, test_size=test_size, seed=seed)
+    data = _run_split(manifest, test_size)
     jobs = _plan_jobs(data, networks, transforms, weights=weights, on_missing_weights=on_missing_weights,
-                      image_size=image_size, epochs=epochs, batch_size=batch_size, seed=seed)
+                      image_size=image_size, epochs=epochs, batch_size=batch_size, seeds=seeds)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / "sweep.csv"
+    keys = [_baseline_key(name, data, seeds[0]) for name in baselines]
+    for name, key in zip(baselines, keys):
+        if not _done(load_sweep(csv), key):
+            _append_row(csv, run_baseline(name, data, out_dir, seed=seeds[0], progress=progress))
     n_classes = manifest["speaker"].astype(str).nunique()
     image_cache: dict[str, np.ndarray] = {}  # uint8, read once per transform
     built = None
-    bar = tqdm(jobs, desc="sweep", unit="run", disable=not progress)
-    for job in bar:
-        bar.set_postfix_str(f"{job.network} / {job.transform}", refresh=False)
-        if _done(load_sweep(csv), job.key):  # resume: a finished row is never recomputed
-            continue
-        if job.transform not in image_cache:
-            image_cache[job.transform] = load_images(job.rows["path"])
-        built = _network_for(built, job, n_classes, weights=weights, on_missing_weights=on_missing_weights,
-                             seed=seed)
-        row = run_one(job.rows, job.network, out_dir, image_size=image_size, epochs=epochs,
-                      batch_size=batch_size, weights=weights, on_missing_weights=on_missing_weights, seed=seed,
-                      images=image_cache[job.transform],
-                      progress=f"{job.network}/{job.transform}" if progress else False, built=built)
-        _append_row(csv, row)
-    return _rows_of(load_sweep(csv), [job.key for job in jobs])
+    bar = tqdm(total=len(jobs) * len(seeds), desc="sweep", unit="run", disable=not progress)
+    for job in jobs:
+        features: dict = {}  # this (network, transform)'s prepared images and trunk features, shared by its seeds
+        for seed, key in zip(job.seeds, job.keys()):
+            bar.set_postfix_str(f"{job.network} / {job.transform} / seed {seed}", refresh=False)
+            bar.update(1)
+            if _done(load_sweep(csv), key):  # resume: a finished row is never recomputed
+                continue
+            if job.transform not in image_cache:
+                image_cache[job.transform] = load_images(job.rows["path"])
+            built = _network_for(built, job, n_classes, weights=weights, on_missing_weights=on_missing_weights)
+            row = run_one(job.rows, job.network, out_dir, image_size=image_size, epochs=epochs,
+                          batch_size=batch_size, weights=weights, on_missing_weights=on_missing_weights,
+                          seed=seed, images=image_cache[job.transform],
+                          progress=f"{job.network}/{job.transform}/{seed}" if progress else False, built=built,
+                          features=features)
+            _append_row(csv, row)
+    bar.close()
+    return _rows_of(load_sweep(csv), keys + [k for job in jobs for k in job.keys()])
+
+
+def _check_seeds(seeds) -> list[int]:
+    seeds = [seeds] if np.isscalar(seeds) else list(seeds)
+    if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds={seeds!r}; expected a list of integers >= 0, e.g. [0, 1, 2]")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r} repeats a seed; each seed is one run")
+    return [int(s) for s in seeds]
+
+
+# ----------------------------------------------------------------------------- baselines
+
+#: Non-image reference classifiers, in the same registry of runs as the networks:
+#: trained and scored on the same recordings and split, written to ``sweep.csv``.
+BASELINES = ("MFCC+LR", "d-vector+LR")
+#: The ``transform`` of a baseline row: it reads the audio, not an image.
+BASELINE_TRANSFORM = "audio"
+N_MFCC = 20
+
+
+def is_baseline(table: pd.DataFrame) -> pd.Series:
+    """True for the rows of a sweep table that are baselines (:data:`BASELINES`)."""
+    return table["network"].astype(str).isin(BASELINES)
+
+
+def _check_baselines(baselines, manifest) -> list[str]:
+    baselines = [] if baselines is None else _as_list(baselines)
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise ValueError(f"baselines={unknown} unknown; allowed: {list(BASELINES)}")
+    if baselines and "source_path" not in manifest.columns:
+        raise ValueError("the baselines read each image's recording from the manifest's source_path column, which "
+                         "this manifest lacks: add it (notebook 01 writes it) or pass baselines=[]")
+    return baselines
+
+
+def _recordings(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per recording of a split manifest, in a fixed order, as a baseline sees it."""
+    return (data.drop_duplicates(["speaker", "utterance"]).drop(columns=["params_hash"], errors="ignore")
+            .sort_values(["speaker", "utterance"], ignore_index=True).assign(transform=BASELINE_TRANSFORM))
+
+
+def _baseline_key(name: str, data: pd.DataFrame, seed: int) -> dict:
+    return {"network": name, "transform": BASELINE_TRANSFORM, "weights": "none", "image_size": 0, "epochs": 0,
+            "batch_size": 0, "seed": seed, "data_fingerprint": datasets.fingerprint(_recordings(data))}
+
+
+def mfcc_statistics(y: np.ndarray, sr: int, *, n_mfcc: int = N_MFCC) -> np.ndarray:
+    """Mean and standard deviation over frames of ``n_mfcc`` MFCCs (librosa's defaults
+    otherwise): the classic fixed-length description of a voice, ``(2 * n_mfcc,)``."""
+    m = librosa.feature.mfcc(y=np.asarray(y, np.float32), sr=sr, n_mfcc=n_mfcc)
+    return np.concatenate([m.mean(axis=1), m.std(axis=1)]).astype(np.float32)
+
+
+def baseline_features(name: str, paths, *, sr=None, progress: bool = False) -> np.ndarray:
+    """Features of recordings for a baseline: MFCC statistics, or the d-vector of
+    :mod:`voxlib.speaker` (its own front end: 60 Hz high-pass, speech crop, 16 kHz)."""
+    paths = [str(p) for p in paths]
+    if name == "MFCC+LR":
+        out = []
+        for p in tqdm(paths, desc="MFCC", unit="file", disable=not progress, leave=False):
+            y, rate = audio.load(p, sr=sr)
+            out.append(mfcc_statistics(y, rate))
+        return np.stack(out)
+    if name == "d-vector+LR":
+        return speaker.get_encoder().embed_files(paths, sr=sr, progress=progress)
+    raise ValueError(f"baseline {name!r} unknown; allowed: {list(BASELINES)}")
+
+
+def baseline_classifier(seed: int = 0):
+    """Standardised features → multinomial logistic regression (scikit-learn)."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, random_state=seed))
+
+
+def run_baseline(name: str, data: pd.DataFrame, out_dir, *, seed: int = 0, progress: bool = False) -> dict:
+    """Train and score one baseline on a split manifest's recordings (``source_path``);
+    write its confusion matrix and report under ``out_dir``; return its sweep row."""
+    rec = _recordings(data)
+    classes = sorted(rec["speaker"].astype(str).unique())
+    y = rec["speaker"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
+    train = (rec["split"] == "train").to_numpy()
+    sr = int(rec["sr"].iloc[0]) if "sr" in rec.columns else None
+    t0 = time.perf_counter()
+    x = baseline_features(name, rec["source_path"], sr=sr, progress=progress)
+    t1 = time.perf_counter()
+    clf = baseline_classifier(seed).fit(x[train], y[train])
+    t2 = time.perf_counter()
+    ev_tr = score_predictions(y[train], clf.predict_proba(x[train]), classes)
+    ev_te = score_predictions(y[~train], clf.predict_proba(x[~train]), classes)
+    key = _baseline_key(name, data, seed)
+    stem = f"{name}__{key['data_fingerprint']}__{seed}"
+    paths = {k: Path(out_dir) / k / f"{stem}.csv" for k in ("confusion", "reports")}
+    for p in paths.values():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    ev_te["confusion"].to_csv(paths["confusion"])
+    ev_te["report"].to_csv(paths["reports"])
+    paths["reports"].with_suffix(".txt").write_text(ev_te["report_text"])
+    settings = {**{k: key[k] for k in ("network", "transform", "weights", "image_size", "epochs", "batch_size",
+                                       "seed")}, "classes": classes}
+    return _sweep_row(settings, rec, train, ev_tr, ev_te, {"features_seconds": t1 - t0, "fit_seconds": t2 - t1},
+                      {"models": "", "history": "", **paths})
 
 
 # ----------------------------------------------------------------------------- the sweep's best classifier
