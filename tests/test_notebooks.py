@@ -1,5 +1,6 @@
-"""The notebooks: committed clean with one tagged parameters cell, and the whole quick
-profile run headless once (the same path as `make run`), then checked through the
+"""The notebooks: committed clean with one tagged parameters cell, and the whole
+pipeline run headless once on the smoke profile (params/smoke.yaml: the quick
+profile's path, as `make run` takes it, on tiny settings), then checked through the
 tables each notebook writes.
 
 The run is one session-scoped fixture, so every test is independent of the order
@@ -17,7 +18,8 @@ import yaml
 from voxlib import run
 
 NOTEBOOKS = run.list_notebooks()
-PAIR = "es-mx_allison__es-co_july"  # the quick profile's cloning pair
+PAIR = "es-mx_allison__es-co_july"  # the smoke (and quick) profile's cloning pair
+PROFILE = "smoke"
 N_SPEAKERS = 7                      # embedded corpus
 
 
@@ -38,7 +40,7 @@ def test_notebook_is_committed_clean_with_one_parameters_cell(nb):
 
 def test_every_profile_parameter_exists_in_its_notebook():
     """A profile key the notebook does not declare would be injected and silently unused."""
-    for profile in ("quick", "full"):
+    for profile in ("smoke", "quick", "full"):
         params = run.load_profile(profile)
         for nb in NOTEBOOKS:
             source = next(c for c in nbformat.read(nb, as_version=4).cells
@@ -53,12 +55,12 @@ def _data_state():
 
 
 @pytest.fixture(scope="session")
-def quick_run(tmp_path_factory):
-    """Every notebook once, in order, on the quick profile, into a temporary run folder."""
+def smoke_run(tmp_path_factory):
+    """Every notebook once, in order, on the smoke profile, into a temporary run folder."""
     before = _data_state()
-    run_dir = tmp_path_factory.mktemp("runs") / "quick"
+    run_dir = tmp_path_factory.mktemp("runs") / PROFILE
     figures_dir = run_dir / "figures"
-    outs = run.run_notebooks("quick", run_dir=run_dir, figures_dir=figures_dir, progress=False)
+    outs = run.run_notebooks(PROFILE, run_dir=run_dir, figures_dir=figures_dir, progress=False)
     assert _data_state() == before, "a notebook wrote into data/"
     return run_dir, figures_dir, {p.stem: p for p in outs}
 
@@ -70,8 +72,8 @@ def _errors(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_ran_and_saved_its_figures(nb, quick_run):
-    run_dir, figures_dir, outs = quick_run
+def test_notebook_ran_and_saved_its_figures(nb, smoke_run):
+    run_dir, figures_dir, outs = smoke_run
     assert not _errors(outs[nb.stem])
     assert any(p.name.startswith(nb.stem[:2]) and p.suffix == ".png" for p in figures_dir.iterdir()), \
         f"{nb.name} saved no figure named {nb.stem[:2]}_*.png"
@@ -80,10 +82,10 @@ def test_notebook_ran_and_saved_its_figures(nb, quick_run):
 
 
 @pytest.mark.slow
-def test_01_images_manifest(quick_run):
-    run_dir, _, _ = quick_run
+def test_01_images_manifest(smoke_run):
+    run_dir, _, _ = smoke_run
     manifest = pd.read_csv(run_dir / "transforms" / "manifest.csv")
-    params = run.load_profile("quick")["01_transforms"]
+    params = run.load_profile(PROFILE)["01_transforms"]
     assert set(manifest["transform"]) == set(params["transforms"])
     assert manifest["speaker"].nunique() == N_SPEAKERS
     rejected = pd.read_csv(run_dir / "rejected.csv")
@@ -93,22 +95,27 @@ def test_01_images_manifest(quick_run):
 
 
 @pytest.mark.slow
-def test_02_sweep_beats_chance_on_held_out_utterances(quick_run):
-    run_dir, _, _ = quick_run
+def test_02_sweep_beats_chance_on_held_out_utterances(smoke_run):
+    run_dir, _, _ = smoke_run
     sweep = pd.read_csv(run_dir / "sweep" / "sweep.csv")
-    params = run.load_profile("quick")["02_transfer_learning"]
+    params = run.load_profile(PROFILE)["02_transfer_learning"]
     assert set(params["networks"]) <= set(sweep["network"])
     assert sweep.groupby("network")["transform"].nunique().min() == 6
     chance = 100.0 / N_SPEAKERS
-    best = sweep.loc[sweep["test_accuracy"].idxmax()]
+    images = sweep[sweep["transform"] != "audio"]
+    best = images.loc[images["test_accuracy"].idxmax()]
     assert best["test_ci_low"] > chance, f"best run's interval {best['test_ci_low']:.1f}% does not clear chance"
+    assert images.groupby(["network", "transform"])["seed"].apply(sorted).map(tuple).eq(tuple(params["seeds"])).all()
+    baselines = sweep[sweep["transform"] == "audio"]
+    assert sorted(baselines["network"]) == sorted(params["baselines"])
+    assert (baselines["test_ci_low"] > chance).all()
     assert (sweep["test_ci_low"] <= sweep["test_accuracy"]).all()
     assert (sweep["test_accuracy"] <= sweep["test_ci_high"]).all()
 
 
 @pytest.mark.slow
-def test_03_results_tables(quick_run):
-    run_dir, _, _ = quick_run
+def test_03_results_tables(smoke_run):
+    run_dir, _, _ = smoke_run
     tables = {p.stem: p for p in (run_dir / "results").glob("*.csv")}
     assert tables, "notebook 03 wrote no table"
     sweep = pd.read_csv(run_dir / "sweep" / "sweep.csv")
@@ -117,9 +124,9 @@ def test_03_results_tables(quick_run):
 
 
 @pytest.mark.slow
-def test_04_generated_manifest_and_losses(quick_run):
-    run_dir, _, _ = quick_run
-    params = run.load_profile("quick")["04_gan_cloning"]
+def test_04_generated_manifest_and_losses(smoke_run):
+    run_dir, _, _ = smoke_run
+    params = run.load_profile(PROFILE)["04_gan_cloning"]
     pair_dir = run_dir / "cloning" / PAIR
     losses = pd.read_csv(pair_dir / "losses.csv")
     assert len(losses) == params["epochs"] and losses.notna().all().all()
@@ -130,8 +137,8 @@ def test_04_generated_manifest_and_losses(quick_run):
 
 
 @pytest.mark.slow
-def test_05_metrics_cover_every_held_out_sentence(quick_run):
-    run_dir, _, _ = quick_run
+def test_05_metrics_cover_every_held_out_sentence(smoke_run):
+    run_dir, _, _ = smoke_run
     generated = pd.read_csv(run_dir / "cloning" / PAIR / "generated" / "manifest.csv")
     held_out = set(generated.loc[generated["split"] == "test", "utterance"].astype(str))
     metrics = pd.read_csv(run_dir / "reconstruction" / PAIR / "metrics.csv", dtype={"utterance": str})
@@ -141,3 +148,22 @@ def test_05_metrics_cover_every_held_out_sentence(quick_run):
     assert (target["mcd_db"].abs() < 1e-6).all(), "the target against itself must measure 0 dB"
     source = metrics[metrics["condition"] == "source"]
     assert (source["mcd_db"] > 0).all()
+
+
+@pytest.mark.slow
+def test_every_stage_uses_the_runs_one_split(smoke_run):
+    """No sentence notebook 04 holds out (in anyone's voice) is a training sentence of notebook 02,
+    and no identical audio is on both sides."""
+    run_dir, _, _ = smoke_run
+    split = pd.read_csv(run_dir / "split.csv", dtype={"utterance": str})
+    manifest = pd.read_csv(run_dir / "transforms" / "manifest.csv", dtype={"utterance": str})
+    generated = pd.read_csv(run_dir / "cloning" / PAIR / "generated" / "manifest.csv", dtype={"utterance": str})
+    held_out_04 = set(generated.loc[generated["split"] == "test", "utterance"])
+    trained_02 = set(manifest.loc[manifest["split"] == "train", "utterance"])
+    assert held_out_04 and not held_out_04 & trained_02
+    assert not held_out_04 & set(split.loc[split["split"] == "train", "utterance"])
+    sides = split.groupby("source_hash")["split"].nunique()
+    assert (sides == 1).all()
+    recorded = manifest.drop_duplicates(["speaker", "utterance"]).merge(split, on=["speaker", "utterance"],
+                                                                        suffixes=("", "_run"))
+    assert len(recorded) and (recorded["split"] == recorded["split_run"]).all()
