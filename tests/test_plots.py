@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from test_results import _sweep, write_synthetic_sweep  # noqa: E402
+from test_results import NETWORKS, TRANSFORMS, _sweep, write_synthetic_sweep  # noqa: E402
 from voxlib import plots  # noqa: E402
 from voxlib import results as R  # noqa: E402
 
@@ -115,3 +115,79 @@ def test_save_figure_formats(tmp_path):
     assert [p.suffix for p in written] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in written)
     with pytest.raises(ValueError, match="jpeg"):
         plots.save_figure(fig, tmp_path / "x.png", formats="jpeg")
+
+
+# --- baselines and seeds -----------------------------------------------------------------
+
+@pytest.fixture()
+def seeded(tmp_path):
+    """A sweep with 3 seeds per (network, transform) and both baselines, selected."""
+    write_synthetic_sweep(tmp_path / "seeded", seeds=(0, 1, 2), baselines=True)
+    return R.select_runs(_sweep(tmp_path / "seeded" / "sweep.csv"))
+
+
+def _baseline_lines(ax):
+    """{label: y} of the horizontal baseline lines of ``ax``."""
+    return {ln.get_label(): ln.get_ydata()[0] for ln in ax.get_lines() if "baseline" in ln.get_label()}
+
+
+def _seed_segments(ax):
+    """(low, high) of each seed-range segment of ``ax``."""
+    cols = [c for c in ax.collections if c.get_label() == plots.SEED_RANGE_LABEL]
+    return [tuple(seg[:, 1]) for c in cols for seg in c.get_segments()]
+
+
+def test_transform_bars_baselines_are_reference_lines_and_seeds_a_range(seeded):
+    table = R.tidy_sweep(seeded)
+    fig = plots.plot_transform_bars(table)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == list(TRANSFORMS)  # no panel for "audio"
+    base = table[R.is_baseline(table)]
+    expected = {f"{m} baseline: {a:.1f} % held-out": a for m, a in zip(base["model"], base["accuracy"])}
+    for ax in panels:
+        assert _baseline_lines(ax) == pytest.approx(expected)
+        bars = _bars(ax)
+        sub = table[(table["transform"] == ax.get_title()) & ~R.is_baseline(table)]
+        assert len(bars) == len(NETWORKS)
+        np.testing.assert_allclose([b.get_height() for b in bars], sub["accuracy"])  # seed means
+        np.testing.assert_allclose(_seed_segments(ax), sub[["seed_min", "seed_max"]].to_numpy())
+    assert any("MFCC+LR baseline" in t.get_text() for t in fig.legends[0].get_texts())
+
+
+def test_mean_accuracy_leaves_baselines_out_and_draws_them_as_lines(seeded):
+    table, each = R.tidy_sweep(seeded), R.tidy_sweep(seeded, seeds="each")
+    fig = plots.plot_mean_accuracy(table, by="model", seeds=each)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(NETWORKS)
+    method = table[~R.is_baseline(table)]
+    np.testing.assert_allclose([b.get_height() for b in _bars(ax)],
+                               method.groupby("model")["accuracy"].mean()[list(NETWORKS)])
+    assert sorted(_baseline_lines(ax).values()) == sorted(table.loc[R.is_baseline(table), "accuracy"])
+    # error bars: lowest to highest per-seed mean of each model
+    per_seed = each[~R.is_baseline(each)].groupby(["model", "seed"])["accuracy"].mean().unstack()
+    segs = _bars(ax).errorbar.lines[2][0].get_segments()
+    np.testing.assert_allclose([s[:, 1] for s in segs],
+                               np.c_[per_seed.min(axis=1), per_seed.max(axis=1)][[list(per_seed.index).index(m)
+                                                                                   for m in NETWORKS]])
+
+
+def test_heatmap_leaves_baselines_out(seeded):
+    fig = plots.plot_accuracy_heatmap(R.tidy_sweep(seeded))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(NETWORKS)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(TRANSFORMS)
+    assert len(ax.texts) == len(NETWORKS) * len(TRANSFORMS)
+
+
+def test_sweep_chart_averages_seeds_and_draws_baselines(seeded):
+    fig = plots.plot_sweep(seeded)
+    assert [ax.get_title() for ax in fig.axes] == list(NETWORKS)  # no panel for a baseline
+    spread = R.seed_spread(seeded)
+    for ax in fig.axes:
+        sub = spread[spread["network"] == ax.get_title()]
+        train, test = [c for c in ax.containers if isinstance(c, matplotlib.container.BarContainer)]
+        np.testing.assert_allclose([b.get_height() for b in test], sub["mean"])
+        np.testing.assert_allclose([b.get_height() for b in train], sub["train_mean"])
+        np.testing.assert_allclose(_seed_segments(ax), sub[["min", "max"]].to_numpy())
+        assert set(_baseline_lines(ax)) == {"MFCC+LR baseline: 95.0 % held-out",
+                                            "d-vector+LR baseline: 90.0 % held-out"}

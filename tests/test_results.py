@@ -29,37 +29,51 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return 100 * (centre - half), 100 * (centre + half)
 
 
-def write_synthetic_sweep(folder, *, n_test: int = 60, seed: int = 0) -> pd.DataFrame:
+def write_synthetic_sweep(folder, *, n_test: int = 60, seed: int = 0, seeds=(0,), baselines: bool = False
+                          ) -> pd.DataFrame:
     """A sweep.csv with the columns of ARCHITECTURE.md, plus its history and confusion
-    CSVs, under ``folder`` (paths relative to it). One pair gets an older, worse run
-    first, so selection has something to choose. Returns the table as written."""
+    CSVs, under ``folder`` (paths relative to it): one row per (network, transform,
+    seed) of ``seeds``, each seed moving the accuracy by a few clips. One pair gets an
+    older, worse run first (another setting), so selection has something to choose.
+    With ``baselines``, one row per baseline (transform "audio", no model or history).
+    Returns the table as written."""
     rng = np.random.default_rng(seed)
     rows = []
+    (folder / "history").mkdir(parents=True, exist_ok=True)
+    (folder / "confusion").mkdir(parents=True, exist_ok=True)
+
+    def row(net, tr, k, stem, minute, second, **kw):
+        lo, hi = _wilson(k, n_test)
+        cm = np.diag([k // 3, k // 3, k - 2 * (k // 3)]) + rng.integers(0, 3, (3, 3)) * (1 - np.eye(3, dtype=int))
+        pd.DataFrame(cm, index=pd.Index(CLASSES, name="predicted"), columns=CLASSES).to_csv(
+            folder / "confusion" / f"{stem}.csv")
+        return {
+            "network": net, "transform": tr, "weights": "imagenet", "image_size": 128, "epochs": 5, "batch_size": 8,
+            "seed": 0, "data_fingerprint": "abc123", "n_classes": 3, "n_train": 180, "n_test": n_test,
+            "train_accuracy": min(100.0, 100 * k / n_test + 15), "test_accuracy": 100 * k / n_test,
+            "test_ci_low": lo, "test_ci_high": hi, "macro_f1": k / n_test, "train_loss": 0.3,
+            "test_loss": 0.6, "features_seconds": 1.0, "fit_seconds": 2.0,
+            "model_path": f"models/{stem}.keras", "history_path": f"history/{stem}.csv",
+            "confusion_path": f"confusion/{stem}.csv", "report_path": f"reports/{stem}.txt",
+            "finished_at": f"2026-11-24T10:{minute:02d}:{second:02d}", **kw,
+        }
+
     for i, (net, tr) in enumerate((n, t) for n in NETWORKS for t in TRANSFORMS):
-        for old in ((True, False) if (net, tr) == ("SequentialCNN", "morse") else (False,)):
+        runs = [(True, 0)] if (net, tr) == ("SequentialCNN", "morse") else []
+        for old, s in runs + [(False, s) for s in seeds]:
             acc = MODEL_EFFECT[net] + TRANSFORM_EFFECT[tr] - (30 if old else 0) + rng.uniform(-1, 1)
-            k = int(round(acc / 100 * n_test))
-            lo, hi = _wilson(k, n_test)
-            stem = f"{net}__{tr}{'_old' if old else ''}"
-            (folder / "history").mkdir(parents=True, exist_ok=True)
-            (folder / "confusion").mkdir(parents=True, exist_ok=True)
+            k = int(round(acc / 100 * n_test)) + int(rng.integers(-2, 3)) * (len(seeds) > 1)
+            stem = f"{net}__{tr}__{s}{'_old' if old else ''}"
             epochs = np.arange(1, 6)
             pd.DataFrame({"epoch": epochs, "loss": 2.0 / epochs, "accuracy": 1 - 0.5 / epochs}).to_csv(
                 folder / "history" / f"{stem}.csv", index=False)
-            cm = np.diag([k // 3, k // 3, k - 2 * (k // 3)]) + rng.integers(0, 3, (3, 3)) * (1 - np.eye(3, dtype=int))
-            pd.DataFrame(cm, index=pd.Index(CLASSES, name="predicted"), columns=CLASSES).to_csv(
-                folder / "confusion" / f"{stem}.csv")
-            rows.append({
-                "network": net, "transform": tr, "weights": "random" if old else "imagenet",
-                "image_size": 128, "epochs": 5, "batch_size": 8, "seed": 0, "data_fingerprint": "abc123",
-                "n_classes": 3, "n_train": 180, "n_test": n_test,
-                "train_accuracy": min(100.0, 100 * k / n_test + 15), "test_accuracy": 100 * k / n_test,
-                "test_ci_low": lo, "test_ci_high": hi, "macro_f1": k / n_test, "train_loss": 0.3,
-                "test_loss": 0.6, "features_seconds": 1.0, "fit_seconds": 2.0,
-                "model_path": f"models/{stem}.keras", "history_path": f"history/{stem}.csv",
-                "confusion_path": f"confusion/{stem}.csv", "report_path": f"reports/{stem}.txt",
-                "finished_at": f"2026-11-24T10:{i:02d}:{'00' if old else '30'}",
-            })
+            rows.append(row(net, tr, k, stem, i, 0 if old else 30 + s, seed=s,
+                            **({"weights": "random"} if old else {})))
+    if baselines:
+        for j, (name, k) in enumerate(zip(R.BASELINE_NETWORKS, (57, 54))):
+            stem = f"{name}__abc123__0"
+            rows.append(row(name, R.BASELINE_TRANSFORM, k, stem, 50 + j, 0, weights="none", image_size=0,
+                            epochs=0, batch_size=0, model_path="", history_path=""))
     sweep = pd.DataFrame(rows)
     sweep.to_csv(folder / "sweep.csv", index=False)
     return sweep
@@ -186,12 +200,15 @@ def test_unknown_transform_error_names_it_and_the_file(sweep_path, tmp_path):
     assert str(bad) in str(info.value)
 
 
-def test_two_rows_for_one_pair_are_refused_in_a_tidy_table(sweep_path):
-    ours = R.tidy_sweep(_sweep(sweep_path))  # unselected: SequentialCNN/morse twice
-    with pytest.raises(ValueError, match="'SequentialCNN', 'morse'"):
-        R.validate_results(ours)
+def test_two_settings_for_one_pair_are_refused_in_a_tidy_table(sweep_path):
+    sweep = _sweep(sweep_path)  # unselected: SequentialCNN/morse with weights imagenet and random
+    with pytest.raises(ValueError, match="'SequentialCNN', 'morse'.*different settings.*random"):
+        R.tidy_sweep(sweep)
+    each = R.tidy_sweep(sweep, seeds="each")  # one row per run: not a table to plot
     with pytest.raises(ValueError, match="more than one row"):
-        R.mean_accuracy(ours)
+        R.validate_results(each)
+    with pytest.raises(ValueError, match="more than one row"):
+        R.mean_accuracy(each)
 
 
 def test_fractions_instead_of_percent_are_refused(sweep_path):
@@ -228,23 +245,35 @@ def test_tidy_sweep_test_and_train(sweep_path):
     runs = R.select_runs(_sweep(sweep_path))
     test = R.tidy_sweep(runs)
     train = R.tidy_sweep(runs, evaluated_on="train")
-    assert list(test.columns) == list(R.RESULTS_COLUMNS)
+    assert list(test.columns) == list(R.RESULTS_COLUMNS) + list(R.SPREAD_COLUMNS)
+    assert (test["n_seeds"] == 1).all() and test["seed_sd"].isna().all()  # one seed: spread n/a
+    assert (test["seed_min"] == test["accuracy"]).all() and (test["seed_max"] == test["accuracy"]).all()
     assert (test["ci_low"] <= test["accuracy"]).all() and (test["accuracy"] <= test["ci_high"]).all()
     assert train["ci_low"].isna().all() and (train["accuracy"] >= test["accuracy"]).all()
     with pytest.raises(ValueError, match="evaluated_on"):
         R.tidy_sweep(runs, evaluated_on="validation")
 
 
-def test_compare_with_thesis_joins_on_network_with_both_sequential_variants(sweep_path):
-    runs = R.select_runs(_sweep(sweep_path))
+def test_compare_with_thesis_compares_each_of_our_runs_once(tmp_path):
+    write_synthetic_sweep(tmp_path / "sweep", seeds=(0, 1, 2), baselines=True)
+    runs = R.select_runs(_sweep(tmp_path / "sweep" / "sweep.csv"))
     thesis = R.load_thesis_results()
     cmp = R.compare_with_thesis(runs, thesis)
-    # 3 networks x 3 transforms, SequentialCNN twice (hablanteA, hablanteB)
-    assert len(cmp) == 4 * len(TRANSFORMS)
-    row = cmp[(cmp["model"] == "SequentialCNN (hablanteB)") & (cmp["transform"] == "amor")].iloc[0]
-    assert row["thesis_train"] == 95.2
-    ours = runs[(runs["network"] == "SequentialCNN") & (runs["transform"] == "amor")].iloc[0]
-    assert row["ours_test"] == ours["test_accuracy"] and row["ours_train"] == ours["train_accuracy"]
+    # 3 networks x 3 transforms, each once (no baseline: the thesis has none)
+    assert len(cmp) == len(NETWORKS) * len(TRANSFORMS)
+    assert not cmp.duplicated(["network", "transform"]).any()
+    row = cmp[(cmp["network"] == "SequentialCNN") & (cmp["transform"] == "amor")].iloc[0]
+    a, b = (thesis.loc[(thesis["model"] == f"SequentialCNN (hablante{v})") & (thesis["transform"] == "amor"),
+                       "accuracy"].iloc[0] for v in "AB")
+    assert row["thesis_train"] == pytest.approx((a + b) / 2) and row["thesis_n"] == 2
+    assert row["model"] == "SequentialCNN (mean of hablanteA, hablanteB)"
+    ours = runs[(runs["network"] == "SequentialCNN") & (runs["transform"] == "amor")]
+    assert row["n_seeds"] == 3 and row["ours_test"] == pytest.approx(ours["test_accuracy"].mean())
+    assert row["ours_train"] == pytest.approx(ours["train_accuracy"].mean())
+    text = R.commentary(R.tidy_sweep(runs), comparison=cmp)
+    assert "On the 9 (network, transform) pair(s) both tables have (27 runs of ours)" in text
+    assert f"in {(cmp['thesis_train'] > cmp['ours_ci_high']).sum()} of 9 pairs" in text
+    assert "their mean is used" in text
 
 
 def test_paired_difference_recovers_a_constant_offset():
@@ -257,25 +286,21 @@ def test_paired_difference_recovers_a_constant_offset():
     assert p["diff"] == pytest.approx(4.0, abs=0.6) and p["wins"] == 12
 
 
-def test_single_pair_gap_interval_comes_from_the_test_set_cis():
-    # one model, two transforms: CIs of +-10 points are +-1.96 standard errors each,
-    # so the gap's half-width is 1.96 * sqrt(2) * 10 / 1.96 = 14.14 points
-    one = pd.DataFrame({"model": ["m", "m"], "transform": ["amor", "kaiser"], "accuracy": [80.0, 50.0],
-                        "ci_low": [70.0, 40.0], "ci_high": [90.0, 60.0]})
-    p = R.paired_difference(one, by="transform", a="amor", b="kaiser")
-    assert p["method"] == "sampling" and p["n"] == 1
-    assert p["ci_low"] == pytest.approx(30 - 10 * np.sqrt(2)) and p["ci_high"] == pytest.approx(30 + 10 * np.sqrt(2))
-    table = one.assign(network="m", variant="", source="ours", evaluated_on="test")
-    assert "from the test-set confidence intervals alone" in R.commentary(table)
-    close = table.assign(accuracy=[60.0, 50.0])  # gap 10 < 14.1: within the noise
-    assert "within the test-set noise" in R.commentary(close)
-    # two models: still the sampling interval, the mean of two gaps has half-width 14.14 / sqrt(2)
-    two = pd.concat([one, one.assign(model="n", accuracy=[70.0, 40.0])])
-    p2 = R.paired_difference(two, by="transform", a="amor", b="kaiser")
-    assert p2["method"] == "sampling" and p2["diff"] == pytest.approx(30.0)
-    assert p2["ci_high"] - p2["diff"] == pytest.approx(10.0)
-    # without CIs, two pairs get the paired t interval (the thesis's case)
-    assert R.paired_difference(two.drop(columns=["ci_low", "ci_high"]), a="amor", b="kaiser")["method"] == "paired t"
+def test_no_interval_from_fewer_than_three_models():
+    # two models whose transform gaps have opposite signs: no interval, and the text says why
+    two = pd.DataFrame({"model": ["m", "m", "n", "n"], "transform": ["amor", "kaiser"] * 2,
+                        "accuracy": [80.0, 50.0, 45.0, 50.0], "ci_low": [70.0, 40.0, 35.0, 40.0],
+                        "ci_high": [90.0, 60.0, 55.0, 60.0]})
+    p = R.paired_difference(two, by="transform", a="amor", b="kaiser")
+    assert p["method"] is None and np.isnan(p["ci_low"]) and np.isnan(p["ci_high"])
+    assert p["n"] == 2 and p["wins"] == 1 and p["diff"] == pytest.approx(12.5)
+    assert p["note"] == "too few models for an interval"
+    table = two.assign(network=two["model"], variant="", source="ours", evaluated_on="test")
+    text = R.commentary(table)
+    assert "too few models for an interval" in text and "CI" not in text.split("Best pair")[0]
+    # the thesis's case (no CIs) gets no interval from two models either
+    assert R.paired_difference(two.drop(columns=["ci_low", "ci_high"]), a="amor", b="kaiser")["method"] is None
+    assert R.paired_difference(two, by="model", a="m", b="n")["note"] == "too few transforms for an interval"
 
 
 def test_best_run_is_highest_test_accuracy(sweep_path):
@@ -348,14 +373,155 @@ def test_write_results_tables(tmp_path):
     assert p.name == "thesis.csv" and pd.read_csv(p).shape == t.shape
 
 
-def test_interval_method_follows_the_named_thresholds():
-    """Below MIN_PAIRS_FOR_T pairs with CIs: the sampling interval; from it on: paired t."""
+def test_interval_method_follows_the_named_threshold():
+    """Below MIN_PAIRS_FOR_INTERVAL pairs: no interval; from it on: paired t."""
     rows = [{"model": f"m{i}", "transform": t, "accuracy": acc, "ci_low": acc - 10, "ci_high": acc + 10}
-            for i in range(R.MIN_PAIRS_FOR_T) for t, acc in (("amor", 70.0 + i), ("kaiser", 60.0 - i))]
+            for i in range(R.MIN_PAIRS_FOR_INTERVAL) for t, acc in (("amor", 70.0 + i), ("kaiser", 60.0 - i))]
     table = pd.DataFrame(rows)
-    few = table[table["model"].isin([f"m{i}" for i in range(R.MIN_PAIRS_FOR_T - 1)])]
-    assert R.paired_difference(few, a="amor", b="kaiser")["method"] == "sampling"
+    few = table[table["model"].isin([f"m{i}" for i in range(R.MIN_PAIRS_FOR_INTERVAL - 1)])]
+    assert R.paired_difference(few, a="amor", b="kaiser")["method"] is None
     enough = R.paired_difference(table, a="amor", b="kaiser")
-    diffs = np.array([10.0 + 2 * i for i in range(R.MIN_PAIRS_FOR_T)])
+    diffs = np.array([10.0 + 2 * i for i in range(R.MIN_PAIRS_FOR_INTERVAL)])
     half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(len(diffs))  # t(0.975, 2 df)
     assert enough["method"] == "paired t" and enough["ci_high"] - enough["diff"] == pytest.approx(half)
+
+
+# --- seeds, baselines ----------------------------------------------------------------
+
+def _run(network, transform, seed, test, *, train=None, weights="imagenet", minute=0, ci=5.0):
+    """One hand-built sweep row (percent), finished at 10:<minute>."""
+    return {"network": network, "transform": transform, "weights": weights, "image_size": 64, "epochs": 5,
+            "batch_size": 8, "seed": seed, "data_fingerprint": "f", "train_accuracy": train or min(100.0, test + 20),
+            "test_accuracy": test, "test_ci_low": max(0.0, test - ci), "test_ci_high": min(100.0, test + ci),
+            "finished_at": f"2026-11-24T10:{minute:02d}:00"}
+
+
+def _base(name, test, *, minute=50):
+    return {**_run(name, R.BASELINE_TRANSFORM, 0, test, minute=minute), "weights": "none", "image_size": 0,
+            "epochs": 0, "batch_size": 0}
+
+
+def test_select_runs_keeps_every_seed_of_the_latest_setting():
+    rows = [_run("MobileNetV2", "amor", s, 50.0 + s, weights="random", minute=1 + s) for s in (0, 1)]
+    rows += [_run("MobileNetV2", "amor", s, 60.0 + s, minute=10 + s) for s in (0, 1, 2)]
+    rows += [_run("MobileNetV2", "amor", 1, 70.0, minute=20)]  # seed 1 rerun later: replaces 61
+    rows += [_run("MobileNetV2", "morse", 0, 40.0, minute=30)]
+    runs = R.select_runs(R.validate_sweep(pd.DataFrame(rows)))
+    amor = runs[runs["transform"] == "amor"]
+    assert list(amor["seed"]) == [0, 1, 2] and set(amor["weights"]) == {"imagenet"}
+    assert list(amor["test_accuracy"]) == [60.0, 70.0, 62.0]
+    assert list(runs["transform"]) == ["amor"] * 3 + ["morse"]
+    older = R.select_runs(R.validate_sweep(pd.DataFrame(rows)), where={"weights": "random"})
+    assert list(older["test_accuracy"]) == [50.0, 51.0]
+
+
+def test_seed_spread_numbers_on_a_hand_built_sweep():
+    rows = [_run("SequentialCNN", "amor", s, acc, train=tr, ci=c)
+            for s, acc, tr, c in ((0, 50.0, 90.0, 4.0), (1, 56.0, 94.0, 6.0), (2, 62.0, 98.0, 8.0))]
+    rows += [_run("SequentialCNN", "morse", 0, 40.0, train=70.0)]
+    spread = R.seed_spread(R.select_runs(R.validate_sweep(pd.DataFrame(rows))))
+    assert list(spread.columns) == list(R.SEED_SPREAD_COLUMNS)
+    amor, morse = spread.iloc[0], spread.iloc[1]
+    assert (amor["n_seeds"], amor["mean"], amor["min"], amor["max"], amor["train_mean"]) == (3, 56.0, 50.0, 62.0, 94.0)
+    assert amor["sd"] == pytest.approx(6.0)  # sd of 50, 56, 62 (ddof 1)
+    assert amor["ci_low"] == pytest.approx(56.0 - 6.0) and amor["ci_high"] == pytest.approx(56.0 + 6.0)
+    assert morse["n_seeds"] == 1 and np.isnan(morse["sd"]) and morse["min"] == morse["max"] == 40.0
+    tidy = R.tidy_sweep(R.select_runs(R.validate_sweep(pd.DataFrame(rows))))
+    assert list(tidy["accuracy"]) == [56.0, 40.0] and list(tidy["seed_max"]) == [62.0, 40.0]
+    with pytest.raises(ValueError, match="different settings"):
+        R.seed_spread(pd.DataFrame(rows + [_run("SequentialCNN", "morse", 1, 41.0, weights="random")]))
+    with pytest.raises(ValueError, match="seed 0 of"):
+        R.seed_spread(pd.DataFrame(rows + [_run("SequentialCNN", "morse", 0, 41.0)]))
+
+
+def test_baselines_are_rows_but_not_in_means_or_paired_differences(tmp_path):
+    write_synthetic_sweep(tmp_path / "sweep", baselines=True)
+    runs = R.load_runs(tmp_path / "sweep" / "sweep.csv")
+    assert set(R.BASELINE_NETWORKS) <= set(runs["network"])
+    ours = R.tidy_sweep(runs)
+    base = ours[R.is_baseline(ours)]
+    assert list(base["transform"]) == [R.BASELINE_TRANSFORM] * 2 and list(base["accuracy"]) == [95.0, 90.0]
+    method = ours[~R.is_baseline(ours)]
+    by_t, by_m = R.mean_accuracy(ours, by="transform"), R.mean_accuracy(ours, by="model")
+    assert list(by_t["transform"]) == list(TRANSFORMS) and list(by_m["model"]) == list(NETWORKS)
+    np.testing.assert_allclose(by_m["mean"], method.groupby("model", sort=False)["accuracy"].mean()[list(NETWORKS)])
+    assert R.paired_difference(ours, by="transform", a="morse", b="hamming") == \
+        R.paired_difference(method, by="transform", a="morse", b="hamming")
+    with pytest.raises(ValueError, match="MFCC"):
+        R.paired_difference(ours, by="model", a="MFCC+LR", b="MobileNetV2")
+    assert R.best_run(runs)["network"] not in R.BASELINE_NETWORKS  # baselines have no history to show
+
+
+def test_the_audio_transform_is_for_baselines_only(sweep_path):
+    df = pd.read_csv(sweep_path)
+    df.loc[0, "transform"] = R.BASELINE_TRANSFORM
+    with pytest.raises(ValueError, match="'MobileNetV2' with transform 'audio'"):
+        R.validate_sweep(df)
+    df = pd.concat([pd.read_csv(sweep_path), pd.DataFrame([_base("MFCC+LR", 90.0)]).assign(transform="amor")])
+    with pytest.raises(ValueError, match="'MFCC\\+LR' with transform 'amor'"):
+        R.validate_sweep(df)
+
+
+def test_commentary_says_how_far_the_method_is_from_the_best_baseline(tmp_path):
+    write_synthetic_sweep(tmp_path / "sweep", baselines=True)
+    ours = R.tidy_sweep(R.load_runs(tmp_path / "sweep" / "sweep.csv"))
+    text = R.commentary(ours)
+    method = ours[~R.is_baseline(ours)]
+    top = method.loc[method["accuracy"].idxmax()]
+    assert f"{top['model']} + {top['transform']} ({top['accuracy']:.1f} %)" in text
+    assert f"**{95.0 - top['accuracy']:.1f} points below** the best baseline, MFCC+LR (95.0 %)" in text
+    assert "3 model(s) x 3 transform(s)" in text  # the baselines are not models of the thesis's method
+
+
+def _seeded_table(values):
+    """Per-seed hand-built runs {(model, transform): [acc per seed]} -> (tidy mean table, per-seed table)."""
+    rows = [_run(m, t, s, a) for (m, t), accs in values.items() for s, a in enumerate(accs)]
+    runs = R.select_runs(R.validate_sweep(pd.DataFrame(rows)))
+    return R.tidy_sweep(runs), R.tidy_sweep(runs, seeds="each")
+
+
+def test_noise_wording_follows_the_seed_ranges():
+    # morse beats hamming by 4 points on average, but each cell's seeds span 10 points: noise
+    noisy = {("MobileNetV2", "morse"): [60.0, 70.0, 65.0], ("MobileNetV2", "hamming"): [56.0, 66.0, 61.0]}
+    tidy, each = _seeded_table(noisy)
+    text = R.commentary(tidy, seeds=each)
+    assert "mean of 3 seeds" in text and "The gap is **within seed-to-seed noise**" in text
+    assert "points behind (within seed-to-seed noise)" in text
+    assert R.within_seed_noise(4.0, 10.0, 10.0) is True
+    # the same gap with seeds 1 point apart is more than the seeds explain
+    tight = {("MobileNetV2", "morse"): [64.5, 65.5, 65.0], ("MobileNetV2", "hamming"): [60.5, 61.5, 61.0]}
+    tidy, each = _seeded_table(tight)
+    text = R.commentary(tidy, seeds=each)
+    assert "**within seed-to-seed noise**" not in text and "(within seed-to-seed noise)" not in text
+    assert "0 of the other 1 pairs are within seed-to-seed noise of the best" in text
+    assert "the seeds do not explain it" in text and "(more than the seeds explain)" in text
+    assert R.within_seed_noise(4.0, 1.0, 1.0) is False and R.within_seed_noise(4.0, np.nan, 1.0) is None
+
+
+def test_transform_means_are_judged_on_their_per_seed_means():
+    # three models; seed 1 is better everywhere, so each transform's per-seed means span 6 points
+    values = {(m, t): [base + off, base + off + 6.0]
+              for m, base in (("MobileNetV2", 60.0), ("SequentialCNN", 70.0), ("EfficientNetB0", 50.0))
+              for t, off in (("morse", 3.0), ("hamming", 0.0))}
+    tidy, each = _seeded_table(values)
+    by_t = R.mean_accuracy(tidy, by="transform", seeds=each).set_index("transform")
+    assert (by_t.loc["morse", "seed_min"], by_t.loc["morse", "seed_max"]) == (63.0, 69.0)
+    assert by_t.loc["morse", "n_seeds"] == 2
+    line = next(ln for ln in R.commentary(tidy, seeds=each).splitlines() if ln.startswith("- Best transform"))
+    assert "**morse**" in line and "within seed-to-seed noise" in line and "6.0 points" in line
+
+
+def test_one_seed_everything_works_and_the_spread_is_na(sweep_path):
+    runs = R.select_runs(_sweep(sweep_path))
+    tidy, each = R.tidy_sweep(runs), R.tidy_sweep(runs, seeds="each")
+    text = R.commentary(tidy, seeds=each)
+    assert "One seed per pair: the seed-to-seed spread is n/a" in text and "seed-to-seed noise" not in text
+    assert R.mean_accuracy(tidy, seeds=each)["n_seeds"].eq(1).all()
+
+
+def test_best_run_is_a_typical_seed_of_the_best_pair():
+    rows = [_run("MobileNetV2", "amor", s, a) for s, a in enumerate((80.0, 60.0, 71.0))]  # mean 70.33
+    rows += [_run("MobileNetV2", "morse", s, a) for s, a in enumerate((75.0, 62.0, 63.0))]  # mean 66.7
+    rows += [_base("MFCC+LR", 99.0)]
+    best = R.best_run(R.select_runs(R.validate_sweep(pd.DataFrame(rows))))
+    assert (best["transform"], best["seed"], best["test_accuracy"]) == ("amor", 2, 71.0)

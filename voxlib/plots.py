@@ -185,18 +185,32 @@ def plot_history(history, *, title=None, path=None, formats=("png",)):
 
 def plot_sweep(sweep, *, path=None, formats=("png",)):
     """Held-out accuracy (95 % Wilson CI) beside training accuracy for every
-    (network, transform) of a sweep table (``voxlib.transfer.load_sweep``)."""
-    networks = list(dict.fromkeys(sweep["network"]))
+    (network, transform) of a sweep table (``voxlib.transfer.load_sweep``), one
+    panel per image network, the baselines as labelled horizontal lines.
+
+    Several seeds of one (network, transform) are averaged
+    (:func:`voxlib.results.seed_spread`): bars are the means, the thin capped
+    error bar the mean Wilson interval, the thick black segment the seeds'
+    min-max range (drawn from 2 seeds on).
+    """
+    spread = R.seed_spread(sweep)
+    method, baselines = R.split_baselines(spread)
+    networks = list(dict.fromkeys(method["network"])) or ["(no image network)"]
     fig, axes = plt.subplots(1, len(networks), figsize=(4.5 * len(networks), 3.4), squeeze=False,
                              sharey=True)
+    order = {t: i for i, t in enumerate(R.TRANSFORM_NAMES)}
     for ax, net in zip(axes[0], networks):
-        sub = sweep[sweep["network"] == net].sort_values("transform")
+        sub = method[method["network"] == net].sort_values("transform", key=lambda t: t.map(order))
         x = np.arange(len(sub))
-        ax.bar(x - 0.2, sub["train_accuracy"], 0.4, label="training (thesis's measure)", color="#56B4E9")
-        ax.bar(x + 0.2, sub["test_accuracy"], 0.4, label="held-out utterances", color="#009E73",
-               yerr=_ci_errors(sub["test_accuracy"], sub["test_ci_low"], sub["test_ci_high"]), capsize=3)
-        chance = 100 / sub["n_classes"].iloc[0]
-        ax.axhline(chance, color="k", ls=":", lw=1, label=f"chance ({chance:.0f} %)")
+        ax.bar(x - 0.2, sub["train_mean"], 0.4, label="training (thesis's measure)", color="#56B4E9")
+        ax.bar(x + 0.2, sub["mean"], 0.4, label="held-out utterances (95 % CI)", color="#009E73",
+               yerr=_ci_errors(sub["mean"], sub["ci_low"], sub["ci_high"]), capsize=3, ecolor=CI_COLOR)
+        _seed_ranges(ax, x + 0.2, sub["min"], sub["max"], sub["n_seeds"])
+        classes = sweep.loc[sweep["network"] == net, "n_classes"]
+        if len(classes):
+            chance = 100 / float(classes.iloc[0])
+            ax.axhline(chance, color="k", ls=":", lw=1, label=f"chance ({chance:.0f} %)")
+        _baseline_lines(ax, baselines["network"], baselines["mean"], "held-out")
         ax.set_xticks(x, sub["transform"], rotation=30)
         ax.set_title(net)
         _accuracy_axis(ax, top=105)
@@ -210,6 +224,14 @@ def plot_sweep(sweep, *, path=None, formats=("png",)):
 BEST_COLOR = "#0072B2"
 WORST_COLOR = "#D55E00"
 BAR_COLOR = "#A6A6A6"
+#: Reference lines of the baselines (Okabe-Ito reddish purple, then black), dashed.
+BASELINE_COLORS = ("#CC79A7", "#000000")
+BASELINE_STYLE = "--"
+#: The seeds' min-max range: a thick black segment over each bar; the 95 % CI beside it is the
+#: thin capped bar in :data:`CI_COLOR`.
+SEED_RANGE_COLOR = "#000000"
+CI_COLOR = "#808080"
+SEED_RANGE_LABEL = "seed range (min-max)"
 #: Thesis (training) / ours (training) / ours (held-out) in the comparison chart.
 COMPARISON_COLORS = {"thesis_train": "#E69F00", "ours_train": "#56B4E9", "ours_test": "#009E73"}
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -261,6 +283,41 @@ def _ci_errors(acc, lo, hi):
     return np.vstack([np.nan_to_num(acc - lo), np.nan_to_num(hi - acc)]).clip(min=0)
 
 
+def _baseline_lines(ax, names, accuracies, measure):
+    """One dashed horizontal line per baseline, labelled with its name and accuracy."""
+    for i, (name, acc) in enumerate(zip(names, accuracies)):
+        ax.axhline(float(acc), color=BASELINE_COLORS[i % len(BASELINE_COLORS)], ls=BASELINE_STYLE, lw=1.3,
+                   label=f"{name} baseline: {float(acc):.1f} % {measure}", zorder=4)
+
+
+def _seed_ranges(ax, x, lo, hi, n_seeds):
+    """The seeds' min-max range as thick segments at ``x`` (where there are >= 2 seeds)."""
+    x, lo, hi, n = (np.asarray(v, float) for v in (x, lo, hi, n_seeds))
+    keep = (n >= 2) & np.isfinite(lo) & np.isfinite(hi)
+    if keep.any():
+        ax.vlines(x[keep], lo[keep], hi[keep], colors=SEED_RANGE_COLOR, lw=6, label=SEED_RANGE_LABEL, zorder=3)
+
+
+def _spread_of(table):
+    """``(seed_min, seed_max, n_seeds)`` columns of a table, NaN where it has none (the thesis)."""
+    nan = pd.Series(np.nan, index=table.index)
+    return tuple(table[c] if c in table.columns else nan for c in ("seed_min", "seed_max", "n_seeds"))
+
+
+def _measure(results):
+    """How a table's accuracies were measured, for a baseline's label."""
+    return " / ".join({"test": "held-out", "train": "training"}.get(e, e)
+                      for e in dict.fromkeys(results["evaluated_on"]))
+
+
+def _reference_legend(fig, ax):
+    """A figure legend for the baselines and seed range of ``ax``, when it has any."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=min(3, len(handles)), fontsize=8,
+                   bbox_to_anchor=(0.5, 0.0))
+
+
 def _accuracy_axis(ax, label="accuracy (%)", top=100):
     ax.set_ylim(0, top)
     ax.set_ylabel(label)
@@ -276,8 +333,10 @@ def plot_transform_bars(results, *, transforms=None, ncols: int = 2, path=None, 
     results : pd.DataFrame
         Tidy results (``voxlib.results.RESULTS_COLUMNS``): one panel per
         transform, one bar per model in order of appearance, y axis 0-100 %
-        (the thesis mislabelled it "error %"), 95 % CI error bars where
-        ``ci_low``/``ci_high`` are known.
+        (the thesis mislabelled it "error %"), 95 % CI error bars (thin, capped)
+        where ``ci_low``/``ci_high`` are known, the seeds' min-max range (thick
+        black segment) where ``seed_min``/``seed_max`` come from 2 seeds or more.
+        Baseline rows are drawn as labelled dashed lines in every panel.
     transforms : list of str, optional
         Panels to draw (default: those present, in registry order).
     ncols : int > 0
@@ -290,17 +349,20 @@ def plot_transform_bars(results, *, transforms=None, ncols: int = 2, path=None, 
         ``fig.axes[:n_transforms]`` each hold one bar container.
     """
     R.validate_results(results)
-    transforms = list(transforms) if transforms is not None else R._levels(results, "transform")
-    models = R._levels(results, "model")
+    method, baselines = R.split_baselines(results)
+    transforms = list(transforms) if transforms is not None else R._levels(method, "transform")
+    models = R._levels(method, "model")
     ncols = max(1, min(int(ncols), len(transforms)))
     nrows = -(-len(transforms) // ncols)
     width = max(3.0, 0.38 * len(models) + 1.2)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 3.6 * nrows), squeeze=False, sharey=True)
     for ax, name in zip(axes.flat, transforms):
-        sub = results[results["transform"] == name].set_index("model").reindex(models).dropna(subset=["accuracy"])
-        x = range(len(sub))
+        sub = method[method["transform"] == name].set_index("model").reindex(models).dropna(subset=["accuracy"])
+        x = np.arange(len(sub))
         ax.bar(x, sub["accuracy"], color=BAR_COLOR, edgecolor="black", linewidth=0.5,
-               yerr=_ci_errors(sub["accuracy"], sub["ci_low"], sub["ci_high"]), capsize=2)
+               yerr=_ci_errors(sub["accuracy"], sub["ci_low"], sub["ci_high"]), capsize=2, ecolor=CI_COLOR)
+        _seed_ranges(ax, x, *_spread_of(sub))
+        _baseline_lines(ax, baselines["model"], baselines["accuracy"], _measure(results))
         ax.set_xticks(list(x), sub.index, rotation=90, fontsize=8)
         ax.set_title(name)
         _accuracy_axis(ax, "accuracy (%)" if ax.get_subplotspec().is_first_col() else "")
@@ -309,17 +371,23 @@ def plot_transform_bars(results, *, transforms=None, ncols: int = 2, path=None, 
     source = ", ".join(f"{s} ({e})" for s, e in results[["source", "evaluated_on"]].drop_duplicates().to_numpy())
     fig.suptitle(f"Accuracy per model for each transform: {source}")
     fig.tight_layout()
+    _reference_legend(fig, axes.flat[0])
     return _finish(fig, path, formats)
 
 
-def plot_mean_accuracy(results, *, by: str = "transform", path=None, formats=("png",)):
+def plot_mean_accuracy(results, *, by: str = "transform", seeds=None, path=None, formats=("png",)):
     """Mean accuracy per transform (or per model), best bar and worst bar highlighted.
 
     Parameters
     ----------
     results : pd.DataFrame
-        Tidy results (``voxlib.results.RESULTS_COLUMNS``).
+        Tidy results (``voxlib.results.RESULTS_COLUMNS``). Baseline rows are
+        not averaged: each is a labelled dashed line.
     by : {"transform", "model"}
+    seeds : pd.DataFrame, optional
+        The same runs one row per seed (``voxlib.results.tidy_sweep(...,
+        seeds="each")``): error bars span the lowest to highest per-seed mean
+        (from 2 seeds on).
     path, formats : optional
         Save the figure (:func:`save_figure`).
 
@@ -330,19 +398,27 @@ def plot_mean_accuracy(results, *, by: str = "transform", path=None, formats=("p
         :data:`BEST_COLOR`, the lowest :data:`WORST_COLOR`, the rest
         :data:`BAR_COLOR`.
     """
-    s = R.mean_accuracy(results, by=by)
+    s = R.mean_accuracy(results, by=by, seeds=seeds)
+    baselines = R.split_baselines(results)[1]
     colors = [BAR_COLOR] * len(s)
     colors[int(s["mean"].to_numpy().argmin())] = WORST_COLOR
     colors[int(s["mean"].to_numpy().argmax())] = BEST_COLOR
     fig, ax = plt.subplots(figsize=(max(7.0, 0.55 * len(s) + 2.5), 4.2))
-    bars = ax.bar(range(len(s)), s["mean"], color=colors, edgecolor="black", linewidth=0.5)
+    spread = "seed_min" in s.columns and (s["n_seeds"] >= 2).any()
+    yerr = _ci_errors(s["mean"], s["seed_min"], s["seed_max"]) if spread else None
+    bars = ax.bar(range(len(s)), s["mean"], color=colors, edgecolor="black", linewidth=0.5, yerr=yerr, capsize=3)
     ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
-    ax.set_xticks(range(len(s)), s[by], rotation=90 if by == "model" else 0, fontsize=8 if by == "model" else 10)
+    ax.set_xticks(range(len(s)), s[by], rotation=90 if by == "model" else 30, fontsize=8 if by == "model" else 10,
+                  ha="center" if by == "model" else "right")
     _accuracy_axis(ax, "mean accuracy (%)", top=105)
-    ax.legend(handles=[Patch(color=BEST_COLOR, label="best"), Patch(color=WORST_COLOR, label="worst")],
-              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    _baseline_lines(ax, baselines["model"], baselines["accuracy"], _measure(results))
+    legend = [Patch(color=BEST_COLOR, label="best"), Patch(color=WORST_COLOR, label="worst")]
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles=legend + handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     other = "models" if by == "transform" else "transforms"
-    ax.set_title(f"Mean accuracy per {by} (over {other}): {', '.join(results['source'].unique())}")
+    note = f"; error bars: min-max of the {int(s['n_seeds'].max())} per-seed means" if spread else ""
+    sources = ", ".join(R.split_baselines(results)[0]["source"].unique())
+    ax.set_title(f"Mean accuracy per {by} (over {other}): {sources}{note}", fontsize=10)
     fig.tight_layout()
     return _finish(fig, path, formats)
 
@@ -353,9 +429,11 @@ def plot_accuracy_heatmap(results, *, cmap: str = "viridis", path=None, formats=
     Returns
     -------
     matplotlib.figure.Figure
-        Rows models (order of appearance), columns transforms (registry order).
+        Rows models (order of appearance), columns transforms (registry order);
+        baselines (no image) are left out.
     """
     R.validate_results(results)
+    results = R.split_baselines(results)[0]
     grid = results.pivot_table(index="model", columns="transform", values="accuracy", aggfunc="mean")
     grid = grid.reindex(index=R._levels(results, "model"), columns=R._levels(results, "transform"))
     fig, ax = plt.subplots(figsize=(1.1 * grid.shape[1] + 3.5, 0.42 * grid.shape[0] + 1.6))
@@ -375,7 +453,8 @@ def plot_thesis_vs_ours(comparison, *, path=None, formats=("png",)):
     ----------
     comparison : pd.DataFrame
         ``voxlib.results.compare_with_thesis`` output: one group of three bars
-        per (model, transform); the held-out bar carries its 95 % CI.
+        per (model, transform); the held-out bar carries its 95 % CI (thin,
+        capped) and, from 2 seeds on, the seeds' min-max range (thick).
 
     Returns
     -------
@@ -393,9 +472,11 @@ def plot_thesis_vs_ours(comparison, *, path=None, formats=("png",)):
         yerr = (_ci_errors(comparison[col], comparison["ours_ci_low"], comparison["ours_ci_high"])
                 if col == "ours_test" else None)
         ax.bar(x + (i - 1) * 0.27, comparison[col], width=0.27, color=COMPARISON_COLORS[col],
-                      edgecolor="black", linewidth=0.5, yerr=yerr, capsize=2, label=label)
-    ax.set_xticks(x, [f"{m}\n{t}" for m, t in zip(comparison["model"], comparison["transform"])],
-                  rotation=90 if n > 8 else 0, fontsize=8)
+               edgecolor="black", linewidth=0.5, yerr=yerr, capsize=2, ecolor=CI_COLOR, label=label)
+    if {"ours_test_min", "ours_test_max", "n_seeds"} <= set(comparison.columns):
+        _seed_ranges(ax, x + 0.27, comparison["ours_test_min"], comparison["ours_test_max"], comparison["n_seeds"])
+    ticks = [m.replace(" (", "\n(") + "\n" + t for m, t in zip(comparison["model"], comparison["transform"])]
+    ax.set_xticks(x, ticks, rotation=90 if n > 8 else 0, fontsize=8)
     _accuracy_axis(ax)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title("Thesis vs ours (different data: compare trends, not values)")

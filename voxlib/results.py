@@ -14,11 +14,24 @@ columns of :data:`RESULTS_COLUMNS`, accuracies in percent (0-100).
 - ``ci_low``, ``ci_high``: 95 % confidence interval of the accuracy, NaN when
   the source gives none (the thesis).
 
+Our tidy table adds :data:`SPREAD_COLUMNS`: each accuracy is the **mean over
+seeds** of one setting (the sweep runs several initialisation seeds on the run's
+one split), with the seeds' number, standard deviation, minimum and maximum; its
+CI is the mean of the seeds' Wilson bounds. :func:`seed_spread` gives the same
+per (network, transform) from sweep rows.
+
+**Baselines** (:data:`BASELINE_NETWORKS`, ``transform ==``
+:data:`BASELINE_TRANSFORM`; written by :mod:`voxlib.transfer`) are rows of the
+sweep and of our tidy table, but not the thesis's method: every mean, heatmap
+and paired difference leaves them out, and the plots draw them as labelled
+reference lines.
+
 Several sweep rows may exist for one (network, transform) (other weights,
-epochs, seeds, data): :func:`select_runs` keeps the rows matching ``where`` and
-then the most recent (``finished_at``) of each pair. :func:`load_runs` reads
-``sweep.csv`` (:func:`voxlib.transfer.load_sweep`), validates it
-(:func:`validate_sweep`) and selects.
+epochs, seeds, data): :func:`select_runs` keeps the rows matching ``where``,
+then, per pair, every seed of the settings (:data:`SETTINGS_COLUMNS`) of its most
+recent run (``finished_at``). :func:`load_runs` reads ``sweep.csv``
+(:func:`voxlib.transfer.load_sweep`), validates it (:func:`validate_sweep`) and
+selects.
 
 The thesis's table ships inside the package (``voxlib/data/thesis_results.csv``,
 read with :mod:`importlib.resources`), so notebook 03 works from any install.
@@ -42,17 +55,27 @@ __all__ = [
     "RESULTS_COLUMNS",
     "THESIS_COLUMNS",
     "SWEEP_REQUIRED",
+    "BASELINE_NETWORKS",
+    "BASELINE_TRANSFORM",
+    "SETTINGS_COLUMNS",
+    "SPREAD_COLUMNS",
+    "SEED_SPREAD_COLUMNS",
+    "MIN_PAIRS_FOR_INTERVAL",
+    "is_baseline",
+    "split_baselines",
     "thesis_results_path",
     "validate_results",
     "load_thesis_results",
     "validate_sweep",
     "select_runs",
     "load_runs",
+    "seed_spread",
     "tidy_sweep",
     "results_tables",
     "compare_with_thesis",
     "mean_accuracy",
     "paired_difference",
+    "within_seed_noise",
     "best_run",
     "load_history",
     "load_confusion",
@@ -75,6 +98,34 @@ SWEEP_REQUIRED = (
     "finished_at",
 )
 _SWEEP_ACCURACY = ("train_accuracy", "test_accuracy", "test_ci_low", "test_ci_high")
+#: The non-image baselines of the sweep (the contract lives in :mod:`voxlib.transfer`).
+BASELINE_NETWORKS = transfer.BASELINES
+#: The ``transform`` of a baseline row: it reads the audio, not an image.
+BASELINE_TRANSFORM = transfer.BASELINE_TRANSFORM
+#: Sweep columns that make a run's settings, besides its seed: :func:`select_runs` keeps
+#: every seed of one setting per (network, transform) (those present in the table).
+SETTINGS_COLUMNS = ("weights", "image_size", "epochs", "batch_size", "data_fingerprint")
+#: Seed spread of each accuracy in our tidy table: seeds averaged, their standard deviation
+#: (NaN with one seed), lowest and highest accuracy.
+SPREAD_COLUMNS = ("n_seeds", "seed_sd", "seed_min", "seed_max")
+#: Columns of :func:`seed_spread`.
+SEED_SPREAD_COLUMNS = ("network", "transform", "n_seeds", "mean", "sd", "min", "max", "train_mean",
+                       "ci_low", "ci_high")
+_PAIR = ["network", "transform"]
+
+
+def is_baseline(table: pd.DataFrame) -> pd.Series:
+    """True for the baseline rows (:data:`BASELINE_NETWORKS`) of a sweep or tidy table
+    (:func:`voxlib.transfer.is_baseline`); all False for a table without ``network``."""
+    if "network" not in table.columns:
+        return pd.Series(False, index=table.index)
+    return transfer.is_baseline(table)
+
+
+def split_baselines(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(thesis-method rows, baseline rows)`` of a sweep or tidy table."""
+    base = is_baseline(table)
+    return table[~base], table[base]
 
 
 def thesis_results_path() -> Path:
@@ -132,11 +183,21 @@ def _check_columns(df: pd.DataFrame, required, name: str) -> None:
 def _check_transforms(df: pd.DataFrame, name: str) -> None:
     if "transform" not in df.columns:
         return
-    unknown = sorted(set(df["transform"].astype(str)) - set(TRANSFORM_NAMES))
+    transform = df["transform"].astype(str)
+    base = is_baseline(df)
+    unknown = sorted(set(transform) - set(TRANSFORM_NAMES) - {BASELINE_TRANSFORM})
     if unknown:
         raise ValueError(
             f"{name}: unknown transform(s) {', '.join(map(repr, unknown))} in column "
-            f"'transform'; allowed: {', '.join(TRANSFORM_NAMES)}"
+            f"'transform'; allowed: {', '.join(TRANSFORM_NAMES)} "
+            f"(and {BASELINE_TRANSFORM!r} for the baselines {', '.join(BASELINE_NETWORKS)})"
+        )
+    wrong = df[base != (transform == BASELINE_TRANSFORM)]
+    if len(wrong):
+        row = wrong.iloc[0]
+        raise ValueError(
+            f"{name}: network {row['network']!r} with transform {row['transform']!r}; transform "
+            f"{BASELINE_TRANSFORM!r} is for the baselines ({', '.join(BASELINE_NETWORKS)}) and only them"
         )
 
 
@@ -240,7 +301,12 @@ def validate_sweep(sweep: pd.DataFrame, *, name: str = "sweep table") -> pd.Data
 
 
 def select_runs(sweep: pd.DataFrame, *, where: dict | None = None) -> pd.DataFrame:
-    """One sweep row per (network, transform): the latest of those matching ``where``.
+    """Every seed of one setting per (network, transform), among the rows matching ``where``.
+
+    For each pair, the setting (the :data:`SETTINGS_COLUMNS` present) of its most
+    recent run (``finished_at``) is chosen, and every seed of that setting is
+    kept; a seed run twice keeps its latest row. Without a ``seed`` column each
+    pair keeps its latest run (one seed).
 
     Parameters
     ----------
@@ -248,13 +314,12 @@ def select_runs(sweep: pd.DataFrame, *, where: dict | None = None) -> pd.DataFra
         From :func:`validate_sweep`.
     where : dict, optional
         ``{column: value or list of values}`` to keep, e.g.
-        ``{"weights": "imagenet", "epochs": 10}``. Applied before picking the
-        most recent ``finished_at`` of each pair.
+        ``{"weights": "imagenet", "epochs": 10}``. Applied before choosing.
 
     Returns
     -------
     pd.DataFrame
-        The kept rows, in the order of first appearance of each pair.
+        The kept rows: pairs in order of first appearance, seeds ascending.
     """
     df = sweep
     for col, value in (where or {}).items():
@@ -266,17 +331,29 @@ def select_runs(sweep: pd.DataFrame, *, where: dict | None = None) -> pd.DataFra
         df = df[df[col].isin(allowed)]
     if df.empty and len(sweep):
         raise ValueError(f"where={where!r} keeps none of the {len(sweep)} sweep rows")
-    order = df.drop_duplicates(["network", "transform"])[["network", "transform"]]
-    latest = df.sort_values("finished_at", kind="stable", na_position="first").drop_duplicates(
-        ["network", "transform"], keep="last"
-    )
-    return order.merge(latest, on=["network", "transform"], how="left").reset_index(drop=True)
+    order = df.drop_duplicates(_PAIR)[_PAIR]
+    latest = df.assign(_setting=_settings_key(df)).sort_values(
+        "finished_at", kind="stable", na_position="first")
+    chosen = latest.drop_duplicates(_PAIR, keep="last")[_PAIR + ["_setting"]]
+    kept = latest.merge(chosen, on=_PAIR + ["_setting"], how="inner")
+    if "seed" in kept.columns:
+        kept = kept.drop_duplicates(_PAIR + ["seed"], keep="last").sort_values("seed", kind="stable")
+    return order.merge(kept.drop(columns="_setting"), on=_PAIR, how="left").reset_index(drop=True)
+
+
+def _settings_key(df: pd.DataFrame) -> pd.Series:
+    """One string per row naming its settings (:data:`SETTINGS_COLUMNS` present)."""
+    key = pd.Series("", index=df.index, dtype=object)
+    for c in SETTINGS_COLUMNS:
+        if c in df.columns:
+            key = key + "|" + df[c].astype(str)
+    return key
 
 
 def load_runs(
     path: str | os.PathLike, *, where: dict | None = None, required: bool = False
 ) -> pd.DataFrame | None:
-    """The sweep's runs to draw: read, validated, one per (network, transform).
+    """The sweep's runs to draw: read, validated, every seed of one setting per (network, transform).
 
     :func:`voxlib.transfer.load_sweep`, then :func:`validate_sweep`, then
     :func:`select_runs`; None when there is nothing to draw.
@@ -311,32 +388,115 @@ def load_runs(
     return runs
 
 
-def tidy_sweep(sweep: pd.DataFrame, *, evaluated_on: str = "test") -> pd.DataFrame:
-    """Our sweep as a tidy results table (one row per sweep row).
+def _check_one_setting(runs: pd.DataFrame, name: str) -> None:
+    """Each (network, transform) of ``runs`` has one setting and each seed once."""
+    _check_columns(runs, SWEEP_REQUIRED, name)
+    settings = runs.assign(_setting=_settings_key(runs)).groupby(_PAIR, sort=False)["_setting"].unique()
+    mixed = settings[settings.map(len) > 1]
+    if len(mixed):
+        (net, tr), values = mixed.index[0], mixed.iloc[0]
+        cols = [c for c in SETTINGS_COLUMNS if c in runs.columns]
+        raise ValueError(
+            f"{name}: ({net!r}, {tr!r}) has runs with different settings ({'|'.join(cols)}: "
+            f"{', '.join(map(repr, values))}); seeds are averaged within one setting: pick one with "
+            "select_runs (or load_runs) and where={column: value}"
+        )
+    key = _PAIR + (["seed"] if "seed" in runs.columns else [])
+    dup = runs[runs.duplicated(key, keep=False)]
+    if len(dup):
+        what = f"seed {dup['seed'].iloc[0]} of " if "seed" in runs.columns else ""
+        raise ValueError(
+            f"{name}: {what}({dup['network'].iloc[0]!r}, {dup['transform'].iloc[0]!r}) appears more than once; "
+            "select_runs keeps the latest run of each seed"
+        )
+
+
+def _spread(runs: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Seeds, mean, sd (ddof 1; NaN for one seed), min, max of ``column`` per (network, transform)."""
+    g = runs.assign(**{column: runs[column].astype(float)}).groupby(_PAIR, sort=False)[column]
+    return pd.DataFrame({"n_seeds": g.size(), "mean": g.mean(), "sd": g.std(ddof=1), "min": g.min(),
+                         "max": g.max()})
+
+
+def seed_spread(runs: pd.DataFrame) -> pd.DataFrame:
+    """Held-out accuracy over seeds, per (network, transform).
+
+    Parameters
+    ----------
+    runs : pd.DataFrame
+        Sweep rows with one setting per pair (:func:`select_runs`), one row per seed.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns :data:`SEED_SPREAD_COLUMNS`: ``n_seeds``; ``mean``, ``sd`` (NaN
+        with one seed), ``min``, ``max`` of ``test_accuracy``; ``train_mean``
+        (mean ``train_accuracy``); ``ci_low``, ``ci_high``, the means of the seeds'
+        95 % Wilson bounds. Percent; pairs in order of first appearance.
+
+    Raises
+    ------
+    ValueError
+        A pair with runs of different settings, or a seed twice.
+    """
+    _check_one_setting(runs, "runs")
+    g = runs.groupby(_PAIR, sort=False)
+    out = _spread(runs, "test_accuracy").assign(
+        train_mean=g["train_accuracy"].mean(), ci_low=g["test_ci_low"].mean(), ci_high=g["test_ci_high"].mean())
+    return out.reset_index().loc[:, list(SEED_SPREAD_COLUMNS)]
+
+
+def tidy_sweep(sweep: pd.DataFrame, *, evaluated_on: str = "test", seeds: str = "mean") -> pd.DataFrame:
+    """Our sweep as a tidy results table, baselines included (transform ``"audio"``).
 
     Parameters
     ----------
     sweep : pd.DataFrame
-        Usually :func:`load_runs` (or :func:`select_runs` of :func:`validate_sweep`).
+        Usually :func:`load_runs` (or :func:`select_runs` of :func:`validate_sweep`):
+        one setting per (network, transform), any number of seeds.
     evaluated_on : {"test", "train"}
         ``"test"``: held-out accuracy with its 95 % CI; ``"train"``: training
         accuracy (no CI), the number comparable to the thesis's.
+    seeds : {"mean", "each"}
+        ``"mean"``: one row per (network, transform), the mean over its seeds,
+        with :data:`SPREAD_COLUMNS` and the mean of the seeds' CI bounds.
+        ``"each"``: one row per run, with a ``seed`` column (0 when the sweep has
+        none); several rows per pair, so not a table to plot.
+
+    Raises
+    ------
+    ValueError
+        A bad option, or (``"mean"``) a pair with runs of different settings.
     """
     columns = {"test": ("test_accuracy", "test_ci_low", "test_ci_high"), "train": ("train_accuracy", None, None)}
     if evaluated_on not in columns:
         raise ValueError(f"evaluated_on={evaluated_on!r}; allowed: {', '.join(columns)}")
+    if seeds not in ("mean", "each"):
+        raise ValueError(f"seeds={seeds!r}; allowed: 'mean', 'each'")
     acc, lo, hi = columns[evaluated_on]
+    if seeds == "each":
+        rows = sweep.assign(seed=sweep["seed"] if "seed" in sweep.columns else 0)
+        extra = {"seed": rows["seed"].to_numpy()}
+    else:
+        _check_one_setting(sweep, "sweep table")
+        g = sweep.groupby(_PAIR, sort=False)
+        spread = _spread(sweep, acc)
+        rows = spread.assign(**{acc: spread["mean"]},
+                             **{c: g[c].mean() for c in (lo, hi) if c}).reset_index()
+        extra = {"n_seeds": rows["n_seeds"].to_numpy(), "seed_sd": rows["sd"].to_numpy(),
+                 "seed_min": rows["min"].to_numpy(), "seed_max": rows["max"].to_numpy()}
     return pd.DataFrame({
-        "model": sweep["network"].astype(str),
-        "network": sweep["network"].astype(str),
+        "model": rows["network"].astype(str).to_numpy(),
+        "network": rows["network"].astype(str).to_numpy(),
         "variant": "",
-        "transform": sweep["transform"].astype(str),
-        "accuracy": sweep[acc].astype(float),
-        "ci_low": sweep[lo].astype(float) if lo else np.nan,
-        "ci_high": sweep[hi].astype(float) if hi else np.nan,
+        "transform": rows["transform"].astype(str).to_numpy(),
+        "accuracy": rows[acc].astype(float).to_numpy(),
+        "ci_low": rows[lo].astype(float).to_numpy() if lo else np.nan,
+        "ci_high": rows[hi].astype(float).to_numpy() if hi else np.nan,
         "source": "ours",
         "evaluated_on": evaluated_on,
-    }).reset_index(drop=True)
+        **extra,
+    })
 
 
 def results_tables(runs: pd.DataFrame | None = None, *, include_thesis: bool = True) -> dict[str, pd.DataFrame]:
@@ -346,7 +506,8 @@ def results_tables(runs: pd.DataFrame | None = None, *, include_thesis: bool = T
     ----------
     runs : pd.DataFrame or None
         Selected sweep rows (:func:`select_runs`); None when no sweep has run.
-        ``"ours"`` holds their held-out accuracies with 95 % CIs.
+        ``"ours"`` holds their held-out accuracies (mean over seeds, with
+        :data:`SPREAD_COLUMNS`) and 95 % CIs, baselines included.
     include_thesis : bool
         Add ``"thesis"`` (:func:`load_thesis_results`).
 
@@ -369,30 +530,49 @@ def results_tables(runs: pd.DataFrame | None = None, *, include_thesis: bool = T
 
 
 def compare_with_thesis(runs: pd.DataFrame, thesis: pd.DataFrame) -> pd.DataFrame:
-    """Thesis beside ours for each (network, transform) present in both.
+    """Thesis beside ours for each (network, transform) present in both, each of ours once.
+
+    Our accuracies are the means over seeds (:func:`seed_spread`); baselines are
+    not in the thesis and drop out. Where the thesis has several columns for one
+    network (its SequentialCNN on data sets hablanteA and hablanteB) their
+    accuracies are **averaged** into one row, labelled
+    ``"SequentialCNN (mean of hablanteA, hablanteB)"``, so each of our
+    (network, transform) cells is compared once.
 
     Parameters
     ----------
     runs : pd.DataFrame
-        Selected sweep rows (:func:`select_runs`).
+        Selected sweep rows (:func:`select_runs`), one setting per pair.
     thesis : pd.DataFrame
-        :func:`load_thesis_results`. Its two SequentialCNN variants each get a row.
+        :func:`load_thesis_results`.
 
     Returns
     -------
     pd.DataFrame
         Columns ``model`` (the thesis's label), ``network``, ``transform``,
-        ``thesis_train``, ``ours_train``, ``ours_test``, ``ours_ci_low``,
-        ``ours_ci_high`` (percent); empty when nothing is shared.
+        ``thesis_train``, ``thesis_n`` (thesis columns averaged), ``ours_train``,
+        ``ours_test``, ``ours_ci_low``, ``ours_ci_high``, ``n_seeds``,
+        ``ours_test_min``, ``ours_test_max`` (percent); empty when nothing is shared.
     """
-    ours = runs.loc[:, ["network", "transform", "train_accuracy", "test_accuracy", "test_ci_low", "test_ci_high"]]
-    ours = ours.rename(columns={
-        "train_accuracy": "ours_train", "test_accuracy": "ours_test",
-        "test_ci_low": "ours_ci_low", "test_ci_high": "ours_ci_high",
-    })
-    th = thesis.loc[:, ["model", "network", "transform", "accuracy"]].rename(columns={"accuracy": "thesis_train"})
-    out = th.merge(ours, on=["network", "transform"], how="inner")
-    return _ordered(out).reset_index(drop=True)
+    ours = seed_spread(split_baselines(runs)[0]).rename(columns={
+        "train_mean": "ours_train", "mean": "ours_test", "ci_low": "ours_ci_low", "ci_high": "ours_ci_high",
+        "min": "ours_test_min", "max": "ours_test_max"}).drop(columns="sd")
+    g = thesis.groupby(_PAIR, sort=False)
+    th = pd.DataFrame({"model": g["model"].agg(_thesis_label), "thesis_train": g["accuracy"].mean(),
+                       "thesis_n": g.size()}).reset_index()
+    out = th.merge(ours, on=_PAIR, how="inner")
+    cols = ["model", "network", "transform", "thesis_train", "thesis_n", "ours_train", "ours_test",
+            "ours_ci_low", "ours_ci_high", "n_seeds", "ours_test_min", "ours_test_max"]
+    return _ordered(out.loc[:, cols]).reset_index(drop=True)
+
+
+def _thesis_label(models: pd.Series) -> str:
+    """One label for a network's thesis columns: the model, or the mean of its variants."""
+    labels = list(dict.fromkeys(models))
+    if len(labels) == 1:
+        return labels[0]
+    variants = [m.split("(", 1)[1].rstrip(")") if "(" in m else m for m in labels]
+    return f"{labels[0].split(' (')[0]} (mean of {', '.join(variants)})"
 
 
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
@@ -403,68 +583,61 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["model", "transform"], key=lambda s: s.map(key[s.name]), kind="stable")
 
 
-def mean_accuracy(results: pd.DataFrame, *, by: str = "transform") -> pd.DataFrame:
-    """Mean accuracy per transform or per model.
+def mean_accuracy(results: pd.DataFrame, *, by: str = "transform", seeds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean accuracy per transform or per model, baselines left out.
 
     Parameters
     ----------
     results : pd.DataFrame
         Tidy table (:data:`RESULTS_COLUMNS`).
     by : {"transform", "model"}
+    seeds : pd.DataFrame, optional
+        The same runs one row per seed (:func:`tidy_sweep` with ``seeds="each"``):
+        adds the spread of the level's mean over seeds.
 
     Returns
     -------
     pd.DataFrame
         Columns ``by``, ``mean``, ``std``, ``min``, ``max``, ``n`` (number of
-        accuracies averaged), ``rank`` (1 = best); rows in transform registry
-        order or model order of appearance.
+        accuracies averaged; std/min/max are across them), ``rank`` (1 = best);
+        with ``seeds`` also ``n_seeds``, ``seed_min``, ``seed_max``: the lowest
+        and highest of the per-seed means (mean over the level's cells of seed s).
+        Rows in transform registry order or model order of appearance.
     """
     if by not in ("transform", "model"):
         raise ValueError(f"by={by!r}; allowed: 'transform', 'model'")
     validate_results(results, required=("model", "transform", "accuracy"))
+    results = split_baselines(results)[0]
     levels = _levels(results, by)
     g = results.groupby(by, sort=False)["accuracy"]
     out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "min": g.min(), "max": g.max(), "n": g.size()})
+    if seeds is not None:
+        per_seed = split_baselines(seeds)[0].groupby([by, "seed"], sort=False)["accuracy"].mean().groupby(level=0)
+        out = out.assign(n_seeds=per_seed.size(), seed_min=per_seed.min(), seed_max=per_seed.max())
     out = out.reindex(levels).rename_axis(by).reset_index()
     out["rank"] = out["mean"].rank(ascending=False, method="min").astype(int)
     return out
 
 
 def _levels(results: pd.DataFrame, by: str) -> list[str]:
-    present = list(dict.fromkeys(results[by].astype(str)))
+    """The thesis-method levels of ``by`` (no baselines): registry order or appearance."""
+    present = list(dict.fromkeys(split_baselines(results)[0][by].astype(str)))
     if by == "transform":
         return [t for t in TRANSFORM_NAMES if t in present]
     return present
 
 
 #: Confidence level of every interval the commentary quotes; the sweep's accuracy intervals are
-#: 95 % Wilson intervals too (``voxlib.metrics.accuracy_ci``'s default), so a CI read back as
-#: +-z standard errors uses the same z.
+#: 95 % Wilson intervals too (``voxlib.metrics.accuracy_ci``'s default).
 CONFIDENCE = 0.95
-#: Fewest paired differences for a Student-t interval when each accuracy has its own CI. With 2
-#: pairs the t interval has 1 degree of freedom, t(0.975, 1) = 12.7 standard errors wide, so the
-#: test-set sampling error (from the CIs) is the better interval; from 3 pairs (t(0.975, 2) = 4.3)
-#: the spread of the differences themselves is used.
-MIN_PAIRS_FOR_T = 3
-#: Without per-accuracy CIs (the thesis's table) the t interval is the only one: it needs 2 pairs,
-#: the least that gives a standard deviation (1 degree of freedom).
-MIN_PAIRS_FOR_T_WITHOUT_CI = 2
+#: Fewest paired differences (models for a transform gap, transforms for a model gap) for an
+#: interval: Student's t on the differences. With 2 the t interval has 1 degree of freedom
+#: (t(0.975, 1) = 12.7 standard errors) and ignores how differently the two pairs behave, so
+#: fewer than this give no interval ("too few models for an interval").
+MIN_PAIRS_FOR_INTERVAL = 3
 #: With more levels than this on either factor, the best and worst are picked after seeing the numbers
 #: (with 2 levels they are simply both), so the commentary warns that their intervals are optimistic.
 SELECTION_WARNING_ABOVE = 2
-
-
-def _has_ci(results: pd.DataFrame) -> bool:
-    return {"ci_low", "ci_high"} <= set(results.columns) and bool(results[["ci_low", "ci_high"]].notna().all(axis=None))
-
-
-def _sampling_half_width(results, *, by, other, a, b, pairs, z) -> float:
-    """Half-width of the mean gap's interval from the test-set sampling error alone:
-    each CI read as +-z standard errors, errors independent; NaN when one is missing."""
-    se = results.assign(se=(results["ci_high"] - results["ci_low"]) / (2 * z)).pivot_table(
-        index=other, columns=by, values="se", aggfunc="mean", dropna=False).reindex(columns=[a, b])
-    var = (se[a] ** 2 + se[b] ** 2).reindex(pairs).to_numpy(float)
-    return z * np.sqrt(var.sum()) / len(pairs) if np.isfinite(var).all() else np.nan
 
 
 def paired_difference(
@@ -474,19 +647,21 @@ def paired_difference(
 
     For ``by="transform"`` the pairs are the models that have both transforms
     (so model-to-model spread cancels); for ``by="model"``, the transforms.
-    With :data:`MIN_PAIRS_FOR_T` or more pairs (or :data:`MIN_PAIRS_FOR_T_WITHOUT_CI`
-    without CIs) the interval is Student's t on the paired differences
-    (``method="paired t"``); with fewer pairs and known per-accuracy CIs it comes
-    from the test-set sampling error alone, each CI read as +-z standard errors,
-    errors taken as independent (``method="sampling"``); otherwise it is NaN.
+    Baselines are left out. With :data:`MIN_PAIRS_FOR_INTERVAL` or more pairs the
+    interval is Student's t on the paired differences (``method="paired t"``);
+    with fewer there is none (``method=None``, ``note`` says why).
 
     Returns
     -------
     dict
         ``diff`` (percentage points), ``ci_low``, ``ci_high``, ``method``,
-        ``n`` pairs, ``wins`` (pairs where ``a`` beats ``b``).
+        ``n`` pairs, ``wins`` (pairs where ``a`` beats ``b``), ``note``
+        (``"too few models for an interval"`` or None).
     """
+    if by not in ("transform", "model"):
+        raise ValueError(f"by={by!r}; allowed: 'transform', 'model'")
     other = "model" if by == "transform" else "transform"
+    results = split_baselines(results)[0]
     wide = results.pivot_table(index=other, columns=by, values="accuracy", aggfunc="mean")
     for level in (a, b):
         if level not in wide.columns:
@@ -495,30 +670,61 @@ def paired_difference(
     d = (both[a] - both[b]).to_numpy(float)
     n = len(d)
     out = {"diff": float(d.mean()) if n else np.nan, "ci_low": np.nan, "ci_high": np.nan,
-           "method": None, "n": n, "wins": int((d > 0).sum())}
-    has_ci = _has_ci(results)
-    if n >= MIN_PAIRS_FOR_T or (n >= MIN_PAIRS_FOR_T_WITHOUT_CI and not has_ci):
-        half = stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
-        method = "paired t"
-    elif n >= 1 and has_ci:
-        half = _sampling_half_width(results, by=by, other=other, a=a, b=b, pairs=both.index,
-                                    z=stats.norm.ppf(0.5 + confidence / 2))
-        method = "sampling"
-    else:
+           "method": None, "n": n, "wins": int((d > 0).sum()), "note": None}
+    if n < MIN_PAIRS_FOR_INTERVAL:
+        out["note"] = f"too few {other}s for an interval"
         return out
-    if np.isfinite(half):
-        out.update(method=method, ci_low=out["diff"] - half, ci_high=out["diff"] + half)
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
+    out.update(method="paired t", ci_low=out["diff"] - half, ci_high=out["diff"] + half)
     return out
 
 
-def best_run(runs: pd.DataFrame, *, metric: str = "test_accuracy") -> pd.Series:
-    """The sweep row with the highest ``metric`` (ties: higher training accuracy, then first)."""
-    if runs.empty:
-        raise ValueError("best_run: the sweep table has no rows")
+def within_seed_noise(diff: float, range_a: float, range_b: float) -> bool | None:
+    """Whether a difference is within seed-to-seed noise.
+
+    The rule of the commentary: a difference between two (model, transform)
+    cells, or two transforms' (models') means, is *within seed-to-seed noise*
+    when its size is no larger than the wider of the two sides' seed ranges
+    (max - min over seeds; for a mean over cells, the range of its per-seed
+    means). Seeds change only initialisation and batch order, so a gap the
+    seeds alone can produce is not a finding.
+
+    Parameters
+    ----------
+    diff : float
+        Difference of the two means, percentage points.
+    range_a, range_b : float
+        Seed ranges of the two sides (NaN when a side has fewer than 2 seeds).
+
+    Returns
+    -------
+    bool or None
+        None when either range is unknown (one seed: spread n/a).
+    """
+    ranges = np.array([range_a, range_b], float)
+    if not np.isfinite(ranges).all() or not np.isfinite(diff):
+        return None
+    return bool(abs(diff) <= ranges.max())
+
+
+def best_run(runs: pd.DataFrame, *, metric: str = "test_accuracy", include_baselines: bool = False) -> pd.Series:
+    """A representative run of the best (network, transform).
+
+    The pair with the highest mean ``metric`` over its seeds (ties: higher mean
+    training accuracy, then first); of its seeds, the run whose ``metric`` is
+    closest to that mean (ties: the first), so its confusion matrix and training
+    curves show a typical draw, not the luckiest. Baselines (no training
+    history) are left out unless ``include_baselines``.
+    """
     if metric not in runs.columns:
         raise ValueError(f"metric={metric!r} is not a sweep column; have: {', '.join(runs.columns)}")
-    order = runs.sort_values([metric, "train_accuracy"], ascending=False, kind="stable")
-    return order.iloc[0]
+    pool = runs if include_baselines else split_baselines(runs)[0]
+    if pool.empty:
+        raise ValueError("best_run: the sweep table has no rows" + ("" if runs.empty else " besides baselines"))
+    means = pool.groupby(_PAIR, sort=False)[[metric, "train_accuracy"]].mean()
+    top = means.sort_values([metric, "train_accuracy"], ascending=False, kind="stable").index[0]
+    cands = pool[(pool["network"] == top[0]) & (pool["transform"] == top[1])]
+    return cands.loc[(cands[metric] - means.loc[top, metric]).abs().idxmin()]
 
 
 def load_history(path: str | os.PathLike) -> pd.DataFrame:
@@ -569,8 +775,26 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
-    s = mean_accuracy(results, by=by)
+def _seed_range(row) -> float:
+    """max - min over seeds of a row with ``seed_min``/``seed_max`` (and ``n_seeds``); NaN below 2 seeds."""
+    if not {"seed_min", "seed_max", "n_seeds"} <= set(row.index) or not row["n_seeds"] >= 2:
+        return np.nan
+    return float(row["seed_max"] - row["seed_min"])
+
+
+def _noise_words(diff: float, range_a: float, range_b: float) -> str:
+    """The seed verdict on a gap, as a sentence ("" when the spread is n/a)."""
+    verdict = within_seed_noise(diff, range_a, range_b)
+    if verdict is None:
+        return ""
+    wider = max(range_a, range_b)
+    if verdict:
+        return f" The gap is **within seed-to-seed noise** (no larger than the wider seed range, {wider:.1f} points)."
+    return f" The gap is larger than either seed range ({wider:.1f} points at most): the seeds do not explain it."
+
+
+def _describe_factor(results: pd.DataFrame, by: str, seeds: pd.DataFrame | None) -> list[str]:
+    s = mean_accuracy(results, by=by, seeds=seeds)
     if len(s) < 2:
         return [f"- Only one {by} ({s[by].iloc[0]}): nothing to rank."]
     best, worst = s.loc[s["mean"].idxmax()], s.loc[s["mean"].idxmin()]
@@ -580,21 +804,16 @@ def _describe_factor(results: pd.DataFrame, by: str) -> list[str]:
         f"worst: **{worst[by]}** ({worst['mean']:.1f} %), {best['mean'] - worst['mean']:.1f} points apart."
     )
     p = paired_difference(results, by=by, a=best[by], b=worst[by])
-    interval = f"{p['diff']:.1f} points ({100 * CONFIDENCE:g} % CI {p['ci_low']:.1f} to {p['ci_high']:.1f})"
-    exceeds = "the interval excludes zero, so the gap is larger than"
-    within = "the interval includes zero, so the gap is within"
     if p["method"] == "paired t":
-        verdict = (f"{exceeds} the variation across {other}" if p["ci_low"] > 0 else
-                   f"{within} the variation across {other}")
+        interval = f"{p['diff']:.1f} points ({100 * CONFIDENCE:g} % CI {p['ci_low']:.1f} to {p['ci_high']:.1f})"
+        verdict = ("the interval excludes zero, so the gap is larger than" if p["ci_low"] > 0 else
+                   "the interval includes zero, so the gap is within")
         line += (f" Paired over the {p['n']} {other} that have both, {best[by]} is ahead by {interval} "
-                 f"and wins in {p['wins']} of {p['n']}: {verdict}.")
-    elif p["method"] == "sampling":
-        verdict = f"{exceeds} the test-set noise" if p["ci_low"] > 0 else f"{within} the test-set noise"
-        line += (f" With {_plural(p['n'], other[:-1])} having both, from the test-set confidence intervals "
-                 f"alone the gap is {interval}: {verdict}.")
+                 f"and wins in {p['wins']} of {p['n']}: {verdict} the variation across {other}.")
     else:
-        line += f" {_plural(p['n'], other[:-1]).capitalize()} with both and no CIs known: the gap has no interval."
-    return [line]
+        line += (f" Paired over {_plural(p['n'], other[:-1])} with both, {best[by]} is ahead by "
+                 f"{p['diff']:.1f} points (wins in {p['wins']} of {p['n']}): {p['note']}.")
+    return [line + _noise_words(best["mean"] - worst["mean"], _seed_range(best), _seed_range(worst))]
 
 
 def _describe_pairs(results: pd.DataFrame) -> list[str]:
@@ -618,6 +837,46 @@ def _describe_pairs(results: pd.DataFrame) -> list[str]:
                 line += " It is clearly better than the worst pair (the intervals do not overlap)."
     else:
         line += " No confidence intervals are available for these numbers."
+    if len(r) > 1 and np.isfinite(_seed_range(best)):
+        others = r[r.index != best.name]
+        runner = others.loc[others["accuracy"].idxmax()]
+        noisy = {i: within_seed_noise(best["accuracy"] - o["accuracy"], _seed_range(best), _seed_range(o))
+                 for i, o in others.iterrows()}
+        judged = {True: "within seed-to-seed noise", False: "more than the seeds explain", None: "seed spread n/a"}
+        line += (f" The runner-up, {runner['model']} + {runner['transform']} ({runner['accuracy']:.1f} %), is "
+                 f"{best['accuracy'] - runner['accuracy']:.1f} points behind ({judged[noisy[runner.name]]});"
+                 f" {sum(v is True for v in noisy.values())} of the other {len(others)} pairs are within "
+                 "seed-to-seed noise of the best.")
+    return [line]
+
+
+def _describe_seeds(results: pd.DataFrame) -> list[str]:
+    if "n_seeds" not in results.columns or results["n_seeds"].isna().all():
+        return []
+    n = results["n_seeds"].astype(int)
+    if n.max() < 2:
+        return ["- One seed per pair: the seed-to-seed spread is n/a, so no gap below is judged against it."]
+    ranges = results["seed_max"] - results["seed_min"]
+    seeds = f"{n.min()}" if n.min() == n.max() else f"{n.min()} to {n.max()}"
+    return [f"- Each accuracy is the mean of {seeds} seeds on one split (a seed changes only the initial weights "
+            f"and the batch order); the seed range (max - min) of a pair runs from {ranges.min():.1f} to "
+            f"{ranges.max():.1f} points (median {ranges.median():.1f}). A gap no larger than the wider seed range "
+            "of its two sides is called within seed-to-seed noise."]
+
+
+def _describe_baselines(method: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
+    if baselines.empty:
+        return []
+    b = baselines.reset_index(drop=True)
+    listed = "; ".join(f"{row['model']} {row['accuracy']:.1f} %{_fmt_ci(row['ci_low'], row['ci_high'])}"
+                       for _, row in b.iterrows())
+    line = f"- Baselines (not the thesis's method: features of the audio + logistic regression): {listed}."
+    if not method.empty:
+        top, ref = method.loc[method["accuracy"].idxmax()], b.loc[b["accuracy"].idxmax()]
+        gap = ref["accuracy"] - top["accuracy"]
+        side = "below" if gap > 0 else "above"
+        line += (f" The best thesis-method model, {top['model']} + {top['transform']} ({top['accuracy']:.1f} %), is "
+                 f"**{abs(gap):.1f} points {side}** the best baseline, {ref['model']} ({ref['accuracy']:.1f} %).")
     return [line]
 
 
@@ -626,12 +885,16 @@ def _describe_comparison(comparison: pd.DataFrame) -> list[str]:
         return ["- No (model, transform) pair is in both the thesis's table and ours."]
     c = comparison
     above = int((c["thesis_train"] > c["ours_ci_high"]).sum())
+    runs = int(c["n_seeds"].sum()) if "n_seeds" in c.columns else len(c)
+    averaged = c.loc[c["thesis_n"] > 1, "model"].unique() if "thesis_n" in c.columns else []
+    note = (f" Where the thesis has two columns for one network their mean is used ({'; '.join(averaged)}), so "
+            "each of our pairs counts once." if len(averaged) else "")
     return [
-        f"- On the {len(c)} (model, transform) pair(s) both tables have, the thesis's training accuracy "
-        f"averages {c['thesis_train'].mean():.1f} %; ours averages {c['ours_train'].mean():.1f} % on "
-        f"training data and {c['ours_test'].mean():.1f} % on held-out utterances. The thesis's number lies "
-        f"above our held-out 95 % CI in {above} of {len(c)}. Different speakers and data: compare trends, "
-        "not values."
+        f"- On the {len(c)} (network, transform) pair(s) both tables have ({_plural(runs, 'run')} of ours), the "
+        f"thesis's training accuracy averages {c['thesis_train'].mean():.1f} %; ours averages "
+        f"{c['ours_train'].mean():.1f} % on training data and {c['ours_test'].mean():.1f} % on held-out utterances. "
+        f"The thesis's number lies above our held-out 95 % CI in {above} of {len(c)} pairs.{note} Different "
+        "speakers and data: compare trends, not values."
     ]
 
 
@@ -642,19 +905,27 @@ _EVALUATED = {
 }
 
 
-def commentary(results: pd.DataFrame, *, comparison: pd.DataFrame | None = None, title: str | None = None) -> str:
+def commentary(results: pd.DataFrame, *, comparison: pd.DataFrame | None = None,
+               seeds: pd.DataFrame | None = None, title: str | None = None) -> str:
     """Markdown summary of a results table, written from the numbers.
 
     Names the best and worst transform and model (means), the gap in points,
-    whether that gap exceeds its paired 95 % interval, the best pair and
-    whether its confidence interval separates it from the others; with
-    ``comparison`` (:func:`compare_with_thesis`), one line on thesis vs ours.
+    whether that gap exceeds its paired 95 % interval (from
+    :data:`MIN_PAIRS_FOR_INTERVAL` pairs) and the seed-to-seed noise
+    (:func:`within_seed_noise`), the best pair and whether its confidence
+    interval and seeds separate it from the others, the baselines and how far
+    the best thesis-method model is from the best of them; with ``comparison``
+    (:func:`compare_with_thesis`), one line on thesis vs ours.
 
     Parameters
     ----------
     results : pd.DataFrame
-        Tidy table of one source (:data:`RESULTS_COLUMNS`).
+        Tidy table of one source (:data:`RESULTS_COLUMNS`, with
+        :data:`SPREAD_COLUMNS` for ours), baselines included or not.
     comparison : pd.DataFrame, optional
+    seeds : pd.DataFrame, optional
+        The same runs one row per seed (:func:`tidy_sweep` with ``seeds="each"``):
+        lets transform and model means be judged against seed-to-seed noise.
     title : str, optional
         Bold heading; default from the table's ``source``.
 
@@ -666,17 +937,23 @@ def commentary(results: pd.DataFrame, *, comparison: pd.DataFrame | None = None,
     validate_results(results)
     if results.empty:
         return "No results to describe."
+    method, baselines = split_baselines(results)
     sources = ", ".join(dict.fromkeys(results["source"].astype(str)))
     where = "; ".join(_EVALUATED.get(e, e) for e in dict.fromkeys(results["evaluated_on"]))
-    n_m, n_t = results["model"].nunique(), results["transform"].nunique()
+    if method.empty:
+        return "\n".join([f"**{title or sources}**: baselines only, accuracy {where}.", ""]
+                         + _describe_baselines(method, baselines))
+    n_m, n_t = method["model"].nunique(), method["transform"].nunique()
     lines = [f"**{title or sources}**: {n_m} model(s) x {n_t} transform(s), accuracy {where}."]
-    if len(results) < n_m * n_t:
-        lines[0] += (f" The table is incomplete ({len(results)} of {n_m * n_t} pairs), so the means below "
+    if len(method) < n_m * n_t:
+        lines[0] += (f" The table is incomplete ({len(method)} of {n_m * n_t} pairs), so the means below "
                      "average different sets; the paired gaps compare like with like.")
     lines.append("")
-    lines += _describe_factor(results, "transform")
-    lines += _describe_factor(results, "model")
-    lines += _describe_pairs(results)
+    lines += _describe_seeds(method)
+    lines += _describe_factor(method, "transform", seeds)
+    lines += _describe_factor(method, "model", seeds)
+    lines += _describe_pairs(method)
+    lines += _describe_baselines(method, baselines)
     if comparison is not None:
         lines += _describe_comparison(comparison)
     if n_m > SELECTION_WARNING_ABOVE or n_t > SELECTION_WARNING_ABOVE:

@@ -790,8 +790,8 @@ def load_sweep(path) -> pd.DataFrame:
     """The raw ``sweep.csv`` of :func:`run_sweep`, every row, ``*_path`` columns
     made absolute; an empty table with :data:`SWEEP_COLUMNS` if the file is absent.
 
-    :func:`voxlib.results.load_runs` validates this table and picks one run per
-    (network, transform) for plotting.
+    :func:`voxlib.results.load_runs` validates this table and keeps, per (network,
+    transform), every seed of its latest settings.
 
     Raises
     ------
