@@ -21,20 +21,29 @@ Pieces, from arrays to files:
 - :func:`write_reconstructions`, :func:`measure`, :func:`summarize_conditions`, :func:`verdict`:
   notebook 04's generated manifest → WAVs, a metrics table and a paragraph;
 - :func:`classifier_images`, :func:`classify_audio`: clips → notebook 01's images
-  (:func:`voxlib.images.audio_to_image`) → the speaker a notebook-02 classifier hears.
+  (:func:`voxlib.images.audio_to_image`) → the speaker a notebook-02 classifier hears;
+- :func:`channel_control`: the source's speech carrying the target recording's channel, a
+  control (condition ``control_channel``) beside the flat image (``null_flat``);
+- :func:`training_clips`, :func:`fit_judges`, :func:`acceptance`, :func:`control_check`: the
+  speaker judges (:data:`JUDGES`; primary: the :class:`voxlib.speaker.Verifier`), fitted on the
+  pair's training sentences, their acceptance rates with Wilson intervals, and the control rule.
 """
 from __future__ import annotations
 
 import importlib.util
 import math
 import warnings
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.ndimage
+import scipy.signal
 from tqdm.auto import tqdm
 
-from voxlib import audio, images, metrics, transforms
+from voxlib import audio, images, metrics, speaker, transfer, transforms
 from voxlib.datasets import load_manifest, write_manifest
 from voxlib.gan import GENERATED_COLUMNS
 
@@ -51,11 +60,25 @@ __all__ = [
     "reconstruct",
     "oracle",
     "quality_vs_width",
+    "DIGITAL_SILENCE_DB",
+    "QUIET_SHARE",
+    "noise_frames",
+    "noise_floor_db",
+    "channel_control",
     "width_study",
     "load_aligned",
     "load_generated",
     "wavelet_of",
     "write_reconstructions",
+    "JUDGES",
+    "PRIMARY_JUDGE",
+    "CONTROLS",
+    "CONTROL_MAX_RATE",
+    "SpeakerJudges",
+    "training_clips",
+    "fit_judges",
+    "acceptance",
+    "control_check",
     "classifier_images",
     "classify_audio",
     "measure",
@@ -335,6 +358,158 @@ def quality_vs_width(y, sr, *, widths=(64, 128, 256, 512, 1024, None), height=No
 
 
 # --------------------------------------------------------------------------
+# The channel control: the source's speech carrying the target recording's channel
+# --------------------------------------------------------------------------
+#: Frames quieter than this (dBFS) are digital silence (VAD-alignment padding), not a recording's noise.
+DIGITAL_SILENCE_DB = -100.0
+#: Share of a recording's frames taken as its background when no frame fails the speech rule: a
+#: convention (minimum statistics), chosen by hand.
+QUIET_SHARE = 0.1
+
+
+def _frames_db(y, sr, frame_seconds=0.025, hop_seconds=0.010) -> tuple[np.ndarray, int, int]:
+    """Frame RMS levels (dBFS) with speech_span's frame and hop (internal)."""
+    frame, hop = max(1, int(round(frame_seconds * sr))), max(1, int(round(hop_seconds * sr)))
+    return audio._frame_rms_db(np.asarray(y, np.float32), frame, hop), frame, hop
+
+
+def _speech_mask(db, top_db, floor_db=-55.0) -> np.ndarray:
+    """Speech frames by :func:`voxlib.audio.speech_span`'s rule: within ``top_db`` of the loudest
+    frame and above ``floor_db`` dBFS (internal)."""
+    return (db >= db.max() - top_db) & (db > floor_db)
+
+
+def noise_frames(y, sr, *, top_db=30.0) -> np.ndarray:
+    """Which frames of ``y`` are the recording's background, not speech and not digital silence.
+
+    Frames of 25 ms every 10 ms (as :func:`voxlib.audio.speech_span`); a frame is
+    background when it fails speech_span's speech rule (within ``top_db`` of the
+    loudest frame, above −55 dBFS) and is louder than :data:`DIGITAL_SILENCE_DB`
+    (the zeros VAD alignment pads with belong to no channel). A recording with
+    speech in every frame (a clip cut tight) falls back on its quietest
+    :data:`QUIET_SHARE` of frames.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,), dtype=bool]
+    """
+    db, _, _ = _frames_db(y, sr)
+    sound = db > DIGITAL_SILENCE_DB
+    quiet = ~_speech_mask(db, top_db) & sound
+    if not quiet.any() and sound.any():  # speech throughout: the quietest tenth of the frames
+        quiet = sound & (db <= np.quantile(db[sound], QUIET_SHARE))
+    return quiet
+
+
+def _mean_power(db) -> float:
+    """Mean power of frames given in dB (internal)."""
+    return float(np.mean(10 ** (np.asarray(db) / 10)))
+
+
+def noise_floor_db(y, sr, *, top_db=30.0) -> float:
+    """Level of a recording's background: mean power of its :func:`noise_frames`, dBFS.
+
+    NaN when the clip has no background frame.
+    """
+    db, _, _ = _frames_db(y, sr)
+    quiet = noise_frames(y, sr, top_db=top_db)
+    return float(10 * np.log10(_mean_power(db[quiet]))) if quiet.any() else float("nan")
+
+
+def _frame_samples(y, mask, frame, hop) -> np.ndarray:
+    """The samples of the frames selected by ``mask``, frame after frame (internal)."""
+    y = np.pad(np.asarray(y, np.float64), (0, max(0, frame - len(y))))
+    return np.concatenate([y[i * hop:i * hop + frame] for i in np.flatnonzero(mask)])
+
+
+def _long_term_spectrum(y, sr, n_fft) -> tuple[np.ndarray, np.ndarray]:
+    """(freqs, power) Welch average spectrum of ``y`` (internal)."""
+    return scipy.signal.welch(y, fs=sr, window="hann", nperseg=min(n_fft, len(y)), nfft=n_fft)
+
+
+def channel_control(y_source, y_target, sr, *, top_db=30.0, n_fft=512, smooth_hz=1000.0,
+                    max_gain_db=20.0, numtaps=513, seed=0) -> np.ndarray:
+    """The source's speech as if recorded on the target recording's channel: a control.
+
+    A judge of the cloned voice must reject it: it has the target's background and
+    spectral colour but the source speaker's voice, so a judge that accepts it
+    hears the channel, not the voice.
+
+    1. **Tilt.** The long-term average spectra (Welch, Hann, ``n_fft``) of the
+       speech frames of both clips (speech_span's rule, ``top_db``) give a gain
+       ``target / source`` in dB, smoothed over ``smooth_hz`` and clipped to
+       ``±max_gain_db``; it is applied to ``y_source`` as a linear-phase FIR of
+       ``numtaps`` taps centred on each sample (no delay).
+    2. **Background.** Noise with the long-term spectrum of the target's
+       :func:`noise_frames` is added to the whole clip, at the power that brings
+       the result's background to the target's :func:`noise_floor_db` (the
+       source's own, quieter background counted).
+
+    Parameters
+    ----------
+    y_source : np.ndarray [shape=(n,)]
+        The source recording whose speech is kept (its timing and samples, filtered).
+    y_target : np.ndarray [shape=(m,)]
+        A recording of the target (the same sentence in notebook 05), with its
+        leading/trailing background: not a VAD-aligned clip, whose padding is zeros.
+    sr : int > 0, Hz
+        Rate of both.
+    top_db : float > 0
+        Speech rule of :func:`voxlib.audio.speech_span`.
+    n_fft : int > 0
+        Spectrum resolution, samples.
+    smooth_hz : float > 0
+        Width of the moving average over the gain in dB, Hz. It must exceed the
+        spacing of the formants (about 1 kHz for an adult vocal tract) so that the
+        gain carries the channel's colour, not the target's average formants, which
+        are part of the voice: measured on the quick profile's 10 held-out sentences,
+        a 300 Hz smoothing let the verifier accept 2 of 10 controls, 1000 Hz none.
+    max_gain_db : float > 0
+    numtaps : odd int > 0
+    seed : int
+        Seeds the noise.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float32]
+
+    Raises
+    ------
+    voxlib.audio.NoSpeechError
+        When either clip has no speech.
+    """
+    if not (isinstance(numtaps, (int, np.integer)) and numtaps > 0 and numtaps % 2 == 1):
+        raise ReconstructionError(f"numtaps={numtaps!r}; expected an odd positive int (a zero-delay FIR)")
+    y_source, y_target = np.asarray(y_source, np.float64), np.asarray(y_target, np.float64)
+    for y in (y_source, y_target):
+        audio.speech_span(y, sr, top_db=top_db)  # NoSpeechError for a silent clip
+    (db_s, frame, hop), (db_t, _, _) = _frames_db(y_source, sr), _frames_db(y_target, sr)
+    quiet_t = noise_frames(y_target, sr, top_db=top_db)
+    if not quiet_t.any():
+        raise ReconstructionError("y_target is digital silence throughout: pass the target's recording "
+                                  "as loaded (audio.load)")
+    freqs, p_t = _long_term_spectrum(_frame_samples(y_target, _speech_mask(db_t, top_db), frame, hop), sr, n_fft)
+    _, p_s = _long_term_spectrum(_frame_samples(y_source, _speech_mask(db_s, top_db), frame, hop), sr, n_fft)
+    gain_db = 10 * np.log10(np.maximum(p_t, 1e-20) / np.maximum(p_s, 1e-20))
+    width = max(1, int(round(smooth_hz / (freqs[1] - freqs[0]))))
+    gain_db = np.clip(scipy.ndimage.uniform_filter1d(gain_db, width, mode="nearest"), -max_gain_db, max_gain_db)
+    fir = scipy.signal.firwin2(int(numtaps), freqs, 10 ** (gain_db / 20), fs=sr)
+    tilted = scipy.signal.fftconvolve(y_source, fir, mode="same")
+    db_tilted, _, _ = _frames_db(tilted, sr)  # then the target's speech level, hence its speech-to-noise ratio
+    tilted *= np.sqrt(_mean_power(db_t[_speech_mask(db_t, top_db)]) / _mean_power(db_tilted[_speech_mask(db_tilted, top_db)]))
+    # background: the target's noise spectrum, at the power missing from the tilted source's background
+    noise_t = _frame_samples(y_target, quiet_t, frame, hop)
+    _, p_noise = _long_term_spectrum(noise_t, sr, n_fft)
+    white = np.fft.rfft(np.random.default_rng(seed).standard_normal(len(y_source)))
+    shaped = np.fft.irfft(white * np.sqrt(np.interp(np.fft.rfftfreq(len(y_source), 1 / sr), freqs, p_noise)),
+                          n=len(y_source))
+    have = np.nan_to_num(10 ** (noise_floor_db(tilted, sr, top_db=top_db) / 10))  # 0 without background
+    want = max(10 ** (noise_floor_db(y_target, sr, top_db=top_db) / 10) - have, 0.0)
+    out = tilted + shaped * np.sqrt(want / max(np.mean(shaped ** 2), 1e-30))
+    return out.astype(np.float32)
+
+
+# --------------------------------------------------------------------------
 # Files: notebook 04's generated manifest -> WAVs
 # --------------------------------------------------------------------------
 def _missing(value) -> bool:
@@ -345,7 +520,8 @@ def load_aligned(path, sr, *, duration=3.0, lead=0.5, what="source", utterance=N
                  min_duration=0.1) -> np.ndarray:
     """Load one clip at ``sr`` and VAD-align it as the images were made (``audio.vad_align``).
 
-    Raises :class:`ReconstructionError` when ``path`` is empty or missing (naming
+    ``duration=None`` returns the recording as loaded, unaligned. Raises
+    :class:`ReconstructionError` when ``path`` is empty or missing (naming
     the utterance, the column and notebook 04), and ``audio.AudioTooShortError``
     when the recording is shorter than ``min_duration`` seconds.
     """
@@ -357,6 +533,8 @@ def load_aligned(path, sr, *, duration=3.0, lead=0.5, what="source", utterance=N
             f"make sound; {PRODUCERS['generated']} with {what}_audio_path filled in (re-run it, or "
             f"write the column yourself).")
     y, sr = audio.load(path, sr=int(sr), min_duration=min_duration)
+    if duration is None:
+        return y
     return audio.vad_align(y, sr, duration=float(duration), lead=float(lead), path=path)
 
 
@@ -450,6 +628,8 @@ CONDITIONS = {  # name -> what the row is, for the table and the text
     "converted_refined": "generated image, stored scale, refined phase",
     "converted_thesis": "generated image, thesis rescale to [0, 1], source phase",
     "null_flat": "generated image flattened to its mean level, source phase (a generator that drew nothing)",
+    "control_channel": "real source speech carrying the target recording's channel (its background noise and "
+                       "spectral tilt, channel_control): a control every judge must reject",
     "oracle_source_phase": "target's own image, source phase (the best this method can do)",
     "oracle_own": "target's own image, target phase (checks the pipeline)",
     "target": "real target speech (the reference)",
@@ -474,6 +654,16 @@ def _target_magnitude(row, tf_tgt, image_shape, shape) -> np.ndarray:
     return image_round_trip(np.abs(tf_tgt.coefs), image_shape)
 
 
+def _channel_row(row) -> np.ndarray:
+    """The row's :func:`channel_control`: made from the two recordings as loaded, then VAD-aligned
+    like every other clip; the noise is seeded by the utterance id (internal)."""
+    sr = int(row["sr"])
+    loaded = [load_aligned(row[f"{who}_audio_path"], sr, what=who, utterance=row["utterance"], duration=None)
+              for who in ("source", "target")]
+    control = channel_control(*loaded, sr, seed=zlib.crc32(str(row["utterance"]).encode()))
+    return audio.vad_align(control, sr, duration=float(row["align_duration"]), lead=float(row["align_lead"]))
+
+
 def _reconstruct_row(row, *, phase, n_iter) -> dict:
     """All conditions of one generated row as signals, with the row's wavelet (internal)."""
     sr = int(row["sr"])
@@ -489,6 +679,7 @@ def _reconstruct_row(row, *, phase, n_iter) -> dict:
     if phase == "refined":
         out["converted_refined"] = reconstruct(mag, tf_src, phase="refined", n_iter=n_iter)
     out["null_flat"] = reconstruct(np.full(shape, mag.mean()), tf_src)
+    out["control_channel"] = _channel_row(row)
     mag_t = _target_magnitude(row, tf_tgt, np.asarray(img).shape[:2], shape)
     out["oracle_own"] = reconstruct(mag_t, tf_tgt)
     out["oracle_source_phase"] = reconstruct(mag_t, tf_src)
@@ -570,6 +761,193 @@ def width_study(generated, *, widths=(64, 128, 256, 512, 1024, None), height=Non
         t = quality_vs_width(y, int(row["sr"]), widths=widths, height=height, wavelet=wavelet)
         tables.append(t.assign(utterance=row["utterance"]))
     return pd.concat(tables, ignore_index=True)
+
+
+# --------------------------------------------------------------------------
+# Speaker judges: the verifier (primary), d-vector + LR and the image classifier (secondary)
+# --------------------------------------------------------------------------
+#: The judges of a cloned clip: name -> (column of :func:`measure`'s table, what it is). The verifier is
+#: the primary judge; a judge that accepts a control too often is set aside (:func:`control_check`).
+JUDGES = {
+    "verifier": ("verifier_accepts", "speaker verification: similarity to the target's centroid above the "
+                                     "training clips' equal-error threshold and above the similarity to the "
+                                     "source's centroid (primary judge)"),
+    "dvector_lr": ("dvector_lr_accepts", "d-vector + logistic regression trained on the two speakers' "
+                                         "training clips (secondary judge)"),
+    "classifier": ("classifier_accepts", "notebook 02's image classifier (secondary judge)"),
+    "closer_centroid": ("closer_to_target", "closer to the target's centroid than to the source's "
+                                            "(shown, not a verdict)"),
+}
+PRIMARY_JUDGE = "verifier"
+#: Conditions that are not the target's voice and that every judge must reject.
+CONTROLS = ("null_flat", "control_channel")
+#: A judge that accepts a control (as the target) in more than this share of sentences is unreliable for
+#: the pair (issue 11's rule: a convention, not a measurement).
+CONTROL_MAX_RATE = 0.10
+
+
+@dataclass
+class SpeakerJudges:
+    """The embedding judges of one pair, fitted on its training-split recordings (:func:`fit_judges`).
+
+    Attributes: ``encoder`` (:class:`voxlib.speaker.Encoder`), ``verifier``
+    (:class:`voxlib.speaker.Verifier`: centroids, ``threshold``, ``eer``),
+    ``dvector_lr`` (scikit-learn pipeline on d-vectors, classes = the two
+    speakers), ``target``, ``source`` (names), ``train_embeddings`` (n, 256),
+    ``train_speakers`` (n,).
+    """
+
+    encoder: object
+    verifier: speaker.Verifier
+    dvector_lr: object
+    target: str
+    source: str
+    train_embeddings: np.ndarray
+    train_speakers: np.ndarray
+
+    def judge(self, embeddings) -> pd.DataFrame:
+        """Every embedding judge's view of clips: ``sim_target_centroid, sim_source_centroid,
+        verifier_accepts, closer_to_target, dvector_lr_accepts``, one row per embedding."""
+        scores = self.verifier.scores(embeddings)
+        return pd.DataFrame({"sim_target_centroid": scores["sim_target"], "sim_source_centroid": scores["sim_source"],
+                             "verifier_accepts": scores["accepted"],
+                             "closer_to_target": scores["sim_target"] > scores["sim_source"],
+                             "dvector_lr_accepts": self.dvector_lr.predict(embeddings) == self.target})
+
+
+def training_clips(generated, *, split="train") -> tuple[list, list, int]:
+    """The source's and target's recordings of the training sentences, aligned as the images were.
+
+    Each recording of a ``split == "train"`` row of notebook 04's manifest is
+    loaded and VAD-aligned with the row's ``align_duration``/``align_lead``
+    (:func:`load_aligned`), exactly as the clips notebook 05 writes, so the
+    judges are calibrated on what they judge.
+
+    Parameters
+    ----------
+    generated : pd.DataFrame or path
+        Notebook 04's generated manifest with its training rows (load it without ``split``).
+    split : str
+
+    Returns
+    -------
+    signals : list of np.ndarray [shape=(n,)]
+    speakers : list of str
+    sr : int
+    """
+    generated = _as_generated(generated)
+    rows = generated[generated["split"] == split] if "split" in generated.columns else generated.iloc[:0]
+    if rows.empty:
+        raise ReconstructionError(
+            f"the generated manifest has no rows with split == {split!r}: the judges are fitted on the "
+            f"training sentences' recordings. Pass the whole manifest (load_generated without split); "
+            f"{PRODUCERS['generated']} with train and test rows.")
+    signals, speakers = [], []
+    for _, row in rows.iterrows():
+        for clip, who in zip(_row_clips(row), ("source", "target")):
+            signals.append(clip)
+            speakers.append(str(row[f"{who}_speaker"]))
+    return signals, speakers, int(rows["sr"].iloc[0])
+
+
+def fit_judges(signals, speakers, sr, *, target, source, encoder=None, seed=0) -> SpeakerJudges:
+    """Fit the verifier and the d-vector + LR judge on real clips of both speakers.
+
+    Parameters
+    ----------
+    signals : sequence of np.ndarray [shape=(n_i,)]
+        Training clips (:func:`training_clips`), each prepared by the encoder
+        (:func:`voxlib.speaker.prepare`: 60 Hz high-pass, speech crop, RMS, 16 kHz).
+    speakers : sequence of str
+    sr : int > 0, Hz
+    target, source : str
+    encoder : voxlib.speaker.Encoder or None
+        ``None``: :func:`voxlib.speaker.get_encoder` (the packaged model, offline).
+    seed : int
+        Seeds the logistic regression.
+
+    Returns
+    -------
+    SpeakerJudges
+    """
+    encoder = speaker.get_encoder() if encoder is None else encoder
+    speakers = np.asarray(speakers).astype(str)
+    emb = encoder.embed_many(signals, sr)
+    verifier = speaker.Verifier.fit(emb, speakers, target=target, source=source)
+    pair = np.isin(speakers, [target, source])
+    lr = transfer.baseline_classifier(seed).fit(emb[pair], speakers[pair])
+    return SpeakerJudges(encoder=encoder, verifier=verifier, dvector_lr=lr, target=str(target),
+                         source=str(source), train_embeddings=emb, train_speakers=speakers)
+
+
+def _judge_utterance(judges, signals, sr) -> pd.DataFrame:
+    """The embedding judges' columns for one sentence's clips (internal): the centroid judges and
+    each clip's similarity to the real target and source utterances of the sentence."""
+    names = list(signals)
+    emb = judges.encoder.embed_many([signals[c] for c in names], sr)
+    out = judges.judge(emb)
+    out["sim_target_utt"] = speaker.cosine(emb, emb[names.index("target")])
+    out["sim_source_utt"] = speaker.cosine(emb, emb[names.index("source")])
+    return out.set_axis(names)
+
+
+def acceptance(table, *, confidence=0.95) -> pd.DataFrame:
+    """How often each judge accepts each condition's clips as the target, with Wilson intervals.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        :func:`measure`'s table (one row per sentence and condition); judges whose
+        column (:data:`JUDGES`) is absent are skipped.
+    confidence : float in (0, 1)
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``judge, condition, accepted, n, rate, ci_low, ci_high`` (rates 0-1),
+        conditions in :data:`CONDITIONS` order.
+    """
+    rows = []
+    for judge, (column, _) in JUDGES.items():
+        if column not in table.columns:
+            continue
+        for condition in [c for c in CONDITIONS if c in set(table["condition"])]:
+            hits = table.loc[table["condition"] == condition, column].astype(bool)
+            k, n = int(hits.sum()), int(hits.size)
+            low, high = metrics.wilson_interval(k, n, confidence=confidence)
+            rows.append({"judge": judge, "condition": condition, "accepted": k, "n": n, "rate": k / n,
+                         "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=["judge", "condition", "accepted", "n", "rate", "ci_low", "ci_high"])
+
+
+def control_check(summary) -> pd.DataFrame:
+    """Which judges can be trusted for this pair: the share of each control they accept as the target.
+
+    A judge that accepts any control of :data:`CONTROLS` in more than
+    :data:`CONTROL_MAX_RATE` of the sentences is unreliable for the pair (it hears
+    the channel or the source's phase, not the voice), and :func:`verdict` does not use it.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`summarize_conditions` (index = condition, ``<judge>_rate`` columns).
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``judge``; columns ``role`` (what the judge is), one rate column per
+        control present, and ``reliable`` (bool; False when no control was scored).
+    """
+    controls = [c for c in CONTROLS if c in summary.index]
+    rows = []
+    for judge, (_, role) in JUDGES.items():
+        column = f"{judge}_rate"
+        if column not in summary.columns:
+            continue
+        rates = {c: float(summary.loc[c, column]) for c in controls}
+        rows.append({"judge": judge, "role": role, **rates,
+                     "reliable": bool(controls) and all(r <= CONTROL_MAX_RATE for r in rates.values())})
+    return pd.DataFrame(rows).set_index("judge") if rows else pd.DataFrame(columns=["role", "reliable"])
 
 
 # --------------------------------------------------------------------------
@@ -658,7 +1036,7 @@ def _clip_measures(ref, src, y, sr, *, same_timing, similarity) -> dict:
     return rec
 
 
-def _measure_utterance(utt, group, *, classifier, image_size, similarity) -> list:
+def _measure_utterance(utt, group, *, classifier, image_size, similarity, judges) -> list:
     """The rows of :func:`measure` for one utterance, every condition (internal)."""
     rows = group.set_index("condition")
     sr = int(rows.loc["target", "sr"])
@@ -666,17 +1044,22 @@ def _measure_utterance(utt, group, *, classifier, image_size, similarity) -> lis
     ref, src = signals["target"], signals["source"]
     labels = (classify_audio(classifier, list(signals.values()), sr, image_size=image_size)
               if classifier is not None else [None] * len(signals))
+    judged = _judge_utterance(judges, signals, sr) if judges is not None else None
+    target = str(rows.loc["target"].get("target_speaker", ""))
     out = []
     for (condition, y), label in zip(signals.items(), labels):
         rec = {"utterance": utt, "condition": condition,
                **_clip_measures(ref, src, y, sr, same_timing=condition in SAME_TIMING, similarity=similarity)}
         if classifier is not None:
             rec["predicted"] = label
+            rec["classifier_accepts"] = label == target
+        if judged is not None:
+            rec.update(judged.loc[condition].to_dict())
         out.append(rec)
     return out
 
 
-def measure(reconstructions, *, classifier=None, image_size=(512, 512), similarity=None,
+def measure(reconstructions, *, classifier=None, judges=None, image_size=(512, 512), similarity=None,
             progress=True) -> pd.DataFrame:
     """Measure every reconstruction against the real target utterance of the same sentence.
 
@@ -685,8 +1068,14 @@ def measure(reconstructions, *, classifier=None, image_size=(512, 512), similari
     ``snr_db`` and ``spectral_convergence`` only where the condition shares the
     target's timing and phase (:data:`SAME_TIMING`; NaN elsewhere: a sample-wise
     measure says nothing about a clip with the source's timing); with a
-    ``classifier``, ``predicted`` (speaker label); with ``similarity``
-    (``None`` = when resemblyzer is installed), ``sim_target`` and ``sim_source``.
+    ``classifier``, ``predicted`` (speaker label) and ``classifier_accepts``
+    (labelled as the target); with ``judges`` (:func:`fit_judges`), the d-vector
+    judges: ``sim_target_centroid``, ``sim_source_centroid`` (cosine to the
+    training clips' centroids), ``verifier_accepts`` (the primary judge),
+    ``closer_to_target`` (not a verdict), ``dvector_lr_accepts``, and
+    ``sim_target_utt``, ``sim_source_utt`` (cosine to the real target and source
+    utterances of the same sentence); with ``similarity`` (``None`` = when
+    resemblyzer is installed), Resemblyzer's ``sim_target`` and ``sim_source``.
 
     Parameters
     ----------
@@ -694,6 +1083,8 @@ def measure(reconstructions, *, classifier=None, image_size=(512, 512), similari
         From :func:`write_reconstructions` (conditions ``source`` and ``target`` needed).
     classifier : object or None
         See :func:`classify_audio`.
+    judges : SpeakerJudges or None
+        Fitted on the pair's training sentences (:func:`training_clips`, :func:`fit_judges`).
     image_size : (int, int)
         Notebook 01's image size, passed to :func:`classify_audio`.
     similarity : bool or None
@@ -709,11 +1100,17 @@ def measure(reconstructions, *, classifier=None, image_size=(512, 512), similari
     if need:
         raise ReconstructionError(f"reconstructions lack the conditions {sorted(need)} "
                                   "(write_reconstructions makes them)")
+    if judges is not None and "target_speaker" in reconstructions.columns:
+        pair = {str(judges.target), str(judges.source)}
+        seen = set(reconstructions["target_speaker"].astype(str)) | set(reconstructions["source_speaker"].astype(str))
+        if seen != pair:
+            raise ReconstructionError(f"judges were fitted on {sorted(pair)} but the reconstructions are of "
+                                      f"{sorted(seen)}: fit_judges on this pair's training clips")
     out = []
     groups = list(reconstructions.groupby("utterance", sort=False))
     for utt, group in tqdm(groups, disable=not progress, desc="measuring"):
         out += _measure_utterance(utt, group, classifier=classifier, image_size=image_size,
-                                  similarity=similarity)
+                                  similarity=similarity, judges=judges)
     table = pd.DataFrame(out)
     meta = reconstructions.drop_duplicates("utterance").set_index("utterance")
     for col in ("split", "source_speaker", "target_speaker"):
@@ -732,10 +1129,13 @@ def sentence_table(table, measure="mcd_db") -> pd.DataFrame:
 
 def summarize_conditions(table) -> pd.DataFrame:
     """Mean of each measure per condition (in :data:`CONDITIONS` order), with
-    ``target_rate`` / ``source_rate`` (share classified as the target / source)
-    when the table has predictions, and ``n`` (sentences)."""
+    ``target_rate`` / ``source_rate`` (share the classifier labels as the target /
+    source) when the table has predictions, ``n`` (sentences), and for every judge
+    of :data:`JUDGES` in the table ``<judge>_rate``, ``<judge>_ci_low``,
+    ``<judge>_ci_high`` (share accepted as the target, 95 % Wilson interval; 0-1)."""
     numeric = [c for c in ("mcd_db", "lsd_db", "snr_db", "spectral_convergence", "rms_ratio_db",
-                           "sim_target", "sim_source") if c in table.columns]
+                           "sim_target", "sim_source", "sim_target_centroid", "sim_source_centroid",
+                           "sim_target_utt", "sim_source_utt") if c in table.columns]
     grouped = table.groupby("condition", sort=False)
     summary = grouped[numeric].mean()
     summary.insert(0, "n", grouped.size())
@@ -743,6 +1143,10 @@ def summarize_conditions(table) -> pd.DataFrame:
         for who in ("target", "source"):
             hit = table["predicted"].astype(str) == table[f"{who}_speaker"].astype(str)
             summary[f"{who}_rate"] = hit.groupby(table["condition"]).mean()
+    rates = acceptance(table).set_index(["condition", "judge"])[["rate", "ci_low", "ci_high"]].unstack("judge")
+    for judge in [j for j in JUDGES if j in rates.columns.get_level_values("judge")]:
+        for col in ("rate", "ci_low", "ci_high"):
+            summary[f"{judge}_{col}"] = rates[(col, judge)]
     order = [c for c in CONDITIONS if c in summary.index]
     return summary.loc[order]
 
@@ -829,16 +1233,85 @@ def _method_sentences(s, converted) -> list:
     return parts
 
 
-def _classifier_sentences(s, converted) -> list:
+def _count(s, judge, condition) -> str:
+    """``k/n (rate %, CI low-high %)`` of one judge on one condition (internal)."""
+    n = int(s.loc[condition, "n"])
+    rate = s.loc[condition, f"{judge}_rate"]
+    return (f"{int(round(rate * n))}/{n} ({100 * rate:.0f}%, 95% CI {100 * s.loc[condition, f'{judge}_ci_low']:.0f}"
+            f"-{100 * s.loc[condition, f'{judge}_ci_high']:.0f}%)")
+
+
+def _unreliable_text(check, judge) -> str:
+    """Which controls a judge accepts too often (internal)."""
+    bad = [f"{c} {100 * check.loc[judge, c]:.0f}%" for c in CONTROLS
+           if c in check.columns and check.loc[judge, c] > CONTROL_MAX_RATE]
+    return ", ".join(bad) if bad else "no control was scored"
+
+
+def _verifier_sentences(s, converted, check) -> list:
+    """The primary judge's counts and conclusion (internal)."""
+    judge = PRIMARY_JUDGE
+    if f"{judge}_rate" not in s.columns or converted not in s.index:
+        return ["No speaker verifier was run, so no judge of the voice is reported."]
+    others = [f"{_count(s, judge, c)} of {label}" for c, label in
+              (("target", "the real held-out target clips (the ceiling)"), ("source", "the real source clips"),
+               ("oracle_source_phase", "the oracle with the target's image and the source's phase"),
+               ("oracle_own", "the oracle with the target's own phase"),
+               ("null_flat", "the flat-image control"), ("control_channel", "the channel control"))
+              if c in s.index]
+    parts = [f"Primary judge, speaker verification (d-vector, equal-error threshold on the training clips): it "
+             f"accepts {_count(s, judge, converted)} of the converted clips as the target, against "
+             + "; ".join(others) + "."]
+    if not check.loc[judge, "reliable"]:
+        parts.append(f"It accepts a control in more than {100 * CONTROL_MAX_RATE:.0f}% of sentences "
+                     f"({_unreliable_text(check, judge)}), so it is unreliable for this pair and no verdict on "
+                     "the voice is given.")
+        return parts
+    conv, ceiling = s.loc[converted], s.loc["target"] if "target" in s.index else None
+    if conv[f"{judge}_rate"] == 0:
+        parts.append("No converted clip passes as the target's voice.")
+    elif ceiling is not None and conv[f"{judge}_ci_high"] < ceiling[f"{judge}_ci_low"]:
+        parts.append("The converted voice passes as the target in some sentences, clearly less often than the "
+                     "real target does.")
+    elif ceiling is not None:
+        parts.append("The converted voice passes as the target about as often as the real target does (the "
+                     "intervals overlap).")
+    return parts
+
+
+def _secondary_sentences(s, converted, check) -> list:
+    """The d-vector + LR judge and the centroid comparison, labelled for what they are (internal)."""
+    parts = []
+    if "dvector_lr_rate" in s.columns and converted in s.index:
+        text = (f"Secondary judge, d-vector + logistic regression: {_count(s, 'dvector_lr', converted)} of the "
+                f"converted clips labelled as the target")
+        parts.append(text + (" (reliable: it rejects the controls)." if check.loc["dvector_lr", "reliable"] else
+                             f", but it accepts controls ({_unreliable_text(check, 'dvector_lr')}): unreliable "
+                             "for this pair, not used."))
+    if "closer_centroid_rate" in s.columns and converted in s.index:
+        controls = ", ".join(f"{100 * s.loc[c, 'closer_centroid_rate']:.0f}% of {c}" for c in CONTROLS if c in s.index)
+        parts.append(f"Closer to the target's centroid than to the source's holds for "
+                     f"{100 * s.loc[converted, 'closer_centroid_rate']:.0f}% of the converted clips"
+                     + (f" and {controls}" if controls else "") + ": not a verdict.")
+    return parts
+
+
+def _classifier_sentences(s, converted, check=None) -> list:
     """The target-speaker rate, with the cautions it needs (internal)."""
     if "target_rate" not in s.columns or converted not in s.index:
         return ["No classifier was available, so the target-speaker rate is not reported."]
+    if check is not None and "classifier" in check.index and not check.loc["classifier", "reliable"]:
+        return [f"Secondary judge, notebook 02's image classifier: it labels {100 * s.loc[converted, 'target_rate']:.0f}% "
+                f"of the converted clips as the target, but it also accepts controls "
+                f"({_unreliable_text(check, 'classifier')}): it hears the recording channel or the source's phase, "
+                "not the voice, so it is unreliable for this pair and not used."]
     real = s["target_rate"].get("target", np.nan)
-    parts = [f"The sweep's classifier labels {100 * s.loc[converted, 'target_rate']:.0f}% of the "
+    parts = [("Secondary judge, notebook 02's image classifier: it" if check is not None else
+              "The sweep's classifier") + f" labels {100 * s.loc[converted, 'target_rate']:.0f}% of the "
              f"converted clips as the target and {100 * s.loc[converted, 'source_rate']:.0f}% as "
              f"the source (real target clips: {100 * real:.0f}% target"
              + ("; too low for this rate to mean much" if not real >= RELIABLE_JUDGE_RATE else "") + ")."]
-    if (s.loc[converted, "target_rate"] >= MAJORITY_RATE and "source" in s.index
+    if (check is None and s.loc[converted, "target_rate"] >= MAJORITY_RATE and "source" in s.index
             and s.loc[converted, "lsd_db"] >= s.loc["source", "lsd_db"]):
         parts.append("Yet the converted spectrum is no closer to the target's than the source's is (LSD), "
                      "so the classifier is more likely answering to the recording channel and background "
@@ -852,11 +1325,17 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
     Compares the converted voice's MCD with the unconverted source (the
     baseline), with the source-phase oracle (the best this method can do
     with a perfect image) and with a flat image under the source's phase (a
-    generator that drew nothing), reports the pipeline check, the phase refinement,
-    what the thesis's rescale path costs in loudness, and the target-speaker
-    rate when a classifier was available. The thresholds of the wording are
-    :data:`PIPELINE_SNR_DB`, :data:`TIE_DB`, :data:`RELIABLE_JUDGE_RATE` and
-    :data:`MAJORITY_RATE`.
+    generator that drew nothing), reports the pipeline check, the phase refinement
+    and what the thesis's rescale path costs in loudness. When the speaker judges
+    ran (:func:`fit_judges`), the primary judge is the verifier: how many converted
+    clips it accepts as the target against the real target clips (the ceiling),
+    the real source clips, the oracles and the controls, with intervals; the
+    secondary judges (d-vector + LR, notebook 02's classifier) follow, each
+    set aside when :func:`control_check` finds it accepting a control. Without
+    the judges, the classifier's target-speaker rate is reported with its
+    cautions. The thresholds of the wording are :data:`PIPELINE_SNR_DB`,
+    :data:`TIE_DB`, :data:`RELIABLE_JUDGE_RATE`, :data:`MAJORITY_RATE` and
+    :data:`CONTROL_MAX_RATE`.
 
     Parameters
     ----------
@@ -875,7 +1354,13 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
     conversion, improved = _conversion_sentence(summary, converted)
     against_null, beats_null = _null_sentence(summary, converted)
     parts = [p for p in (_pipeline_sentence(summary), conversion, against_null) if p]
-    parts += _method_sentences(summary, converted) + _classifier_sentences(summary, converted)
+    parts += _method_sentences(summary, converted)
+    check = control_check(summary)
+    if PRIMARY_JUDGE in check.index:
+        parts += (_verifier_sentences(summary, converted, check) + _secondary_sentences(summary, converted, check)
+                  + _classifier_sentences(summary, converted, check))
+    else:
+        parts += _classifier_sentences(summary, converted)
     if profile == "quick":
         parts.append("This is the quick profile (a small GAN trained for minutes on a few sentences): "
                      + ("treat these numbers as a smoke test, not as a result." if improved and beats_null
