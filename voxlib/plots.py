@@ -616,14 +616,15 @@ def plot_reconstruction_summary(summary, *, measures=("mcd_db", "lsd_db"), path=
     rows = [c for c in summary.index if c != "target"]
     fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 0.45 * len(rows) + 1.2),
                              squeeze=False)
-    colors = [WORST_COLOR if c in ("source", "null_flat") else BEST_COLOR if c.startswith("oracle")
-              else BAR_COLOR for c in rows]
+    # controls are named null_* / control_* (voxlib.reconstruction.CONTROLS)
+    colors = [WORST_COLOR if c == "source" or c.startswith(("null_", "control_")) else BEST_COLOR
+              if c.startswith("oracle") else BAR_COLOR for c in rows]
     for ax, m in zip(axes[0], measures):
         ax.barh(rows, summary.loc[rows, m], color=colors)
         ax.invert_yaxis()
         ax.set_xlabel(f"{m.replace('_db', '').upper()} to the real target (dB)")
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
-    axes[0, 0].set_title("orange: baselines (source, flat image); blue: oracles", fontsize=9, loc="left")
+    axes[0, 0].set_title("orange: baseline (source) and controls; blue: oracles", fontsize=9, loc="left")
     fig.tight_layout()
     return _finish(fig, path, formats)
