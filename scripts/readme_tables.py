@@ -73,9 +73,11 @@ def cloning_tables(run_dir: Path) -> str:
             return "—" if r.empty else f"{int(r['accepted'].iloc[0])}/{int(r['n'].iloc[0])}"
         lines.append(f"| {cond} | {row['mcd_db']:.2f} | {row['lsd_db']:.1f} | {row['rms_ratio_db']:+.1f} | "
                      f"{rate('verifier')} | {rate('dvector_lr')} | {rate('classifier')} |")
-    lines += ["", "Control check: " + "; ".join(
-        f"{r.judge}: {'reliable' if r.reliable else 'unreliable'}" + ("" if r.reliable else f" ({r.reason})")
-        for r in reconstruction.control_check(summary).itertuples())]
+    check = reconstruction.control_check(summary)
+    controls = [c for c in reconstruction.CONTROLS if c in check.columns]
+    lines += ["", "Control check (share of sentences each judge accepts as the target): " + "; ".join(
+        f"{judge} {', '.join(f'{c} {row[c]:.0%}' for c in controls)} → {'reliable' if row['reliable'] else 'unreliable'}"
+        for judge, row in check.iterrows())]
     lines += ["", reconstruction.verdict(summary, converted="converted_refined", profile=run_dir.name)]
     return "\n".join(lines)
 
