@@ -378,9 +378,9 @@ def _keep_both_sides(members, speakers, test_groups) -> None:
     for i, spk in enumerate(speakers):
         mine = sorted((g for g, n in members.items() if n[i] > 0), key=lambda g: (members[g].sum(), g))
         if not any(g in test_groups for g in mine):
-            test_groups.add(next(g for g in mine))
+            test_groups.add(mine[0])
         if all(g in test_groups for g in mine):
-            test_groups.discard(next(g for g in mine))
+            test_groups.discard(mine[0])
 
 
 def sample_per_speaker(corpus: pd.DataFrame, n: int | None, *, seed: int = 0) -> pd.DataFrame:

@@ -14,7 +14,7 @@ small CNN trained from scratch. It evaluated on its training images. Here:
   as ``model.fit`` on the full graph (frozen BatchNorm runs in inference mode in
   Keras 3 either way); the EfficientNets' drop-connect layers, frozen, run in
   inference mode here.
-* Evaluation is on held-out utterances (:func:`voxlib.datasets.split`), with
+* Evaluation is on held-out utterances (the run's split, :func:`voxlib.datasets.run_split`), with
   training accuracy (the thesis's number) beside it.
 * :func:`run_sweep` appends one row per finished run to ``sweep.csv`` and
   skips rows already there; :func:`load_sweep` reads that table back.
