@@ -383,7 +383,8 @@ def load_image(path, *, fallback_scale=None):
 # --------------------------------------------------------------------------
 # the one recipe: audio -> transform -> magnitude -> 8-bit image
 # --------------------------------------------------------------------------
-def audio_to_image(y, sr, transform, *, image_size=(512, 512), scale=None, saturate: bool = False):
+def audio_to_image(y, sr, transform, *, image_size=(512, 512), scale=None, saturate: bool = False,
+                   frequency_limits=None, time_map=None):
     """One clip -> one 8-bit image of a registry transform: the package's only image recipe.
 
     ``|C|`` of :func:`voxlib.transforms.magnitude` (a CWT reduced along time
@@ -404,6 +405,13 @@ def audio_to_image(y, sr, transform, *, image_size=(512, 512), scale=None, satur
         See :func:`to_image` (None: the image's own maximum).
     saturate : bool
         MATLAB's saturating ``imwrite`` (teaching switch, :func:`to_image`).
+    frequency_limits : (float, float) or None
+        CWT band in Hz (MATLAB's ``'FrequencyLimits'``); None: MATLAB's full
+        default range. Ignored by the STFTs.
+    time_map : np.ndarray [shape=(m,), int] or None
+        Column ``t`` of the image's transform is column ``time_map[t]`` of the
+        clip's (a DTW warp onto another clip's timeline,
+        :func:`voxlib.frames.dtw_time_map`), taken before the resize.
 
     Returns
     -------
@@ -413,12 +421,29 @@ def audio_to_image(y, sr, transform, *, image_size=(512, 512), scale=None, satur
         ``fmin``, ``fmax`` (Hz), ``height``, ``width``.
     """
     size = None if image_size is None else tuple(int(v) for v in image_size)
-    reduce_time = None if size is None else (lambda m: _resize_last_axis(m, size[1], True))
-    mag, freqs, n_time = transforms.magnitude(y, sr, transform, reduce_time=reduce_time)
+    warp = None if time_map is None else _check_time_map(time_map, np.shape(y)[-1])
+
+    def reduce_time(m):
+        m = m if warp is None else m[:, warp]
+        return m if size is None else _resize_last_axis(m, size[1], True)
+
+    band = {} if frequency_limits is None else {"frequency_limits": tuple(float(f) for f in frequency_limits)}
+    mag, freqs, n_time = transforms.magnitude(y, sr, transform, reduce_time=reduce_time, **band)
+    n_time = n_time if warp is None else int(warp.size)
     img, used = to_image(mag, size, scale=scale, saturate=saturate)
     info = {"scale": used, "n_freq": int(mag.shape[0]), "n_time": int(n_time), "fmin": float(freqs.min()),
             "fmax": float(freqs.max()), "height": int(img.shape[0]), "width": int(img.shape[1])}
     return img, info
+
+
+def _check_time_map(time_map, n) -> np.ndarray:
+    warp = np.asarray(time_map)
+    if warp.ndim != 1 or warp.size == 0 or not np.issubdtype(warp.dtype, np.integer):
+        raise ValueError(f"time_map must be a 1-D integer array of column indices; got {warp.dtype} {warp.shape}")
+    if warp.min() < 0 or warp.max() >= n:
+        raise ValueError(f"time_map indexes columns {warp.min()}..{warp.max()} of a clip of {n} samples; "
+                         "it must be made for this clip (frames.dtw_time_map(reference, this_clip, sr))")
+    return warp
 
 
 # --------------------------------------------------------------------------
@@ -435,7 +460,7 @@ _FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg"}
 
 
 def image_params(name, *, image_size=(512, 512), sr=8000, aligned=False, align_duration=3.0,
-                 align_lead=0.5, fmt="png", channels=1, scale=None, saturate=False) -> dict:
+                 align_lead=0.5, fmt="png", channels=1, scale=None, saturate=False, frequency_limits=None) -> dict:
     """Every parameter that affects one image of transform ``name`` (what ``params_hash`` hashes)."""
     spec = transforms.get_transform(name)
     p = {"recipe": IMAGE_RECIPE_VERSION, "transform": name, "settings": spec.settings,
@@ -444,6 +469,8 @@ def image_params(name, *, image_size=(512, 512), sr=8000, aligned=False, align_d
          "channels": int(channels), "scale": None if scale is None else float(scale), "saturate": bool(saturate)}
     if aligned:
         p.update(align_duration=float(align_duration), align_lead=float(align_lead))
+    if frequency_limits is not None and spec.kind == "cwt":  # absent = MATLAB's full range (old hashes hold)
+        p["frequency_limits"] = [float(f) for f in frequency_limits]
     return p
 
 
@@ -491,6 +518,20 @@ def _check_scale(scale, transform_names, saturate):
                          "Pass scale=None with saturate=True.")
 
 
+def _check_frequency_limits(frequency_limits):
+    """``(f_lo, f_hi)`` in Hz as floats, or None (the check on the signal's own range is the CWT's)."""
+    if frequency_limits is None:
+        return None
+    try:
+        lo, hi = (float(f) for f in frequency_limits)
+    except (TypeError, ValueError):
+        raise ValueError(f"frequency_limits must be None or two numbers (f_lo, f_hi) in Hz; "
+                         f"got {frequency_limits!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"frequency_limits must satisfy 0 < f_lo < f_hi (Hz); got {frequency_limits!r}")
+    return (lo, hi)
+
+
 def _validate_write_params(corpus, transform_names, image_size, sr, aligned, align_duration, align_lead, fmt,
                            channels, scale, saturate):
     """Every parameter of :func:`write_images`, checked before any file is read or written."""
@@ -535,16 +576,25 @@ def _plan(rec, out_dir, transform_names, fmt, hashes, previous, source_hash):
     return kept, todo
 
 
-def _source_hash(src: Path) -> str:
-    """Content hash of one recording; a file that cannot be read is that recording's problem (AudioFileError)."""
+def _source_hash(src: Path, time_map=None) -> str:
+    """Content hash of one recording (and of its time map, when it has one); a file that cannot be
+    read is that recording's problem (AudioFileError)."""
     try:
-        return datasets.file_hash(src)
+        digest = datasets.file_hash(src)
+        return digest if time_map is None else f"{digest}+{datasets.file_hash(Path(time_map))}"
     except OSError as exc:
-        raise audio.AudioFileError(f"{src}: cannot read it ({exc}); check the corpus table's path") from exc
+        raise audio.AudioFileError(f"{src}: cannot read it or its time map ({exc}); check the corpus table's "
+                                   "path and time_map columns") from exc
+
+
+def _time_map_of(rec):
+    """The row's ``time_map`` path (a ``.npy`` of column indices), or None (internal)."""
+    value = rec.get("time_map")
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "" else value
 
 
 def _write_file_images(rec, todo, *, sr, aligned, align_duration, align_lead, image_size, scale, saturate,
-                       channels, hashes, source_hash):
+                       channels, hashes, source_hash, frequency_limits=None):
     """Load one recording once and write each of its missing images; returns their manifest rows."""
     src = Path(rec["path"])
     y, rate = audio.load(src, sr=sr)
@@ -554,10 +604,14 @@ def _write_file_images(rec, todo, *, sr, aligned, align_duration, align_lead, im
         raise audio.AudioTooShortError(f"{src}: {y.shape[0]} samples at {rate} Hz, fewer than the {MIN_SAMPLES} "
                                        "of one STFT window; remove it from the corpus (datasets.screen lists such "
                                        "files)")
+    time_map = _time_map_of(rec)
+    time_map = None if time_map is None else np.load(time_map)
     rows = []
     for name, dest in todo:
         img, info = audio_to_image(y, rate, name, image_size=image_size, scale=_scale_for(scale, name),
-                                   saturate=saturate)
+                                   saturate=saturate, time_map=time_map,
+                                   frequency_limits=frequency_limits if transforms.TRANSFORMS[name].kind == "cwt"
+                                   else None)
         row = {"speaker": str(rec["speaker"]), "utterance": str(rec["utterance"]), "transform": name,
                "aligned": bool(aligned), "path": str(dest), "sr": int(rate),
                **{k: info[k] for k in ("scale", "n_freq", "n_time", "height", "width", "fmin", "fmax")},
@@ -569,6 +623,8 @@ def _write_file_images(rec, todo, *, sr, aligned, align_duration, align_lead, im
                     else "low-to-high frequency")
         if aligned:
             meta.update(align_duration=float(align_duration), align_lead=float(align_lead))
+        if time_map is not None:
+            meta.update(time_map=str(Path(_time_map_of(rec)).name))
         save_image(dest, img, meta, channels=channels)
         rows.append(row)
     return rows
@@ -589,7 +645,7 @@ def _finish_manifest(rows, transform_names, manifest_path, skipped, corpus) -> p
 
 def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), image_size=(512, 512), sr=8000,
                  aligned=False, align_duration=3.0, align_lead=0.5, fmt="png", channels=1, scale=None,
-                 saturate=False, progress=True):
+                 saturate=False, frequency_limits=None, progress=True):
     """Compute the images of every recording for every transform and write their manifest.
 
     Every parameter is validated first: a bad value raises ``ValueError`` before
@@ -631,8 +687,14 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
         a dict: a fixed scale per transform name.
     saturate : bool
         MATLAB's saturating ``imwrite`` (teaching switch, see :func:`to_image`).
+    frequency_limits : (float, float) or None
+        The CWTs' band in Hz (MATLAB's ``'FrequencyLimits'``); None: MATLAB's full range.
     progress : bool
         Show a tqdm progress bar.
+
+    A corpus row may carry a ``time_map`` column: the path of a ``.npy`` of
+    column indices that warps that clip's transform onto another clip's
+    timeline (notebook 04's DTW-aligned targets, :func:`audio_to_image`).
 
     Returns
     -------
@@ -645,24 +707,26 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
     names = list(transforms)
     _validate_write_params(corpus, names, image_size, sr, aligned, align_duration, align_lead, fmt, channels,
                            scale, saturate)
+    frequency_limits = _check_frequency_limits(frequency_limits)
     out_dir = Path(out_dir)
     manifest_path = out_dir / "manifest.csv"
     common = dict(image_size=image_size, sr=sr, aligned=aligned, align_duration=align_duration,
-                  align_lead=align_lead, fmt=fmt, channels=channels, saturate=saturate)
+                  align_lead=align_lead, fmt=fmt, channels=channels, saturate=saturate,
+                  frequency_limits=frequency_limits)
     hashes = {n: _hash(image_params(n, scale=_scale_for(scale, n), **common)) for n in names}
     previous = _previous_rows(manifest_path)
     rows, skipped = [], []
     for rec in tqdm(corpus.to_dict("records"), desc="images", unit="file", disable=not progress):
         src = Path(rec["path"])
         try:
-            source_hash = _source_hash(src)
+            source_hash = _source_hash(src, _time_map_of(rec))
             kept, todo = _plan(rec, out_dir, names, fmt, hashes, previous, source_hash)
             rows += kept
             if todo:
                 rows += _write_file_images(rec, todo, sr=sr, aligned=aligned, align_duration=align_duration,
                                            align_lead=align_lead, image_size=image_size, scale=scale,
                                            saturate=saturate, channels=channels, hashes=hashes,
-                                           source_hash=source_hash)
+                                           source_hash=source_hash, frequency_limits=frequency_limits)
         except audio.AudioError as exc:  # this recording only; anything else is a bug or a disk problem
             warnings.warn(f"skipped {src}: {exc}", stacklevel=2)
             skipped.append(str(src))

@@ -36,6 +36,7 @@ __all__ = [
     "list_notebooks",
     "load_profile",
     "run_notebooks",
+    "notebook_runs",
     "NotebookFailed",
     "REFERENCE_PROFILE",
 ]
@@ -201,19 +202,21 @@ def _execute(nb: Path, out: Path, parameters: dict, *, kernel_name: str, progres
         ) from exc
 
 
-def _run_one_notebook(nb: Path, out: Path, parameters: dict, record: Path, **kw) -> None:
-    """Record ``status: running``, execute, then record ``ok`` + seconds or ``failed`` + the error."""
-    _record(record, nb.stem, {**parameters, "status": "running"})
+def _run_one_notebook(nb: Path, out: Path, parameters: dict, record: Path, *, stem=None, **kw) -> None:
+    """Record ``status: running``, execute, then record ``ok`` + seconds or ``failed`` + the error
+    (under ``stem``, default the notebook's)."""
+    stem = nb.stem if stem is None else stem
+    _record(record, stem, {**parameters, "status": "running"})
     print(f"[voxlib.run] {nb.name} -> {out}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
         _execute(nb, out, parameters, **kw)
     except NotebookFailed as exc:
-        _record(record, nb.stem, {**parameters, "status": "failed", "error": str(exc).splitlines()[0],
+        _record(record, stem, {**parameters, "status": "failed", "error": str(exc).splitlines()[0],
                                   "seconds": round(time.perf_counter() - t0, 1)})
         raise
     seconds = round(time.perf_counter() - t0, 1)
-    _record(record, nb.stem, {**parameters, "status": "ok", "seconds": seconds})
+    _record(record, stem, {**parameters, "status": "ok", "seconds": seconds})
     print(f"[voxlib.run] {nb.name} done in {seconds:.1f} s", file=sys.stderr)
 
 
@@ -263,10 +266,34 @@ def run_notebooks(
     for nb in list_notebooks(only):
         p = {**params.get(nb.stem, {}), **(overrides or {}).get(nb.stem, {}),
              "run_dir": str(run_dir), "figures_dir": str(figures)}
-        _run_one_notebook(nb, out_dir / nb.name, p, run_dir / "params.yaml", kernel_name=kernel_name,
-                          progress=progress)
-        done.append(out_dir / nb.name)
+        for out, stem, q in notebook_runs(nb, p):
+            _run_one_notebook(nb, out_dir / out, q, run_dir / "params.yaml", kernel_name=kernel_name,
+                              progress=progress, stem=stem)
+            done.append(out_dir / out)
     return done
+
+
+def _check_pairs(pairs, stem):
+    ok = isinstance(pairs, (list, tuple)) and pairs and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(s, str) and s for s in p) for p in pairs)
+    if not ok:
+        raise ValueError(f"{stem}: pairs={pairs!r}; expected a list of [source, target] speaker pairs, "
+                         "e.g. [[es-mx_allison, es-co_july], [it_carlo, it_menardi]]")
+    return [tuple(p) for p in pairs]
+
+
+def notebook_runs(nb: Path, parameters: dict) -> list[tuple[str, str, dict]]:
+    """The executions of one notebook: ``(output file name, record key, parameters)``.
+
+    A notebook section with ``pairs: [[source, target], ...]`` (notebooks 04 and
+    05) runs once per pair, with ``source`` and ``target`` set and ``pairs``
+    removed, into ``<stem>__<source>__<target>.ipynb``; any other section runs once.
+    """
+    if "pairs" not in parameters:
+        return [(nb.name, nb.stem, parameters)]
+    rest = {k: v for k, v in parameters.items() if k != "pairs"}
+    return [(f"{nb.stem}__{s}__{t}.ipynb", f"{nb.stem}[{s}__{t}]", {**rest, "source": s, "target": t})
+            for s, t in _check_pairs(parameters["pairs"], nb.stem)]
 
 
 def main(argv: list[str] | None = None) -> int:
