@@ -349,15 +349,19 @@ def test_write_paired_images_rejects_bad_scale_before_writing(tmp_path, scale):
     assert not (tmp_path / "out").exists()
 
 
+#: The thesis's clips: VAD alignment only, the source's own pitch, no filter.
+THESIS_CLIPS = dict(pair_alignment="vad", pitch_mode="keep", highpass_hz=None)
+
+
 def test_paired_images_are_notebook_01s_recipe(tmp_path):
     """Each pair image is images.audio_to_image of the VAD-aligned clip on the fixed scale, pixel for pixel."""
     corpus = datasets.discover(DATA)
     size = (64, 128)
     pairs = gan.write_paired_images(corpus, "es-mx_allison", "es-co_july", tmp_path / "img", image_size=size,
-                                    max_pairs=2, seed=1)
+                                    max_pairs=2, seed=1, **THESIS_CLIPS)
     assert len(pairs) == 2 and np.allclose(pairs.meta["scale"], gan.SINE_SCALE)
     for side in ("source", "target"):
-        for k, path in enumerate(pairs.meta[f"{side}_audio_path"]):
+        for k, path in enumerate(pairs.meta[f"{side}_original_path"]):
             y, sr = audio.load(path, sr=8000)
             clip = audio.vad_align(y, sr, duration=3.0, lead=0.5)
             expected, info = images.audio_to_image(clip, sr, "amor", image_size=size, scale=gan.SINE_SCALE)
@@ -397,3 +401,86 @@ def test_pairs_follow_the_runs_split(tmp_path):
     rows.loc[(rows["utterance"] == "a") & (rows["speaker"] == "july"), "split"] = "test"
     with pytest.raises(gan.GanDataError, match="'a'"):
         gan.load_manifest_pairs(rows, "allison", "july")
+
+
+def _shared_corpus(n_train=6, n_test=2, seed=0):
+    """Allison and July's recordings of a few shared sentences, with a split column."""
+    corpus = datasets.discover(DATA)
+    shared = sorted(set(corpus.loc[corpus["speaker"] == "es-mx_allison", "utterance"])
+                    & set(corpus.loc[corpus["speaker"] == "es-co_july", "utterance"]))
+    rng = np.random.default_rng(seed)
+    utts = list(rng.choice(shared, n_train + n_test, replace=False))
+    rows = corpus[corpus["speaker"].isin(["es-mx_allison", "es-co_july"]) & corpus["utterance"].isin(utts)].copy()
+    rows["split"] = np.where(rows["utterance"].isin(utts[:n_test]), "test", "train")
+    return rows
+
+
+def test_highpass_removes_drift_and_keeps_speech_in_place():
+    sr = 8000
+    t = np.arange(sr) / sr
+    speech, drift = 0.3 * np.sin(2 * np.pi * 300 * t), 0.5 * np.sin(2 * np.pi * 8 * t)
+    out = gan.highpass(speech + drift, sr, 60.0)
+    inner = slice(sr // 4, 3 * sr // 4)                     # away from the edges
+    assert np.max(np.abs(out[inner] - speech[inner])) < 0.02  # drift gone, 300 Hz untouched and not delayed
+    np.testing.assert_array_equal(gan.highpass(speech, sr, None), speech.astype(np.float32))
+
+
+def test_prepare_clips_converts_pitch_on_training_statistics_and_warps_targets(tmp_path):
+    from voxlib import pitch
+    rows = _shared_corpus()
+    clips = gan.prepare_clips(rows, "es-mx_allison", "es-co_july", tmp_path / "clips", progress=False)
+    assert set(clips["role"]) == {"source", "target"} and len(clips) == 2 * 8
+    stats = gan.load_pitch_stats(tmp_path / "clips")
+    train = rows[rows["split"] == "train"]
+    expected = {who: pitch.log_f0_stats([gan._aligned_clip(p, 8000, 60.0, 3.0, 0.5)
+                                         for p in train.loc[train["speaker"] == spk, "path"]], 8000)
+                for who, spk in (("source", "es-mx_allison"), ("target", "es-co_july"))}
+    assert stats == expected                                  # estimated on the training sentences only
+    src = clips[clips["role"] == "source"]
+    converted = pitch.log_f0_stats([audio.load(p, sr=8000)[0] for p in src["path"]], 8000)
+    plain = pitch.log_f0_stats([audio.load(p, sr=8000)[0] for p in src["plain_path"]], 8000)
+    # the converted source's log-F0 mean moved (most of the way) to the target's
+    assert abs(converted.mean - stats["target"].mean) < 0.4 * abs(plain.mean - stats["target"].mean) + 0.02
+    tgt = clips[clips["role"] == "target"]
+    for path, clip in zip(tgt["time_map"], tgt["path"]):
+        warp = np.load(path)
+        n = audio.load(clip, sr=8000)[0].size
+        assert warp.shape == (n,) and np.all(np.diff(warp) >= 0) and 0 <= warp.min() and warp.max() < n
+    kept = gan.prepare_clips(rows, "es-mx_allison", "es-co_july", tmp_path / "kept", pitch_mode="keep",
+                             pair_alignment="vad", progress=False)
+    assert gan.load_pitch_stats(tmp_path / "kept") is None and (kept["time_map"] == "").all()
+    np.testing.assert_array_equal(audio.load(kept["path"].iloc[0], sr=8000)[0],
+                                  audio.load(kept["plain_path"].iloc[0], sr=8000)[0])
+
+
+def test_dtw_pairs_line_up_better_than_vad_pairs(tmp_path):
+    rows = _shared_corpus(n_train=6, n_test=0)
+    pairs = gan.write_paired_images(rows, "es-mx_allison", "es-co_july", tmp_path / "img", image_size=(32, 64),
+                                    test_size=0, pitch_mode="keep")
+    vad = gan.unwarped_targets(pairs)
+    assert vad.shape == pairs.target.shape
+    assert metrics.image_l1(pairs.source, pairs.target) < metrics.image_l1(pairs.source, vad)
+    assert set(pairs.meta["pair_alignment"]) == {"dtw"} and pairs.meta["clip_aligned"].all()
+
+
+@pytest.mark.parametrize("kw, name", [({"pair_alignment": "xcorr"}, "pair_alignment"),
+                                      ({"pitch_mode": "shift"}, "pitch_mode"),
+                                      ({"highpass_hz": 5000.0}, "highpass_hz"),
+                                      ({"highpass_hz": "60"}, "highpass_hz")])
+def test_clip_settings_reject_bad_values_by_name(tmp_path, kw, name):
+    with pytest.raises(ValueError, match=name):
+        gan.prepare_clips(_shared_corpus(2, 0), "es-mx_allison", "es-co_july", tmp_path / "c", **kw)
+    assert not (tmp_path / "c").exists()
+
+
+def test_ridge_baseline_is_written_like_the_generators_output(tmp_path):
+    src, tgt = toy_pairs(3, size=16)
+    rows = pd.DataFrame(_manifest_rows(tmp_path, src, tgt))
+    pairs = gan.load_manifest_pairs(rows, "allison", "july")
+    train, test = gan.split_pairs(pairs, test_size=0.34, seed=0)
+    model, mapped, manifest = gan.ridge_baseline(train, gan.join_pairs(train, test), tmp_path / "ridge",
+                                                 source="allison", target="july", context=1)
+    assert model.alpha_ in gan.RIDGE_ALPHAS
+    assert list(manifest.columns) == gan.GENERATED_COLUMNS and set(manifest["generated_by"]) == {"ridge"}
+    for path, img in zip(manifest["path"], mapped):
+        np.testing.assert_array_equal(images.load_image(path)[0], img[..., 0] if img.ndim == 3 else img)

@@ -273,3 +273,25 @@ def test_load_image_without_metadata_needs_a_fallback_scale(tmp_path):
     img, meta = images.load_image(path, fallback_scale=15.0)
     assert meta == {"scale": 15.0} and img.shape == (4, 6, 3)
     assert images.to_gray(img) == pytest.approx(np.full((4, 6), 200.0), abs=1e-3)
+
+
+def test_a_time_map_reindexes_the_columns_before_the_resize(embedded_root, tmp_path):
+    """A clip's image under a time map is the image of its re-indexed transform (here: time reversed)."""
+    y, sr = audio.load(embedded_root / "es-mx_allison" / "conf-hasjoin.flac", sr=8000)
+    y = y[: sr]
+    reverse = np.arange(y.size)[::-1].copy()
+    img, info = images.audio_to_image(y, sr, "amor", image_size=(16, 32), scale=15.0, time_map=reverse)
+    mag, _, _ = transforms.magnitude(y, sr, "amor")
+    expected, _ = images.to_image(mag[:, ::-1], (16, 32), scale=15.0)
+    assert np.max(np.abs(img.astype(int) - expected.astype(int))) <= 1 and info["n_time"] == y.size
+    with pytest.raises(ValueError, match="time_map"):
+        images.audio_to_image(y, sr, "amor", image_size=(16, 32), time_map=reverse + 5)
+    corpus = pd.DataFrame([{"path": embedded_root / "es-mx_allison" / "conf-hasjoin.flac", "speaker": "a",
+                            "utterance": "u", "time_map": ""}])
+    np.save(tmp_path / "map.npy", np.zeros(8000 * 3, dtype=np.int64))
+    plain = images.write_images(corpus, tmp_path / "plain", transforms=("amor",), image_size=(16, 32), progress=False)
+    warped = images.write_images(corpus.assign(time_map=str(tmp_path / "map.npy")), tmp_path / "warped",
+                                 transforms=("amor",), image_size=(16, 32), progress=False)
+    assert plain["source_hash"].iloc[0] != warped["source_hash"].iloc[0]   # the map is part of the input
+    with pytest.raises(ValueError, match="frequency_limits"):
+        images.write_images(corpus, tmp_path / "bad", transforms=("amor",), frequency_limits=(300, 100))

@@ -158,3 +158,15 @@ def test_output_dirs_resolves_and_creates_figures(tmp_path, monkeypatch):
     assert (run_dir, figures) == (tmp_path / "abs", root / "figs") and figures.is_dir()
     with pytest.raises(ValueError, match="run_dir=None"):
         run.output_dirs(None)
+
+
+def test_a_section_with_pairs_runs_once_per_pair():
+    nb = Path("notebooks/04_gan_cloning.ipynb")
+    runs = run.notebook_runs(nb, {"pairs": [["a", "b"], ["c", "d"]], "epochs": 3})
+    assert [(out, stem) for out, stem, _ in runs] == [("04_gan_cloning__a__b.ipynb", "04_gan_cloning[a__b]"),
+                                                     ("04_gan_cloning__c__d.ipynb", "04_gan_cloning[c__d]")]
+    assert runs[1][2] == {"epochs": 3, "source": "c", "target": "d"}
+    assert run.notebook_runs(nb, {"epochs": 3}) == [(nb.name, nb.stem, {"epochs": 3})]
+    for bad in ([["a"]], [], "a,b", [["a", ""]]):
+        with pytest.raises(ValueError, match="pairs"):
+            run.notebook_runs(nb, {"pairs": bad})
