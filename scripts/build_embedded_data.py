@@ -12,8 +12,10 @@ needed to rebuild it (it is not used at run time). It
    give a speaker away) and drops tones, silences and files that fail a
    speech check;
 3. keeps every prompt id shared by the cloning pair Allison (es-MX) and July
-   (es-CO), and a seeded random subset of 0.5-4 s prompts for every speaker so
-   that each has at least ``--min-per-speaker`` utterances;
+   (es-CO), a seeded random subset of 0.5-4 s prompts for every speaker so
+   that each has at least ``--min-per-speaker`` utterances, and a seeded draw
+   of 120 prompt ids of 0.5-4 s shared by the second cloning pair Carlo (it,
+   male) and Menardi (it, female) (see ``PAIRS``);
 4. writes ``<speaker>/<utterance>.flac`` (16-bit FLAC), ``index.csv``,
    ``README.md`` and ``COPYRIGHT.txt`` (the packages' copyright files).
 
@@ -52,8 +54,15 @@ SR = 8000  # Hz, the one rate of the embedded corpus
 SEED = 0
 MIN_PER_SPEAKER = 80
 DURATION_RANGE = (0.5, 4.0)  # s, source file duration, for the random subsets
-SIZE_LIMIT_MB = 25.0
-PAIR = ("es-mx_allison", "es-co_july")  # cloning source -> target
+SIZE_LIMIT_MB = 30.0
+# Cloning pairs (source, target, n_shared). n_shared None: every speech prompt id
+# the two share is kept, whatever its duration; an int: a seeded draw of that many
+# shared speech ids whose files are of DURATION_RANGE for both speakers (ids the two
+# speakers' own draws already share count), on top of each speaker's own draw.
+PAIRS = (
+    ("es-mx_allison", "es-co_july", None),
+    ("it_carlo", "it_menardi", 120),
+)
 SOUNDS = "usr/share/asterisk/sounds"
 
 # speaker folder -> where its prompts come from. ``root`` is the language's
@@ -300,48 +309,99 @@ def load_catalogue(packages):
 
 
 # ---------------------------------------------------------------- selection
-def select_utterances(catalogue, *, pair=PAIR, min_per_speaker=MIN_PER_SPEAKER,
+def select_utterances(catalogue, *, pairs=PAIRS, min_per_speaker=MIN_PER_SPEAKER,
                       duration_range=DURATION_RANGE, seed=SEED):
     """Choose the utterances to embed.
 
-    Every speech prompt id present for both speakers of ``pair`` is kept for
-    both; then each speaker gets a seeded random draw from its other speech
-    prompts of ``duration_range`` seconds until it has ``min_per_speaker``.
+    1. For each pair with ``n_shared`` None, every speech prompt id present for
+       both speakers is kept for both, whatever its duration.
+    2. Each speaker gets a seeded random draw from its other speech prompts of
+       ``duration_range`` seconds until it has ``min_per_speaker`` (the ids of
+       step 1 count).
+    3. For each pair with an int ``n_shared``, the ids the two speakers already
+       share after step 2 count, and a seeded draw from the other ids that are
+       speech of ``duration_range`` seconds for both speakers tops them up to
+       ``n_shared`` (or to as many as there are); they are added to both.
 
     Parameters
     ----------
     catalogue : DataFrame with columns speaker, utterance, source_duration_s, speech
-    pair : (str, str)
+    pairs : sequence of (str, str, int or None)
+        Cloning pairs (source, target, n_shared), see ``PAIRS``.
     min_per_speaker : int >= 1
     duration_range : (float, float), seconds
     seed : int
 
     Returns
     -------
-    DataFrame, the selected rows of ``catalogue`` sorted by speaker, utterance,
-    with a boolean column ``shared`` (prompt id of the cloning pair).
+    selected : DataFrame
+        The selected rows of ``catalogue`` sorted by speaker, utterance, with a
+        boolean column ``shared`` (the id is selected for both speakers of a
+        pair the speaker is in) and a column ``pair`` (``"source->target"`` of
+        that pair, else ``""``). ``selected.attrs["pairs"]`` holds one dict per
+        pair: source, target, n_shared, in_both (ids in both packages),
+        eligible (ids step 3 may draw from, None for step 1), from_own_draws
+        (shared after step 2), drawn (step 3) and shared (selected for both).
     """
     if min_per_speaker < 1:
         raise ValueError(f"min_per_speaker must be >= 1, got {min_per_speaker}")
     lo, hi = duration_range
-    speech = catalogue[catalogue["speech"]]
+    speakers = set(catalogue["speaker"])
+    for src, tgt, n_shared in pairs:
+        if src not in speakers or tgt not in speakers or src == tgt:
+            raise ValueError(f"pairs: ({src!r}, {tgt!r}) must name two different speakers "
+                             f"of the catalogue ({sorted(speakers)})")
+        if n_shared is not None and n_shared < 1:
+            raise ValueError(f"pairs: n_shared of ({src!r}, {tgt!r}) must be None or >= 1, "
+                             f"got {n_shared}")
+    speech = catalogue[catalogue["speech"]].sort_values(["speaker", "utterance"])
     ids = {s: set(g["utterance"]) for s, g in speech.groupby("speaker")}
-    shared = ids[pair[0]] & ids[pair[1]]
-    chosen = []
-    for speaker, group in speech.groupby("speaker", sort=True):
-        group = group.sort_values("utterance")
-        keep = set(shared) if speaker in pair else set()
-        pool = group[~group["utterance"].isin(keep)
-                     & group["source_duration_s"].between(lo, hi)]["utterance"].to_numpy()
+    in_range = {s: set(g.loc[g["source_duration_s"].between(lo, hi), "utterance"])
+                for s, g in speech.groupby("speaker")}
+    every = {s: set(g["utterance"]) for s, g in catalogue.groupby("speaker")}
+    keep = {s: set() for s in sorted(speakers)}
+    stats = []
+    # 1. pairs that keep every shared id
+    for src, tgt, n_shared in pairs:
+        if n_shared is None:
+            both = ids.get(src, set()) & ids.get(tgt, set())
+            keep[src] |= both
+            keep[tgt] |= both
+    # 2. each speaker's own draw
+    for speaker in sorted(ids):
+        pool = np.array(sorted(in_range[speaker] - keep[speaker]), dtype=object)
         rng = np.random.default_rng([seed, zlib.crc32(speaker.encode())])
-        need = max(0, min_per_speaker - len(keep))
+        need = max(0, min_per_speaker - len(keep[speaker]))
         if need > len(pool):
             raise BuildError(f"{speaker} has only {len(pool)} prompts of {lo}-{hi} s; "
                              f"lower --min-per-speaker (got {min_per_speaker})")
-        keep |= set(rng.permutation(pool)[:need])
-        chosen.append(group[group["utterance"].isin(keep)])
-    out = pd.concat(chosen).sort_values(["speaker", "utterance"]).reset_index(drop=True)
-    out["shared"] = out["speaker"].isin(pair) & out["utterance"].isin(shared)
+        keep[speaker] |= set(rng.permutation(pool)[:need])
+    # 3. pairs that draw n_shared ids
+    for src, tgt, n_shared in pairs:
+        row = dict(source=src, target=tgt, n_shared=n_shared,
+                   in_both=len(every[src] & every[tgt]), eligible=None, from_own_draws=0,
+                   drawn=0)
+        if n_shared is not None:
+            eligible = in_range.get(src, set()) & in_range.get(tgt, set())
+            already = keep[src] & keep[tgt] & eligible
+            pool = np.array(sorted(eligible - already), dtype=object)
+            rng = np.random.default_rng([seed, zlib.crc32(f"{src}->{tgt}".encode())])
+            drawn = set(rng.permutation(pool)[:max(0, n_shared - len(already))])
+            keep[src] |= drawn
+            keep[tgt] |= drawn
+            row.update(eligible=len(eligible), from_own_draws=len(already), drawn=len(drawn))
+        stats.append(row)
+    out = pd.concat([g[g["utterance"].isin(keep[s])] for s, g in speech.groupby("speaker")])
+    out = out.sort_values(["speaker", "utterance"]).reset_index(drop=True)
+    out["shared"], out["pair"] = False, ""
+    for row in stats:
+        src, tgt = row["source"], row["target"]
+        both = keep[src] & keep[tgt]
+        hit = out["speaker"].isin([src, tgt]) & out["utterance"].isin(both) & ~out["shared"]
+        out.loc[hit, "shared"] = True
+        out.loc[hit, "pair"] = f"{src}->{tgt}"
+        row["shared"] = len(both)
+    out.attrs["pairs"] = stats
     return out
 
 
@@ -442,15 +502,28 @@ def render_readme(index, selected, catalogue, *, packages, seed, min_per_speaker
                      f"{spec['licence']} |")
     table.append(f"| **all** | | | **{int(counts.files.sum())}** | "
                  f"**{counts.seconds.sum():.1f}** | | | |")
-    shared = sorted(selected.loc[selected["shared"], "utterance"].unique())
-    ids_in = {s: set(catalogue.loc[catalogue["speaker"] == s, "utterance"]) for s in PAIR}
-    in_both = sorted(ids_in[PAIR[0]] & ids_in[PAIR[1]])
+    keep_all, drawn_pairs = [], []
+    for stats in selected.attrs["pairs"]:
+        (keep_all if stats["n_shared"] is None else drawn_pairs).append(stats)
+    if len(keep_all) != 1:
+        raise BuildError("the README describes exactly one pair that keeps every shared id "
+                         f"(n_shared None); PAIRS has {len(keep_all)}: update render_readme")
+    pair = (keep_all[0]["source"], keep_all[0]["target"])
+    label = f"{pair[0]}->{pair[1]}"
+    shared = sorted(selected.loc[selected["pair"] == label, "utterance"].unique())
+    ids_in = {s: set(catalogue.loc[catalogue["speaker"] == s, "utterance"]) for s in pair}
+    in_both = sorted(ids_in[pair[0]] & ids_in[pair[1]])
     left_out = sorted(set(in_both) - set(shared))
-    pair_rows = selected[selected["shared"]].set_index(["speaker", "utterance"])
+    pair_rows = selected[selected["pair"] == label].set_index(["speaker", "utterance"])
     dur = pair_rows["source_duration_s"]
-    longest = dur.loc[PAIR[0]].idxmax()
-    dups = [(spk, utts) for spk, utts in same_audio_groups(selected)]
-    dup_text = "; ".join(f"`{spk}/`" + " = ".join(f"`{u}`" for u in utts) for spk, utts in dups)
+    longest = dur.loc[pair[0]].idxmax()
+    dup_text = _same_audio_text(selected[selected["speaker"].isin(pair)])
+    drawn_text = "".join(_drawn_pair_section(stats, selected, seed=seed, nth=k + 2) + "\n\n"
+                         for k, stats in enumerate(drawn_pairs))
+    drawn_names = " and ".join(f"`{st['source']}` and `{st['target']}`" for st in drawn_pairs)
+    drawn_sel = (f"\n- {drawn_names}: their own draw as for every speaker, plus\n"
+                 "  the ids drawn for their cloning pair (above) on top, so they have\n"
+                 "  more files than the others." if drawn_pairs else "")
     failed = catalogue[~catalogue["speech"] & ~catalogue["utterance"].map(is_non_speech)]
     failed_text = (", ".join(f"`{r.speaker}/{r.utterance}`" for r in failed.itertuples())
                    or "none")
@@ -483,7 +556,7 @@ same package versions gives byte-identical files.
 
 {chr(10).join(table)}
 
-## The cloning pair: Allison (es-MX) → July (es-CO)
+## The cloning pair: {_name(pair[0])} ({_tag(pair[0])}) → {_name(pair[1])} ({_tag(pair[1])})
 
 Both packages translate the same Asterisk prompt list, so prompts with the
 same id say (nearly) the same thing. {len(in_both)} prompt ids are in both
@@ -496,19 +569,19 @@ month names); the rest of `digits-*` (`h-*`, `hundred`, `today`, `a-m`,
 `pound` ...) are single words that are most likely the same too (not checked
 by ear). The other prompts are separate translations of the same English
 sentence and often differ in wording and length (e.g. `{longest}`:
-{dur.loc[PAIR[0], longest]:.1f} s for Allison, {dur.loc[PAIR[1], longest]:.1f} s for July).
+{dur.loc[pair[0], longest]:.1f} s for {_name(pair[0])}, {dur.loc[pair[1], longest]:.1f} s for {_name(pair[1])}).
 
 Some ids of one speaker are the very same recording (identical samples):
-{dup_text or "none"}. All are kept (they are shared ids), so a train/test
+{dup_text}. All are kept (they are shared ids), so a train/test
 split by utterance id can put the same audio on both sides for these few
 ids.
 
-## Selection
+{drawn_text}## Selection
 
 - Every speaker: a seeded random draw (seed {seed}) from its speech prompts of
   {lo}-{hi} s (the source file's own duration, nothing trimmed), so that each
-  has at least {min_per_speaker} utterances. Allison and July reach that with
-  their shared ids alone, so all their files are shared ids.
+  has at least {min_per_speaker} utterances. {_name(pair[0])} and {_name(pair[1])} reach that with
+  their shared ids alone, so all their files are shared ids.{drawn_sel}
 - Left out everywhere: tones and noises (`{'`, `'.join(sorted(NON_SPEECH_IDS))}`),
   `silence/*`, and any file quieter than {MIN_RMS_DB:.0f} dBFS RMS or with less
   than {MIN_BAND_FRACTION:.0%} of its power in 100-3800 Hz or shorter than
@@ -588,6 +661,51 @@ prompts by Digium, Inc.
 """
 
 
+def _name(speaker):
+    """First name of a speaker's voice (``SPEAKERS[speaker]['voice']``)."""
+    return SPEAKERS[speaker]["voice"].split()[0]
+
+
+def _tag(speaker):
+    """Language tag of a speaker folder: ``es-mx_allison`` -> ``es-MX``."""
+    lang, _, region = speaker.split("_")[0].partition("-")
+    return f"{lang}-{region.upper()}" if region else lang
+
+
+def _same_audio_text(rows):
+    """``same_audio_groups(rows)`` as README text, or "none"."""
+    return "; ".join(f"`{spk}/`" + " = ".join(f"`{u}`" for u in utts)
+                     for spk, utts in same_audio_groups(rows)) or "none"
+
+
+def _drawn_pair_section(stats, selected, *, seed, nth=2):
+    """README section of a cloning pair whose shared ids are drawn (int ``n_shared``)."""
+    src, tgt = stats["source"], stats["target"]
+    rows = selected[selected["pair"] == f"{src}->{tgt}"]
+    dur = rows.pivot(index="utterance", columns="speaker", values="source_duration_s")
+    ratio = np.maximum(dur[src], dur[tgt]) / np.minimum(dur[src], dur[tgt])
+    lo, hi = DURATION_RANGE
+    n_files = selected.groupby("speaker").size()
+    ordinal = {2: "second", 3: "third", 4: "fourth"}.get(nth, f"{nth}th")
+    return f"""## The {ordinal} cloning pair: {_name(src)} (`{src}`, {SPEAKERS[src]['sex']}) → {_name(tgt)} (`{tgt}`, {SPEAKERS[tgt]['sex']})
+
+Both packages record the Asterisk prompt list in {SPEAKERS[src]['language']}, so
+prompts with the same id translate the same English prompt (two separate
+translations: the wording can differ). {stats['in_both']} prompt ids are in
+both packages; {stats['eligible']} of them are speech prompts of {lo}-{hi} s for
+both speakers (the speech checks below). The two speakers' own draws (see
+Selection) already share {stats['from_own_draws']} of these; a seeded draw (seed {seed})
+of {stats['drawn']} more from the other {stats['eligible'] - stats['from_own_draws']} makes **{stats['shared']} shared prompt
+ids** (target {stats['n_shared']}), kept for both. Median duration of the shared ids:
+{dur[src].median():.2f} s for {_name(src)}, {dur[tgt].median():.2f} s for {_name(tgt)} (range
+{dur.min().min():.2f}-{dur.max().max():.2f} s); for {int((ratio > 1.5).sum())} of them one speaker's file is more than
+1.5 times as long as the other's. `{src}` has {n_files[src]} files, `{tgt}`
+{n_files[tgt]}; the rest are their own draws, not shared.
+
+Ids of one of these two speakers that are the very same recording
+(identical samples): {_same_audio_text(selected[selected["speaker"].isin([src, tgt])])}."""
+
+
 def compare_folders(a, b):
     """Relative paths whose bytes differ between two folders (missing counts as differing)."""
     files = lambda d: {p.relative_to(d).as_posix(): p for p in Path(d).rglob("*") if p.is_file()}
@@ -662,7 +780,8 @@ def main(argv=None):
         summary = index.groupby("speaker").agg(files=("path", "size"),
                                                seconds=("duration_s", "sum"))
         print(summary.round(1).to_string())
-        print(f"shared ids (pair {PAIR[0]} -> {PAIR[1]}): {int(selected['shared'].sum() // 2)}")
+        for stats in selected.attrs["pairs"]:
+            print(f"shared ids (pair {stats['source']} -> {stats['target']}): {stats['shared']}")
         print(f"total: {len(index)} files, {summary.seconds.sum():.0f} s, {size_mb:.2f} MB")
         if args.check:
             diff = compare_folders(tmp / "stage", args.out)

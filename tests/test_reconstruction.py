@@ -207,7 +207,8 @@ def test_pipeline_on_the_oracle_manifest(generated, classifier, judges, tmp_path
     manifest = R.load_generated(generated, split="test")
     recon = R.write_reconstructions(manifest, tmp_path / "rec", phase="refined", n_iter=8, progress=False)
     assert (tmp_path / "rec" / "reconstructions.csv").is_file()
-    assert set(recon["condition"]) == set(R.CONDITIONS)
+    # an older manifest (VAD-aligned recordings, no pitch-converted clip, no ridge images): all other conditions
+    assert set(recon["condition"]) == set(R.CONDITIONS) - {"source_pitch", "ridge", "converted_confident"}
     assert all(p.is_file() for p in recon["path"])
     table = R.measure(recon, classifier=classifier, judges=judges, progress=False, similarity=False)
     # every judge scores every clip; each clip's similarity to its own sentence's real utterances
@@ -492,3 +493,24 @@ def test_verdict_uses_only_judges_that_reject_the_controls():
     assert "unreliable for this pair and no verdict on the voice is given" in text and "null_flat 30%" in text
     assert "No converted clip passes" not in text
     assert "(reliable: it rejects the controls)" in text
+
+
+def _study(rows):
+    return pd.DataFrame([dict(utterance=f"u{k}", mode=mode, verifier_accepts=acc, sim_target_centroid=st,
+                              sim_source_centroid=0.5, has_f0=voiced, log_f0_rmse_st=1.0, lsd_db=10.0)
+                         for mode, per in rows.items() for k, (acc, st, voiced) in enumerate(per)])
+
+
+def test_choose_phase_keeps_voicing_first_then_the_verifier_then_the_margin():
+    # "refined" is accepted most often but loses F0 in half the clips: not eligible
+    study = _study({"source": [(False, 0.6, True)] * 4,
+                    "refined": [(True, 0.9, k % 2 == 0) for k in range(4)],
+                    "refined_confident": [(k < 2, 0.7, True) for k in range(4)]})
+    mode, table = R.choose_phase(study)
+    assert mode == "refined_confident" and table.loc["refined_confident", "chosen"]
+    assert not table.loc["refined", "eligible"] and table.loc["refined", "verifier_rate"] == 1.0
+    # equal acceptance: the larger margin toward the target's centroid wins
+    tie = _study({"source": [(True, 0.6, True)] * 4, "refined": [(True, 0.8, True)] * 4})
+    assert R.choose_phase(tie)[0] == "refined"
+    # nothing keeps its voicing: the source's phase, unrefined
+    assert R.choose_phase(_study({"refined": [(True, 0.9, False)] * 4}))[0] == "source"

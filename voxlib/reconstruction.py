@@ -43,14 +43,19 @@ import scipy.ndimage
 import scipy.signal
 from tqdm.auto import tqdm
 
-from voxlib import audio, images, metrics, speaker, transfer, transforms
+from voxlib import audio, gan, images, metrics, pitch, speaker, transfer, transforms
 from voxlib.datasets import load_manifest, write_manifest
-from voxlib.gan import GENERATED_COLUMNS
+from voxlib.gan import GENERATED_REQUIRED
 
 __all__ = [
     "ReconstructionError",
     "PHASE_MODES",
+    "PHASE_CONDITIONS",
     "CONDITIONS",
+    "frequency_limits_of",
+    "MIN_VOICED_SHARE",
+    "phase_study",
+    "choose_phase",
     "SAME_TIMING",
     "DEFAULT_TRANSFORM",
     "image_to_magnitude",
@@ -593,7 +598,7 @@ def load_generated(path, *, split=None) -> pd.DataFrame:
     if not path.is_file():
         raise ReconstructionError(f"{path}: no generated manifest. {PRODUCERS['generated']}; run it first.")
     try:
-        df = load_manifest(path, required=[c for c in GENERATED_COLUMNS if c != "transform"])
+        df = load_manifest(path, required=[c for c in GENERATED_REQUIRED if c != "transform"])
     except (KeyError, ValueError) as err:
         raise ReconstructionError(f"{path}: {err}. {PRODUCERS['generated']}.") from err
     if split is not None and "split" in df.columns:
@@ -626,25 +631,58 @@ def _read_scaled_image(path, fallback_scale=None):
 
 CONDITIONS = {  # name -> what the row is, for the table and the text
     "source": "real source speech, unconverted (the baseline to beat)",
-    "converted": "generated image, stored scale, source phase",
-    "converted_refined": "generated image, stored scale, refined phase",
+    "source_pitch": "real source speech with its F0 moved to the target's range (PSOLA), nothing else changed",
+    "converted": "generated image, stored scale, source phase (of the pitch-converted source, if converted)",
+    "converted_refined": "generated image, stored scale, phase refined on every bin",
+    "converted_confident": "generated image, stored scale, phase refined only where the magnitude is confident",
     "converted_thesis": "generated image, thesis rescale to [0, 1], source phase",
-    "null_flat": "generated image flattened to its mean level, source phase (a generator that drew nothing)",
+    "ridge": "ridge-regression image (the non-GAN baseline on the same pairs), the chosen phase",
+    "null_flat": "generated image flattened to its mean level, the chosen phase (a generator that drew nothing)",
     "control_channel": "real source speech carrying the target recording's channel (its background noise and "
                        "spectral tilt, channel_control): a control every judge must reject",
-    "oracle_source_phase": "target's own image, source phase (the best this method can do)",
+    "oracle_source_phase": "target's own image (time-aligned to the source), source phase",
+    "oracle_refined": "target's own image (time-aligned to the source), the chosen phase (the best this method "
+                      "can do)",
     "oracle_own": "target's own image, target phase (checks the pipeline)",
     "target": "real target speech (the reference)",
 }
 SAME_TIMING = ("oracle_own", "target")  # conditions sharing the target's timing and phase
+#: The converted condition each phase mode makes (notebook 05's ``phase_mode`` picks the verdict's).
+PHASE_CONDITIONS = {"source": "converted", "refined": "converted_refined",
+                    "refined_confident": "converted_confident"}
 
 
-def _row_clips(row):
-    """The VAD-aligned source and target clips of one generated row (internal)."""
-    sr = int(row["sr"])
+def _flag(value) -> bool:
+    return not _missing(value) and str(value).strip().lower() in ("true", "1", "yes")
+
+
+def _row_clips(row) -> dict:
+    """The clips of one generated row (internal): ``source`` (the real source speech, pitch unchanged),
+    ``target`` and ``phase`` (the clip the generator's input was made from: the pitch-converted source,
+    else the source). Notebook 04's clips (``clip_aligned``) are read as they are; an older manifest's
+    recordings are VAD-aligned as its images were."""
+    sr, utt = int(row["sr"]), row["utterance"]
+    if _flag(row.get("clip_aligned")):
+        plain = row.get("source_plain_path")
+        plain = row["source_audio_path"] if _missing(plain) else plain
+        return {"source": load_aligned(plain, sr, what="source", utterance=utt, duration=None),
+                "target": load_aligned(row["target_audio_path"], sr, what="target", utterance=utt, duration=None),
+                "phase": load_aligned(row["source_audio_path"], sr, what="source", utterance=utt, duration=None)}
     align = {"duration": float(row["align_duration"]), "lead": float(row["align_lead"])}
-    return tuple(load_aligned(row[f"{who}_audio_path"], sr, what=who, utterance=row["utterance"], **align)
-                 for who in ("source", "target"))
+    y_src, y_tgt = (load_aligned(row[f"{who}_audio_path"], sr, what=who, utterance=utt, **align)
+                    for who in ("source", "target"))
+    return {"source": y_src, "target": y_tgt, "phase": y_src}
+
+
+def frequency_limits_of(row):
+    """The CWT band ``(f_lo, f_hi)`` a generated row's images were made with, or None (MATLAB's range)."""
+    lo, hi = row.get("f_lo"), row.get("f_hi")
+    return None if _missing(lo) or _missing(hi) else (float(lo), float(hi))
+
+
+def _row_cwt(y, row, wavelet):
+    band = frequency_limits_of(row)
+    return transforms.cwt(y, int(row["sr"]), wavelet, **({} if band is None else {"frequency_limits": band}))
 
 
 def _target_magnitude(row, tf_tgt, image_shape, shape) -> np.ndarray:
@@ -660,32 +698,49 @@ def _channel_row(row) -> np.ndarray:
     """The row's :func:`channel_control`: made from the two recordings as loaded, then VAD-aligned
     like every other clip; the noise is seeded by the utterance id (internal)."""
     sr = int(row["sr"])
-    loaded = [load_aligned(row[f"{who}_audio_path"], sr, what=who, utterance=row["utterance"], duration=None)
+    original = {who: row.get(f"{who}_original_path") for who in ("source", "target")}
+    loaded = [load_aligned(row[f"{who}_audio_path"] if _missing(original[who]) else original[who], sr, what=who,
+                           utterance=row["utterance"], duration=None)
               for who in ("source", "target")]
     control = channel_control(*loaded, sr, seed=zlib.crc32(str(row["utterance"]).encode()))
     return audio.vad_align(control, sr, duration=float(row["align_duration"]), lead=float(row["align_lead"]))
 
 
-def _reconstruct_row(row, *, phase, n_iter) -> dict:
-    """All conditions of one generated row as signals, with the row's wavelet (internal)."""
-    sr = int(row["sr"])
+def _reconstruct_row(row, *, phase, n_iter, modes=None, ridge_path=None) -> dict:
+    """All conditions of one generated row as signals, with the row's wavelet and band (internal).
+
+    ``phase`` is the chosen mode (used for the ridge image, the flat control and
+    ``oracle_refined``); ``modes`` the phase modes the generated image is
+    reconstructed with (default: just ``phase``; ``"source"`` always)."""
     wavelet = wavelet_of(row["transform"], where=f"utterance {row['utterance']!r}")
-    y_src, y_tgt = _row_clips(row)
-    tf_src, tf_tgt = transforms.cwt(y_src, sr, wavelet), transforms.cwt(y_tgt, sr, wavelet)
+    clips = _row_clips(row)
+    tf_src, tf_tgt = _row_cwt(clips["phase"], row, wavelet), _row_cwt(clips["target"], row, wavelet)
     img, scale = _read_scaled_image(row["path"], row.get("scale"))
     shape = tf_src.coefs.shape
+
+    def make(mag, mode):
+        return reconstruct(mag, tf_src, phase=mode, n_iter=n_iter)
+
     mag = image_to_magnitude(img, scale, shape)
-    out = {"source": y_src, "target": y_tgt, "converted": reconstruct(mag, tf_src),
-           "converted_thesis": reconstruct(image_to_magnitude(img, scale, shape, thesis_rescale=True),
-                                           tf_src)}
-    if phase == "refined":
-        out["converted_refined"] = reconstruct(mag, tf_src, phase="refined", n_iter=n_iter)
-    out["null_flat"] = reconstruct(np.full(shape, mag.mean()), tf_src)
+    out = {"source": clips["source"], "target": clips["target"]}
+    if clips["phase"] is not clips["source"]:
+        out["source_pitch"] = clips["phase"]
+    for mode in dict.fromkeys(["source", phase, *(modes or ())]):
+        out[PHASE_CONDITIONS[mode]] = make(mag, mode)
+    out["converted_thesis"] = reconstruct(image_to_magnitude(img, scale, shape, thesis_rescale=True), tf_src)
+    if ridge_path is not None:
+        rimg, rscale = _read_scaled_image(ridge_path, row.get("scale"))
+        out["ridge"] = make(image_to_magnitude(rimg, rscale, shape), phase)
+    out["null_flat"] = make(np.full(shape, mag.mean()), phase)
     out["control_channel"] = _channel_row(row)
     mag_t = _target_magnitude(row, tf_tgt, np.asarray(img).shape[:2], shape)
-    out["oracle_own"] = reconstruct(mag_t, tf_tgt)
-    out["oracle_source_phase"] = reconstruct(mag_t, tf_src)
-    return out
+    out["oracle_source_phase"] = make(mag_t, "source")
+    if phase != "source":
+        out["oracle_refined"] = make(mag_t, phase)
+    own = (image_round_trip(np.abs(tf_tgt.coefs), np.asarray(img).shape[:2]) if _flag(row.get("clip_aligned"))
+           else mag_t)  # notebook 04's target image is warped onto the source's timeline; its own timing here
+    out["oracle_own"] = reconstruct(own, tf_tgt)
+    return {c: out[c] for c in CONDITIONS if c in out}
 
 
 def _write_row(row, signals, out_dir, overwrite) -> list:
@@ -702,8 +757,8 @@ def _write_row(row, signals, out_dir, overwrite) -> list:
     return rows
 
 
-def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, overwrite=False,
-                          progress=True) -> pd.DataFrame:
+def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, overwrite=False, modes=None,
+                          ridge=None, progress=True) -> pd.DataFrame:
     """Turn every generated image of notebook 04's manifest into WAVs (all conditions).
 
     Each row is inverted with the CWT wavelet of its ``transform`` column
@@ -717,12 +772,18 @@ def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, over
         Notebook 04's generated manifest (:func:`load_generated`).
     out_dir : path
         ``<run_dir>/reconstruction/<source>__<target>``.
-    phase : {"source", "refined"}
-        "refined" adds the condition ``converted_refined``.
+    phase : str
+        The chosen phase mode (:data:`PHASE_MODES`): the converted condition it
+        makes (:data:`PHASE_CONDITIONS`), and the one the ridge image, the flat
+        control and ``oracle_refined`` use.
     n_iter : int >= 0
         Phase-refinement iterations.
     overwrite : bool
         Replace WAVs from an earlier run (otherwise refuse).
+    modes : sequence of str or None
+        Further phase modes to reconstruct the generated image with (compared side by side).
+    ridge : pd.DataFrame, path or None
+        The ridge baseline's manifest (:func:`voxlib.gan.ridge_baseline`): adds the condition ``ridge``.
     progress : bool
         Show a tqdm bar.
 
@@ -732,14 +793,24 @@ def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, over
         Columns ``utterance, split, source_speaker, target_speaker, condition, path, sr, gain``
         (one row per WAV; a WAV whose peak exceeded 1 was divided by ``gain``).
     """
-    if phase not in PHASE_MODES:
-        raise ReconstructionError(f"phase={phase!r}; allowed: {', '.join(PHASE_MODES)}")
+    for name, mode in [("phase", phase)] + [("modes", m) for m in (modes or ())]:
+        if mode not in PHASE_MODES:
+            raise ReconstructionError(f"{name}={mode!r}; allowed: {', '.join(PHASE_MODES)}")
     generated = _as_generated(generated)
+    ridge_paths = {}
+    if ridge is not None:
+        ridge_paths = _as_generated(ridge).set_index("utterance")["path"].to_dict()
+        missing = sorted(set(generated["utterance"]) - set(ridge_paths))
+        if missing:
+            raise ReconstructionError(f"the ridge manifest lacks {len(missing)} utterance(s) of the generated one "
+                                      f"(e.g. {missing[0]!r}); notebook 04 writes both for every pair")
     out_dir = Path(out_dir)
     rows = []
     for _, row in tqdm(generated.iterrows(), total=len(generated), disable=not progress,
                        desc="reconstructing"):
-        rows += _write_row(row, _reconstruct_row(row, phase=phase, n_iter=n_iter), out_dir, overwrite)
+        signals = _reconstruct_row(row, phase=phase, n_iter=n_iter, modes=modes,
+                                   ridge_path=ridge_paths.get(row["utterance"]))
+        rows += _write_row(row, signals, out_dir, overwrite)
     table = pd.DataFrame(rows)
     write_manifest(table, out_dir / "reconstructions.csv")
     return table
@@ -846,8 +917,9 @@ def training_clips(generated, *, split="train") -> tuple[list, list, int]:
             f"{PRODUCERS['generated']} with train and test rows.")
     signals, speakers = [], []
     for _, row in rows.iterrows():
-        for clip, who in zip(_row_clips(row), ("source", "target")):
-            signals.append(clip)
+        clips = _row_clips(row)
+        for who in ("source", "target"):
+            signals.append(clips[who])
             speakers.append(str(row[f"{who}_speaker"]))
     return signals, speakers, int(rows["sr"].iloc[0])
 
@@ -1025,13 +1097,22 @@ def _load_row_signal(row) -> np.ndarray:
     return y * np.float32(row.get("gain", 1.0))
 
 
+#: High-pass (Hz) applied to both clips before the DTW-aligned spectral distances: July's GSM recordings
+#: carry infrasonic drift (up to 43 % of a clip's energy below 20 Hz) that is channel, not voice.
+MEASURE_HIGHPASS_HZ = 60.0
+
+
 def _clip_measures(ref, src, y, sr, *, same_timing, similarity) -> dict:
     """The measures of one clip against the target ``ref`` (and the source ``src``) (internal)."""
-    rec = {"mcd_db": metrics.mel_cepstral_distortion(ref, y, sr),
-           "lsd_db": metrics.log_spectral_distance(ref, y, align="dtw"),
+    ref_hp, y_hp = (gan.highpass(v, sr, MEASURE_HIGHPASS_HZ) for v in (ref, y))
+    rec = {"mcd_db": metrics.mel_cepstral_distortion(ref_hp, y_hp, sr),
+           "lsd_db": metrics.log_spectral_distance(ref_hp, y_hp, align="dtw"),
            "rms_ratio_db": metrics.rms_ratio_db(ref, y),
            "snr_db": metrics.snr(ref, y) if same_timing else np.nan,
-           "spectral_convergence": metrics.spectral_convergence(ref, y) if same_timing else np.nan}
+           "spectral_convergence": metrics.spectral_convergence(ref, y) if same_timing else np.nan,
+           "median_f0_hz": pitch.median_f0(y, sr),
+           "has_f0": bool(pitch.has_f0(y, sr)),
+           "log_f0_rmse_st": pitch.log_f0_rmse(ref, y, sr)}
     if similarity:
         rec["sim_target"] = metrics.speaker_similarity(y, ref, sr)
         rec["sim_source"] = metrics.speaker_similarity(y, src, sr)
@@ -1136,6 +1217,7 @@ def summarize_conditions(table) -> pd.DataFrame:
     of :data:`JUDGES` in the table ``<judge>_rate``, ``<judge>_ci_low``,
     ``<judge>_ci_high`` (share accepted as the target, 95 % Wilson interval; 0-1)."""
     numeric = [c for c in ("mcd_db", "lsd_db", "snr_db", "spectral_convergence", "rms_ratio_db",
+                           "median_f0_hz", "has_f0", "log_f0_rmse_st",
                            "sim_target", "sim_source", "sim_target_centroid", "sim_source_centroid",
                            "sim_target_utt", "sim_source_utt") if c in table.columns]
     grouped = table.groupby("condition", sort=False)
@@ -1151,6 +1233,91 @@ def summarize_conditions(table) -> pd.DataFrame:
             summary[f"{judge}_{col}"] = rates[(col, judge)]
     order = [c for c in CONDITIONS if c in summary.index]
     return summary.loc[order]
+
+
+# --------------------------------------------------------------------------
+# Choosing the phase mode on training sentences
+# --------------------------------------------------------------------------
+#: Share of clips that must keep a detectable F0 for a phase mode to be eligible (issue target: 90 %).
+MIN_VOICED_SHARE = 0.9
+
+
+def phase_study(generated, judges, *, modes=PHASE_MODES, n_iter=16, split="train", n_sentences=8,
+                progress=True) -> pd.DataFrame:
+    """Each phase mode on *training* sentences' generated images: the numbers :func:`choose_phase` uses.
+
+    Held-out sentences are not looked at: the mode is chosen here and applied to
+    them once. Per (sentence, mode): the verifier's decision, the similarities
+    to the two training centroids, whether F0 is detectable, the log-F0 RMSE to
+    the target (semitones, after DTW) and the LSD (dB, DTW, 60 Hz high-pass).
+
+    Parameters
+    ----------
+    generated : pd.DataFrame or path
+        Notebook 04's whole generated manifest.
+    judges : SpeakerJudges
+    modes : sequence of str
+    n_iter : int
+    split : str
+    n_sentences : int
+        The first ``n_sentences`` rows of ``split`` (sorted by utterance).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``utterance, mode, verifier_accepts, sim_target_centroid, sim_source_centroid, has_f0,
+        log_f0_rmse_st, lsd_db``.
+    """
+    generated = _as_generated(generated)
+    rows = generated[generated["split"] == split].sort_values("utterance").head(int(n_sentences))
+    if rows.empty:
+        raise ReconstructionError(f"no generated rows with split == {split!r} to choose the phase mode on")
+    out = []
+    for _, row in tqdm(list(rows.iterrows()), disable=not progress, desc="phase modes"):
+        wavelet = wavelet_of(row["transform"], where=f"utterance {row['utterance']!r}")
+        clips = _row_clips(row)
+        tf_src = _row_cwt(clips["phase"], row, wavelet)
+        img, scale = _read_scaled_image(row["path"], row.get("scale"))
+        mag = image_to_magnitude(img, scale, tf_src.coefs.shape)
+        sr = int(row["sr"])
+        signals = [reconstruct(mag, tf_src, phase=m, n_iter=n_iter) for m in modes]
+        judged = judges.judge(judges.encoder.embed_many(signals, sr))
+        for mode, y, (_, j) in zip(modes, signals, judged.iterrows()):
+            ref_hp, y_hp = (gan.highpass(v, sr, MEASURE_HIGHPASS_HZ) for v in (clips["target"], y))
+            out.append({"utterance": row["utterance"], "mode": mode,
+                        "verifier_accepts": bool(j["verifier_accepts"]),
+                        "sim_target_centroid": float(j["sim_target_centroid"]),
+                        "sim_source_centroid": float(j["sim_source_centroid"]),
+                        "has_f0": bool(pitch.has_f0(y, sr)),
+                        "log_f0_rmse_st": pitch.log_f0_rmse(clips["target"], y, sr),
+                        "lsd_db": metrics.log_spectral_distance(ref_hp, y_hp, align="dtw")})
+    return pd.DataFrame(out)
+
+
+def choose_phase(study) -> tuple[str, pd.DataFrame]:
+    """The phase mode notebook 05 uses, from :func:`phase_study` (training sentences only).
+
+    Rule (fixed before looking at any result): modes whose clips keep a
+    detectable F0 in at least :data:`MIN_VOICED_SHARE` of the sentences are
+    eligible; among them the one the verifier accepts most often as the target,
+    ties broken by the larger mean margin ``sim_target_centroid −
+    sim_source_centroid``. If none is eligible, ``"source"`` (no refinement).
+
+    Returns
+    -------
+    mode : str
+    summary : pd.DataFrame
+        Per mode: ``n, verifier_rate, margin, voiced_share, log_f0_rmse_st, lsd_db, eligible, chosen``.
+    """
+    s = study.assign(margin=study["sim_target_centroid"] - study["sim_source_centroid"])
+    summary = s.groupby("mode", sort=False).agg(
+        n=("utterance", "size"), verifier_rate=("verifier_accepts", "mean"), margin=("margin", "mean"),
+        voiced_share=("has_f0", "mean"), log_f0_rmse_st=("log_f0_rmse_st", "mean"), lsd_db=("lsd_db", "mean"))
+    summary["eligible"] = summary["voiced_share"] >= MIN_VOICED_SHARE
+    ranked = summary[summary["eligible"]].sort_values(["verifier_rate", "margin"], ascending=False)
+    mode = str(ranked.index[0]) if len(ranked) else "source"
+    summary["chosen"] = summary.index == mode
+    return mode, summary
 
 
 # Thresholds of the verdict's wording. None is a published value; each says where it comes from.
@@ -1235,6 +1402,35 @@ def _method_sentences(s, converted) -> list:
     return parts
 
 
+def _pitch_sentence(s, converted) -> str | None:
+    """Pitch and voicing of the converted clips against the source's (internal)."""
+    if "log_f0_rmse_st" not in s.columns or converted not in s.index or "source" not in s.index:
+        return None
+    conv, base = s.loc[converted], s.loc["source"]
+    closer = conv["log_f0_rmse_st"] < base["log_f0_rmse_st"]
+    text = (f"Pitch: the converted clips' F0 is {conv['log_f0_rmse_st']:.2f} semitones (RMS, after DTW) from the "
+            f"target's against {base['log_f0_rmse_st']:.2f} for the source ({'closer' if closer else 'not closer'}; "
+            f"median F0 {conv['median_f0_hz']:.0f} Hz, target {s['median_f0_hz'].get('target', np.nan):.0f} Hz, "
+            f"source {base['median_f0_hz']:.0f} Hz), and an F0 is detectable in {100 * conv['has_f0']:.0f}% of them")
+    return text + (" (voicing kept)." if conv["has_f0"] >= MIN_VOICED_SHARE else
+                   f", below the {100 * MIN_VOICED_SHARE:.0f}% that keeps voicing: part of the voice is lost.")
+
+
+def _ridge_sentence(s, converted) -> str | None:
+    """pix2pix against the ridge baseline on the same pairs and path (internal)."""
+    if "ridge" not in s.index or converted not in s.index:
+        return None
+    conv, ridge = s.loc[converted], s.loc["ridge"]
+    judge = f"{PRIMARY_JUDGE}_rate"
+    text = f"Against the ridge-regression baseline (same pairs, same phase): LSD {conv['lsd_db']:.1f} dB vs {ridge['lsd_db']:.1f} dB"
+    if judge in s.columns:
+        text += f", verifier acceptance {_count(s, PRIMARY_JUDGE, converted)} vs {_count(s, PRIMARY_JUDGE, 'ridge')}"
+    ahead = conv["lsd_db"] <= ridge["lsd_db"] + TIE_DB and (judge not in s.columns or conv[judge] >= ridge[judge])
+    return text + (": pix2pix at least matches it." if ahead else
+                   ": pix2pix does not match a linear frame mapping here, so its adversarial training adds nothing "
+                   "on this run.")
+
+
 def _count(s, judge, condition) -> str:
     """``k/n (rate %, CI low-high %)`` of one judge on one condition (internal)."""
     n = int(s.loc[condition, "n"])
@@ -1258,6 +1454,8 @@ def _verifier_sentences(s, converted, check) -> list:
     others = [f"{_count(s, judge, c)} of {label}" for c, label in
               (("target", "the real held-out target clips (the ceiling)"), ("source", "the real source clips"),
                ("oracle_source_phase", "the oracle with the target's image and the source's phase"),
+               ("oracle_refined", "the oracle with the target's image and the chosen phase"),
+               ("ridge", "the ridge baseline"),
                ("oracle_own", "the oracle with the target's own phase"),
                ("null_flat", "the flat-image control"), ("control_channel", "the channel control"))
               if c in s.index]
@@ -1357,6 +1555,7 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
     against_null, beats_null = _null_sentence(summary, converted)
     parts = [p for p in (_pipeline_sentence(summary), conversion, against_null) if p]
     parts += _method_sentences(summary, converted)
+    parts += [p for p in (_pitch_sentence(summary, converted), _ridge_sentence(summary, converted)) if p]
     check = control_check(summary)
     if PRIMARY_JUDGE in check.index:
         parts += (_verifier_sentences(summary, converted, check) + _secondary_sentences(summary, converted, check)
