@@ -15,9 +15,6 @@ import pandas as pd
 
 from voxlib import reconstruction, results, transfer
 
-PAIR = "es-mx_allison__es-co_july"
-
-
 def _cell(row) -> str:
     if row["n_seeds"] > 1:
         return f"{row['mean']:.1f} ({row['min']:.1f}–{row['max']:.1f}) · {row['train_mean']:.0f}"
@@ -57,28 +54,85 @@ def commentary(run_dir: Path) -> str:
     return results.commentary(tables["ours"], comparison=comparison, seeds=results.tidy_sweep(runs, seeds="each"))
 
 
+def _rate(acc, judge, cond) -> str:
+    r = acc[(acc["judge"] == judge) & (acc["condition"] == cond)]
+    return "—" if r.empty else f"{int(r['accepted'].iloc[0])}/{int(r['n'].iloc[0])}"
+
+
+def _accepted(acc, judge, cond) -> float:
+    r = acc[(acc["judge"] == judge) & (acc["condition"] == cond)]
+    return float("nan") if r.empty else float(r["accepted"].iloc[0])
+
+
+def _phase_mode(rec: Path) -> str:
+    choice = rec / "phase_choice.csv"
+    if choice.is_file():
+        table = pd.read_csv(choice, index_col=0)
+        if "chosen" in table.columns and table["chosen"].any():
+            return str(table.index[table["chosen"]][0])
+    return "source"
+
+
+def _targets(summary, acc, img, converted) -> list:
+    """The cloning issue's targets, each checked from the numbers (held-out sentences)."""
+    k_conv, k_tgt = _accepted(acc, "verifier", converted), _accepted(acc, "verifier", "target")
+    controls = {c: summary.loc[c, "verifier_rate"] for c in reconstruction.CONTROLS if c in summary.index}
+    l1 = img.set_index("candidate")["l1"]
+    pix = l1.get("pix2pix, instance mode", float("nan"))
+    copy = l1.get("baseline: output = source", float("nan"))
+    conv, src = summary.loc[converted], summary.loc["source"]
+    rows = [
+        (f"verifier accepts converted ≥ half as often as the real target ({k_conv:.0f} vs {k_tgt:.0f}/2 = {k_tgt / 2:.1f})",
+         k_conv >= k_tgt / 2),
+        ("controls accepted in ≤ 10 % (" + ", ".join(f"{c} {v:.0%}" for c, v in controls.items()) + ")",
+         all(v <= reconstruction.CONTROL_MAX_RATE for v in controls.values())),
+        (f"pix2pix beats output = source on image L1 ({pix:.2f} vs {copy:.2f})", pix < copy),
+        (f"LSD ≥ 1.5 dB below the source's ({conv['lsd_db']:.1f} vs {src['lsd_db']:.1f} dB)",
+         conv["lsd_db"] <= src["lsd_db"] - 1.5),
+        (f"log-F0 RMSE below the source's ({conv['log_f0_rmse_st']:.2f} vs {src['log_f0_rmse_st']:.2f} st)",
+         conv["log_f0_rmse_st"] < src["log_f0_rmse_st"]),
+        (f"F0 detectable in ≥ 90 % of converted clips ({conv['has_f0']:.0%})", conv["has_f0"] >= 0.9),
+    ]
+    if "ridge" in summary.index:
+        r = summary.loc["ridge"]
+        k_r = _accepted(acc, "verifier", "ridge")
+        rows.append((f"pix2pix at least matches the ridge baseline (verifier {k_conv:.0f} vs {k_r:.0f}; "
+                     f"LSD {conv['lsd_db']:.1f} vs {r['lsd_db']:.1f} dB)",
+                     k_conv >= k_r and conv["lsd_db"] <= r["lsd_db"] + reconstruction.TIE_DB))
+    return [f"- {'met' if ok else '**missed**'}: {text}" for text, ok in rows]
+
+
+CONDITION_ROWS = ["source", "source_pitch", "converted", "converted_refined", "converted_confident",
+                  "converted_thesis", "ridge", "null_flat", "control_channel", "oracle_source_phase",
+                  "oracle_refined", "oracle_own", "target"]
+
+
 def cloning_tables(run_dir: Path) -> str:
-    pair = run_dir / "cloning" / PAIR
-    img = pd.read_csv(pair / "image_metrics.csv")
-    lines = ["| candidate (held-out sentences) | L1 | PSNR (dB) |", "|---|---|---|"]
-    lines += [f"| {r.candidate} | {r.l1:.2f} | {r.psnr_db:.1f} |" for r in img.itertuples()]
-    rec = run_dir / "reconstruction" / PAIR
-    summary = pd.read_csv(rec / "summary.csv", index_col=0)
-    acc = pd.read_csv(rec / "acceptance.csv")
-    lines += ["", "| condition | MCD | LSD | RMS (dB) | verifier accepts | d-vector+LR | image classifier |",
-              "|---|---|---|---|---|---|---|"]
-    for cond, row in summary.iterrows():
-        def rate(judge):
-            r = acc[(acc["judge"] == judge) & (acc["condition"] == cond)]
-            return "—" if r.empty else f"{int(r['accepted'].iloc[0])}/{int(r['n'].iloc[0])}"
-        lines.append(f"| {cond} | {row['mcd_db']:.2f} | {row['lsd_db']:.1f} | {row['rms_ratio_db']:+.1f} | "
-                     f"{rate('verifier')} | {rate('dvector_lr')} | {rate('classifier')} |")
-    check = reconstruction.control_check(summary)
-    controls = [c for c in reconstruction.CONTROLS if c in check.columns]
-    lines += ["", "Control check (share of sentences each judge accepts as the target): " + "; ".join(
-        f"{judge} {', '.join(f'{c} {row[c]:.0%}' for c in controls)} → {'reliable' if row['reliable'] else 'unreliable'}"
-        for judge, row in check.iterrows())]
-    lines += ["", reconstruction.verdict(summary, converted="converted_refined", profile=run_dir.name)]
+    lines = []
+    for rec in sorted((run_dir / "reconstruction").glob("*__*")):
+        pair = rec.name
+        img = pd.read_csv(run_dir / "cloning" / pair / "image_metrics.csv")
+        summary = pd.read_csv(rec / "summary.csv", index_col=0)
+        acc = pd.read_csv(rec / "acceptance.csv")
+        mode = _phase_mode(rec)
+        converted = reconstruction.PHASE_CONDITIONS[mode]
+        n = int(summary.loc["target", "n"])
+        lines += [f"### {pair.replace('__', ' → ')}", "",
+                  f"Image distance on the {n} held-out sentences (pixels 0–255):", "",
+                  "| candidate | L1 | PSNR (dB) |", "|---|---|---|"]
+        lines += [f"| {r.candidate} | {r.l1:.2f} | {r.psnr_db:.1f} |" for r in img.itertuples()]
+        lines += ["", f"Phase mode chosen on the training sentences: `{mode}` (condition `{converted}`).", "",
+                  "| condition | MCD | LSD | median F0 (Hz) | log-F0 RMSE (st) | F0 kept | verifier | d-vector+LR |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for cond in [c for c in CONDITION_ROWS if c in summary.index]:
+            row = summary.loc[cond]
+            name = f"**{cond}**" if cond == converted else cond
+            lines.append(f"| {name} | {row['mcd_db']:.2f} | {row['lsd_db']:.1f} | {row['median_f0_hz']:.0f} | "
+                         f"{row['log_f0_rmse_st']:.2f} | {row['has_f0']:.0%} | {_rate(acc, 'verifier', cond)} | "
+                         f"{_rate(acc, 'dvector_lr', cond)} |")
+        lines += ["", "Targets (held-out sentences):"] + _targets(summary, acc, img, converted)
+        lines += ["", "Verdict (notebook 05's generated paragraph):", "",
+                  reconstruction.verdict(summary, converted=converted, profile=run_dir.name), ""]
     return "\n".join(lines)
 
 

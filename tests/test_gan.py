@@ -484,3 +484,21 @@ def test_ridge_baseline_is_written_like_the_generators_output(tmp_path):
     assert list(manifest.columns) == gan.GENERATED_COLUMNS and set(manifest["generated_by"]) == {"ridge"}
     for path, img in zip(manifest["path"], mapped):
         np.testing.assert_array_equal(images.load_image(path)[0], img[..., 0] if img.ndim == 3 else img)
+
+
+def test_a_residual_generator_starts_near_the_identity_and_trains():
+    src, tgt = toy_pairs(2, size=32)
+    g = gan.build_generator(32, in_channels=1, out_channels=1, residual=True)
+    x = gan.to_unit(src)
+    out = np.asarray(g(x, training=False))
+    assert np.abs(out - x).mean() < 0.1 < np.abs(np.asarray(gan.build_generator(32, in_channels=1, out_channels=1)(x, training=False)) - x).mean()
+    assert out.min() >= -1 and out.max() <= 1
+    with pytest.raises(ValueError, match="in_channels"):
+        gan.build_generator(32, in_channels=1, out_channels=3, residual=True)
+
+
+def test_residual_is_part_of_a_runs_parameters(tmp_path):
+    src, tgt = toy_pairs(2, size=32)
+    gan.fit(src, tgt, tmp_path / "r", epochs=1, residual=True, progress=False)
+    with pytest.raises(ValueError):
+        gan.fit(src, tgt, tmp_path / "r", epochs=1, residual=False, progress=False)

@@ -189,7 +189,7 @@ def _up(x, filters, *, dropout, seed, name):
     return keras.layers.ReLU(name=f"{name}_act")(x)
 
 
-def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, depth=None, seed=0):
+def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, depth=None, seed=0, residual=False):
     """The thesis's U-Net generator.
 
     Encoder: ``depth`` blocks Conv2D(k=4, stride 2, 'same', N(0, 0.02)) ->
@@ -212,12 +212,20 @@ def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, dep
         Down-sampling blocks; None = :func:`unet_depth`.
     seed : int
         Seed of the weight initialisers and the dropout masks.
+    residual : bool
+        Add the input to the last layer's output (then clip to [-1, 1]): the
+        network draws the *change* from the source image, and starts as the
+        identity. Not the thesis's network (False); needs ``in_channels ==
+        out_channels``.
 
     Returns
     -------
     keras.Model
         ``(N, H, W, in_channels) -> (N, H, W, out_channels)`` in [-1, 1].
     """
+    if residual and in_channels != out_channels:
+        raise ValueError(f"residual=True adds the input to the output, so in_channels ({in_channels}) must equal "
+                         f"out_channels ({out_channels})")
     h, w = _as_size(image_size)
     depth = unet_depth((h, w), depth)
     filters = _encoder_filters(depth)
@@ -231,7 +239,10 @@ def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, dep
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skip])
     outputs = keras.layers.Conv2DTranspose(out_channels, KERNEL, strides=2, padding="same", activation="tanh",
                                            kernel_initializer=_init(seed + 200), name="output")(x)
-    return keras.Model(inputs, outputs, name=f"unet{depth}_generator")
+    if residual:
+        outputs = keras.layers.Add(name="plus_source")([inputs, outputs])
+        outputs = keras.layers.Activation("hard_tanh", name="clip")(outputs)
+    return keras.Model(inputs, outputs, name=f"unet{depth}_{'residual_' if residual else ''}generator")
 
 
 def _patchgan_size(image_size):
@@ -386,10 +397,12 @@ class Pix2Pix:
         and the benchmark).
     jit_compile : bool
         Ask XLA to compile the step (``bench/gan.py`` measures whether it pays).
+    residual : bool
+        The generator draws the change from its input (:func:`build_generator`).
     """
 
     def __init__(self, image_size=(256, 256), *, in_channels=3, out_channels=3, depth=None, l1_weight=100.0,
-                 learning_rate=2e-4, beta_1=0.5, seed=0, compiled=True, jit_compile=False):
+                 learning_rate=2e-4, beta_1=0.5, seed=0, compiled=True, jit_compile=False, residual=False):
         h, w = _as_size(image_size)
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if v not in (1, 3):
@@ -401,8 +414,10 @@ class Pix2Pix:
         self.config = dict(image_size=[h, w], in_channels=int(in_channels), out_channels=int(out_channels),
                            depth=unet_depth((h, w), depth), l1_weight=float(l1_weight),
                            learning_rate=float(learning_rate), beta_1=float(beta_1), seed=int(seed))
+        if residual:  # recorded only when set, so earlier runs' parameters still match
+            self.config["residual"] = True
         self.generator = build_generator((h, w), in_channels=in_channels, out_channels=out_channels,
-                                         depth=self.config["depth"], seed=seed)
+                                         depth=self.config["depth"], seed=seed, residual=residual)
         self.discriminator = build_discriminator((h, w), in_channels=in_channels, out_channels=out_channels,
                                                  seed=seed + 1000)
         self.generator_optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
@@ -705,7 +720,7 @@ def _save_panel(model, source, target, path, epoch):
 def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, depth=None, l1_weight=100.0,
         learning_rate=2e-4, beta_1=0.5, augment=False, jitter=30 / 256, flip=False, seed=0,
         checkpoint_every=10, keep_checkpoints=2, panel_epochs=None, panel_source=None, panel_target=None,
-        jit_compile=False, progress=True):
+        jit_compile=False, residual=False, progress=True):
     """Train pix2pix on paired images, resumably.
 
     Everything lands in ``out_dir``: ``train_params.json`` (the parameters and
@@ -731,7 +746,7 @@ def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, d
     batch_size : int > 0
         The thesis: 1.
     image_size : ignored if None; else must equal ``(H, W)`` of the data.
-    depth, l1_weight, learning_rate, beta_1, seed, jit_compile :
+    depth, l1_weight, learning_rate, beta_1, seed, jit_compile, residual :
         See :class:`Pix2Pix`.
     augment, jitter, flip :
         See :func:`augment_pair` (off by default, as in the thesis).
@@ -760,6 +775,8 @@ def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, d
     out_dir = Path(out_dir)
     config = dict(in_channels=int(source.shape[-1]), out_channels=int(target.shape[-1]), depth=depth,
                   l1_weight=l1_weight, learning_rate=learning_rate, beta_1=beta_1, seed=seed)
+    if residual:  # recorded only when set, so earlier runs' parameters still match
+        config["residual"] = True
     _check_params(out_dir / PARAMS_FILE, dict(
         config, image_size=list(source.shape[1:3]), depth=unet_depth(source.shape[1:3], depth),
         batch_size=int(batch_size), augment=bool(augment), jitter=float(jitter), flip=bool(flip),
