@@ -247,3 +247,56 @@ def test_short_clip_and_nan_samples_are_refused_clearly():
         transforms.compute(np.ones(4000), 0, "morse")
     with pytest.raises(ValueError, match="wavelet"):
         transforms.cwt(np.ones(4000), 8000, "mexh")
+
+
+# --------------------------------------------------------------------------
+# frequency_limits (MATLAB's 'FrequencyLimits')
+# --------------------------------------------------------------------------
+def test_frequency_limits_keep_the_default_rows_inside_the_band():
+    sr, n = 8000, 24000
+    y = np.random.default_rng(0).standard_normal(n)
+    full = transforms.cwt(y, sr, "amor")
+    band = transforms.cwt(y, sr, "amor", frequency_limits=(40, 4000))
+    inside = (full.freqs >= 40) & (full.freqs <= 4000)
+    assert band.coefs.shape == (int(inside.sum()), n) and 0 < band.coefs.shape[0] < full.coefs.shape[0]
+    # the grid is unchanged: same scales, same values, only the rows outside the band dropped
+    np.testing.assert_array_equal(band.scales, full.scales[inside])
+    np.testing.assert_array_equal(band.coefs, full.coefs[inside])
+    assert band.freqs.min() >= 40 and band.freqs.max() <= 4000
+    # f_hi = Nyquist lies above the highest centre frequency: clipped to it
+    lo, hi = transforms.cwt_freqbounds(n, sr, "amor")
+    assert band.frequency_limits == (40.0, hi) and full.frequency_limits is None
+    assert lo == pytest.approx(full.freqs.min()) and hi == pytest.approx(full.freqs.max())
+    np.testing.assert_array_equal(transforms.cwt_scales(n, "amor", frequency_limits=(40, 4000), sr=sr),
+                                  band.scales)
+    mag, freqs, n_time = transforms.magnitude(y, sr, "amor", frequency_limits=(40, 4000))
+    np.testing.assert_array_equal(mag, band.magnitude)
+    np.testing.assert_array_equal(freqs, band.freqs)
+
+
+def test_band_limited_icwt_keeps_the_tone_inside_and_drops_the_one_outside():
+    sr, n = 8000, 12000
+    t = np.arange(n) / sr
+    inside, outside = np.sin(2 * np.pi * 300 * t), 0.8 * np.sin(2 * np.pi * 20 * t)
+    tf = transforms.cwt(inside + outside, sr, "amor", frequency_limits=(100, 1000))
+    assert tf.freqs.min() >= 100 and tf.freqs.max() <= 1000
+    r = transforms.icwt(tf) - tf.mean
+    mid = slice(n // 8, -n // 8)  # away from the reflected edges
+    assert snr_db(inside[mid], r[mid]) > 30        # the 300 Hz tone survives at its amplitude
+    assert abs(np.dot(r[mid], outside[mid])) / np.dot(outside[mid], outside[mid]) < 1e-3  # 20 Hz is gone
+    assert snr_db(inside[mid] + outside[mid], transforms.icwt(transforms.cwt(inside + outside, sr, "amor"))[mid]) > 20
+
+
+@pytest.mark.parametrize("limits, match", [
+    ((1000, 100), "strictly increasing"),
+    ((0, 100), "positive"),
+    ((100, 5000), "Nyquist"),
+    (("low", 300), "two numbers"),
+    (300, "two numbers"),
+    ((3950, 3990), "keep no CWT row"),
+])
+def test_bad_frequency_limits_are_refused_with_the_valid_range(limits, match):
+    y = np.random.default_rng(1).standard_normal(8000)
+    with pytest.raises(ValueError, match=match) as err:
+        transforms.cwt(y, 8000, "amor", frequency_limits=limits)
+    assert "frequency_limits" in str(err.value) and "valid range" in str(err.value)

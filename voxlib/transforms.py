@@ -60,6 +60,7 @@ __all__ = [
     "cwt",
     "icwt",
     "cwt_scales",
+    "cwt_freqbounds",
     "magnitude",
     "stft_window",
     "TransformSpec",
@@ -92,6 +93,10 @@ class TimeFrequency:
         CWT scales (dimensionless dilations, samples); None for the STFT.
     mean : float
         Mean of the analysed signal (the CWT discards it; :func:`icwt` adds it back).
+    frequency_limits : (float, float) or None
+        CWT band in Hz the rows were restricted to (the requested
+        ``frequency_limits`` after clipping to the valid range); None: MATLAB's
+        full default range (and always for the STFT).
     """
 
     coefs: np.ndarray
@@ -101,6 +106,7 @@ class TimeFrequency:
     sr: float
     scales: np.ndarray | None = None
     mean: float = 0.0
+    frequency_limits: tuple | None = None
 
     @property
     def magnitude(self) -> np.ndarray:
@@ -360,7 +366,8 @@ def _admissibility(name: str) -> float:
                                 lo, hi, points=[wav.center], limit=400, epsabs=1e-13)[0]
 
 
-def cwt_scales(n: int, wavelet="morse", *, voices_per_octave: int = 10) -> np.ndarray:
+def cwt_scales(n: int, wavelet="morse", *, voices_per_octave: int = 10, frequency_limits=None,
+               sr=None) -> np.ndarray:
     """MATLAB's default CWT scales for an n-sample signal, smallest first.
 
     ``s_j = s_min * 2 ** (j / voices_per_octave)``, ``j = 0 ... floor(v * log2(s_max / s_min))``
@@ -373,11 +380,23 @@ def cwt_scales(n: int, wavelet="morse", *, voices_per_octave: int = 10) -> np.nd
         Signal length in samples.
     wavelet : {"morse", "amor", "bump"}
     voices_per_octave : int > 0
+    frequency_limits : (float, float) or None
+        Keep only the scales whose centre frequency lies in ``[f_lo, f_hi]``
+        (MATLAB's ``'FrequencyLimits'``; see :func:`cwt`). In Hz when ``sr``
+        is given, else in cycles/sample. None: every default scale.
+    sr : float > 0 or None
+        Sample rate the limits are expressed against.
 
     Returns
     -------
     np.ndarray [shape=(n_scales,), dtype=float64]
     """
+    if frequency_limits is not None:
+        wav = _get_wavelet(wavelet)
+        full = cwt_scales(n, wavelet, voices_per_octave=voices_per_octave)
+        rate = 1.0 if sr is None else float(sr)
+        i0, i1, _ = _band_rows(full, wav, rate, frequency_limits, n)
+        return full[i0:i1]
     wav = _get_wavelet(wavelet)
     if int(voices_per_octave) < 1:
         raise ValueError(f"voices_per_octave must be a positive integer; got {voices_per_octave!r}")
@@ -389,6 +408,67 @@ def cwt_scales(n: int, wavelet="morse", *, voices_per_octave: int = 10) -> np.nd
     n_oct = math.log2(s_max / s_min)
     j = np.arange(int(math.floor(voices_per_octave * n_oct + 1e-9)) + 1)
     return s_min * 2.0 ** (j / voices_per_octave)
+
+
+def cwt_freqbounds(n: int, sr: float = 1.0, wavelet="morse", *, voices_per_octave: int = 10) -> tuple:
+    """The range of centre frequencies of MATLAB's default CWT rows for an n-sample signal.
+
+    ``(f_min, f_max)``: the centre frequencies of the largest and smallest
+    default scales (:func:`cwt_scales`), in Hz at ``sr`` (cycles/sample for
+    ``sr=1``). These are the valid ``frequency_limits`` of :func:`cwt`; for
+    Morse at ``sr=1`` the upper bound is MATLAB's ``cwtfreqbounds`` maximum.
+
+    Parameters
+    ----------
+    n : int >= 4
+    sr : float > 0
+    wavelet : {"morse", "amor", "bump"}
+    voices_per_octave : int > 0
+
+    Returns
+    -------
+    (float, float)
+    """
+    wav = _get_wavelet(wavelet)
+    if not np.isscalar(sr) or not np.isfinite(sr) or sr <= 0:
+        raise ValueError(f"sr must be a positive sample rate in Hz; got {sr!r}")
+    scales = cwt_scales(n, wav.name, voices_per_octave=voices_per_octave)
+    f = wav.center / (2.0 * np.pi * scales) * float(sr)
+    return float(f[-1]), float(f[0])
+
+
+def _band_rows(scales, wav: Wavelet, sr: float, frequency_limits, n: int) -> tuple[int, int, tuple]:
+    """Rows ``[i0, i1)`` of the default ``scales`` whose centre frequency lies in the (clipped) limits.
+
+    Returns ``(i0, i1, (f_lo, f_hi))`` with the limits clipped to the rows' range.
+    MATLAB's ``cwt`` documentation: two positive, strictly increasing values,
+    the upper one at most the Nyquist frequency; limits beyond the valid range
+    are truncated to it.
+    """
+    freqs = wav.center / (2.0 * np.pi * scales) * sr
+    f_min, f_max = float(freqs[-1]), float(freqs[0])
+    unit = "Hz" if sr != 1.0 else "cycles/sample"
+    where = f"at {sr:g} Hz" if unit == "Hz" else "(no sample rate)"
+    valid = (f"the valid range for a {n}-sample {wav.name} CWT {where} is "
+             f"[{f_min:.4g}, {f_max:.4g}] {unit} (limits beyond it are clipped to it; the upper "
+             f"one may not exceed the Nyquist frequency {sr / 2:g})")
+    try:
+        lo, hi = (float(f) for f in frequency_limits)
+    except (TypeError, ValueError):
+        raise ValueError(f"frequency_limits must be None or two numbers (f_lo, f_hi); got "
+                         f"{frequency_limits!r}; {valid}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"frequency_limits must be two positive, strictly increasing numbers "
+                         f"(f_lo < f_hi); got {frequency_limits!r}; {valid}")
+    if hi > sr / 2 * (1 + 1e-12):
+        raise ValueError(f"frequency_limits: f_hi={hi:g} is above the Nyquist frequency; {valid}")
+    lo_c, hi_c = max(lo, f_min), min(hi, f_max)
+    tol = 1e-9
+    keep = np.flatnonzero((freqs >= lo_c * (1 - tol)) & (freqs <= hi_c * (1 + tol)))
+    if keep.size == 0:
+        raise ValueError(f"frequency_limits={frequency_limits!r} keep no CWT row (no centre frequency "
+                         f"inside; the rows are 2^(1/v) apart); {valid}")
+    return int(keep[0]), int(keep[-1]) + 1, (lo_c, hi_c)
 
 
 @functools.lru_cache(maxsize=8)
@@ -461,7 +541,7 @@ def _window_ifft(z, k0: int, n_pad: int, pad: int, n: int, workers: int) -> np.n
 
 
 def cwt(y, sr, wavelet="morse", *, voices_per_octave: int = 10, precision: str = "single",
-        workers: int = 1, block: int = 16) -> TimeFrequency:
+        workers: int = 1, block: int = 16, frequency_limits=None) -> TimeFrequency:
     """Continuous wavelet transform as MATLAB's ``cwt(x, wname, fs)`` computes it.
 
     MATLAB's definitions (``cwt``, ``cwtfilterbank`` documentation; THESIS.md section 1):
@@ -492,16 +572,26 @@ def cwt(y, sr, wavelet="morse", *, voices_per_octave: int = 10, precision: str =
         Threads for ``scipy.fft`` (1 = one core, as the benchmark measures).
     block : int
         Scales per batched inverse FFT (memory vs. speed; the result does not depend on it).
+    frequency_limits : (float, float) or None
+        ``(f_lo, f_hi)`` in Hz, MATLAB's ``cwt(x, fs, 'FrequencyLimits', [f1 f2])``:
+        only the rows of the default scale grid whose centre frequency lies
+        in ``[f_lo, f_hi]`` are computed (the grid itself, ``s_min 2^(j/v)``,
+        is unchanged, so these rows equal the same rows without limits).
+        Limits beyond the valid range (:func:`cwt_freqbounds`) are clipped
+        to it; two positive increasing values, ``f_hi`` at most ``sr / 2``,
+        else a ``ValueError``. None: MATLAB's full default range.
 
     Returns
     -------
     TimeFrequency
         ``coefs`` complex (n_scales, n), highest frequency first; ``freqs`` in Hz;
-        ``times = arange(n) / sr``; ``scales``; ``mean`` of y.
+        ``times = arange(n) / sr``; ``scales``; ``mean`` of y; ``frequency_limits``
+        (the clipped band, or None).
     """
     wav = _get_wavelet(wavelet)
     y, sr = _check_signal(y, sr, min_length=4, what="the CWT")
-    scales, blocks = _cwt_blocks(y, wav, voices_per_octave, precision, workers, block)
+    scales, blocks, band = _cwt_blocks(y, wav, voices_per_octave, precision, workers, block,
+                                       frequency_limits=frequency_limits, sr=sr)
     coefs = None
     for start, stop, values in blocks:
         if coefs is None:
@@ -509,13 +599,18 @@ def cwt(y, sr, wavelet="morse", *, voices_per_octave: int = 10, precision: str =
         coefs[start:stop] = values
     freqs = wav.center / (2.0 * np.pi * scales) * sr
     return TimeFrequency(coefs, freqs, np.arange(y.shape[0]) / sr, wav.name, sr, np.array(scales),
-                         float(np.mean(y)))
+                         float(np.mean(y)), band)
 
 
-def _cwt_blocks(y, wav: Wavelet, voices_per_octave, precision, workers, block):
-    """``(scales, iterator of (start, stop, coefs[start:stop]))`` for a validated signal.
+def _cwt_blocks(y, wav: Wavelet, voices_per_octave, precision, workers, block, *, frequency_limits=None,
+                sr=1.0):
+    """``(scales, iterator of (start, stop, coefs[start:stop]), band)`` for a validated signal.
 
-    The yielded block may be a view of a reused buffer: consume it before the next one.
+    With ``frequency_limits`` only the default rows inside the band are
+    computed (slices of the cached full bank, so the cache key stays
+    (wavelet, length, voices, dtype)); ``band`` is the clipped ``(f_lo, f_hi)``
+    or None. The yielded block may be a view of a reused buffer: consume it
+    before the next one.
     """
     if precision not in ("single", "double"):
         raise ValueError(f"precision must be 'single' or 'double'; got {precision!r}")
@@ -524,6 +619,10 @@ def _cwt_blocks(y, wav: Wavelet, voices_per_octave, precision, workers, block):
     n = y.shape[0]
     rdtype, cdtype = (np.float32, np.complex64) if precision == "single" else (np.float64, np.complex128)
     bank, support, scales, pad, n_pad = _filter_bank(wav.name, n, int(voices_per_octave), np.dtype(rdtype).name)
+    band = None
+    if frequency_limits is not None:
+        i0, i1, band = _band_rows(scales, wav, float(sr), frequency_limits, n)
+        bank, support, scales = bank[i0:i1], support[i0:i1], scales[i0:i1]
 
     def blocks():
         x = np.pad(np.asarray(y, dtype=rdtype), pad, mode="symmetric") if pad else np.asarray(y, dtype=rdtype)
@@ -542,10 +641,10 @@ def _cwt_blocks(y, wav: Wavelet, voices_per_octave, precision, workers, block):
                 z = (bank[start:stop, k0:k1] * spec[k0:k1]).astype(cdtype, copy=False)
                 yield start, stop, _window_ifft(z, k0, n_pad, pad, n, workers)
 
-    return scales, blocks()
+    return scales, blocks(), band
 
 
-def magnitude(y, sr, name, *, reduce_time=None):
+def magnitude(y, sr, name, *, reduce_time=None, frequency_limits=None):
     """``|C|`` of a registry transform, optionally reduced along time block by block.
 
     The same values as ``np.abs(compute(y, sr, name).coefs)``, but a CWT is
@@ -563,6 +662,9 @@ def magnitude(y, sr, name, *, reduce_time=None):
     reduce_time : callable or None
         ``f(mag (rows, n_time)) -> (rows, m)``, applied to every block of rows;
         None keeps every column.
+    frequency_limits : (float, float) or None
+        CWT band in Hz, as in :func:`cwt` (clipped to the valid range); None:
+        MATLAB's full range. Ignored by the STFTs.
 
     Returns
     -------
@@ -579,7 +681,7 @@ def magnitude(y, sr, name, *, reduce_time=None):
         return mag, tf.freqs, tf.coefs.shape[1]
     wav = WAVELETS[spec.settings["wavelet"]]
     y, sr = _check_signal(y, sr, min_length=4, what="the CWT")
-    scales, blocks = _cwt_blocks(y, wav, 10, "single", 1, 16)
+    scales, blocks, _ = _cwt_blocks(y, wav, 10, "single", 1, 16, frequency_limits=frequency_limits, sr=sr)
     parts = []
     for start, stop, values in blocks:
         block_mag = np.abs(values).astype(np.float32, copy=False)
@@ -596,7 +698,10 @@ def icwt(coefs, wavelet="morse", *, mean: float = 0.0, voices_per_octave: int = 
     ``x = 2 ln(2^(1/v)) / C_psi * sum_scales Re W + mean`` with
     ``C_psi = integral_0^inf psi_hat(w) / w dw`` (Morse 0.6553, Morlet 0.8610,
     bump 0.2903), valid for analytic wavelets with L1 normalisation and
-    MATLAB's default scales (``icwt`` documentation).
+    MATLAB's default scales (``icwt`` documentation). Coefficients of a CWT
+    with ``frequency_limits`` hold only the rows inside the band; their sum is
+    the band-limited reconstruction (as MATLAB's ``icwt`` over a frequency
+    range).
 
     Parameters
     ----------
@@ -686,5 +791,5 @@ def compute(y, sr, name, **kwargs) -> TimeFrequency:
     spec = get_transform(name)
     tf = spec.func(y, sr, **{**spec.settings, **kwargs})
     if tf.transform != name:
-        tf = TimeFrequency(tf.coefs, tf.freqs, tf.times, name, tf.sr, tf.scales, tf.mean)
+        tf = TimeFrequency(tf.coefs, tf.freqs, tf.times, name, tf.sr, tf.scales, tf.mean, tf.frequency_limits)
     return tf
