@@ -72,10 +72,10 @@ def main(argv=None) -> int:
     ap.add_argument("--classification", action="store_true")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
-        print(cloning(Path(d)).round(2).to_markdown())
+        print(cloning(Path(d)).round(2).to_string())
         if args.classification:
             print()
-            print(classification(Path(d)).round(1).to_markdown())
+            print(classification(Path(d)).round(1).to_string())
     return 0
 
 
