@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.signal
+import scipy.stats
 
 from voxlib import audio, datasets, images, metrics, reconstruction as R, transforms
 
@@ -514,3 +515,17 @@ def test_choose_phase_keeps_voicing_first_then_the_verifier_then_the_margin():
     assert R.choose_phase(tie)[0] == "refined"
     # nothing keeps its voicing: the source's phase, unrefined
     assert R.choose_phase(_study({"refined": [(True, 0.9, False)] * 4}))[0] == "source"
+
+
+def test_similarity_intervals_are_t_intervals_over_sentences():
+    rng = np.random.default_rng(0)
+    rows = [dict(utterance=f"u{k}", condition=c, sim_target_centroid=base + rng.normal(0, 0.05),
+                 sim_source_centroid=0.7, sim_target_utt=0.5, sim_source_utt=0.6)
+            for c, base in (("source", 0.6), ("converted", 0.8)) for k in range(10)]
+    out = R.similarity_intervals(pd.DataFrame(rows))
+    v = pd.DataFrame(rows).query("condition == 'converted'")["sim_target_centroid"]
+    half = scipy.stats.t.ppf(0.975, 9) * v.std(ddof=1) / np.sqrt(10)
+    assert out.loc["converted", "sim_target_centroid_hi"] == pytest.approx(v.mean() + half)
+    assert out.loc["converted", "margin"] == pytest.approx(v.mean() - 0.7)
+    assert out.loc["source", "margin_hi"] < out.loc["converted", "margin_lo"]    # 0.2 apart: clearly different
+    assert list(out.index) == ["source", "converted"]
