@@ -40,13 +40,14 @@ def test_notebook_is_committed_clean_with_one_parameters_cell(nb):
 
 def test_every_profile_parameter_exists_in_its_notebook():
     """A profile key the notebook does not declare would be injected and silently unused."""
-    for profile in ("smoke", "quick", "full"):
+    for profile in ("smoke", "quick", "medium", "full"):
         params = run.load_profile(profile)
         for nb in NOTEBOOKS:
             source = next(c for c in nbformat.read(nb, as_version=4).cells
                           if "parameters" in c.metadata.get("tags", [])).source
-            for name in params.get(nb.stem, {}):
-                assert f"{name} =" in source, f"{profile}.yaml sets {nb.stem}.{name}, which the notebook lacks"
+            for _, _, injected in run.notebook_runs(nb, params.get(nb.stem, {})):   # `pairs` -> source, target
+                for name in injected:
+                    assert f"{name} =" in source, f"{profile}.yaml sets {nb.stem}.{name}, which the notebook lacks"
 
 
 def _data_state():
