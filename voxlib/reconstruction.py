@@ -860,7 +860,7 @@ def _reconstruct_row(row, *, phase, n_iter, modes=None, ridge_path=None) -> dict
 
     mag = image_to_magnitude(img, scale, shape)
     out = {"source": clips["source"], "target": clips["target"]}
-    if clips["phase"] is not clips["source"]:
+    if str(row.get("pitch_mode", "")) == "convert":   # the pitch-converted source clip itself
         out["source_pitch"] = clips["phase"]
     for mode in dict.fromkeys(["source", phase, *(modes or ())]):
         out[PHASE_CONDITIONS[mode]] = make(mag, mode)
