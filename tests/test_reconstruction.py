@@ -510,9 +510,13 @@ def test_choose_phase_keeps_voicing_first_then_the_verifier_then_the_margin():
     mode, table = R.choose_phase(study)
     assert mode == "refined_confident" and table.loc["refined_confident", "chosen"]
     assert not table.loc["refined", "eligible"] and table.loc["refined", "verifier_rate"] == 1.0
-    # equal acceptance: the larger margin toward the target's centroid wins
+    # equal acceptance: a clearly larger margin toward the target's centroid wins ...
     tie = _study({"source": [(True, 0.6, True)] * 4, "refined": [(True, 0.8, True)] * 4})
     assert R.choose_phase(tie)[0] == "refined"
+    # ... a margin within the noise is a tie, broken by the lower LSD
+    close = _study({"source": [(False, 0.60, True)] * 4, "refined": [(False, 0.62, True)] * 4})
+    close.loc[close["mode"] == "refined", "lsd_db"] = 14.0
+    assert R.choose_phase(close)[0] == "source"
     # nothing keeps its voicing: the source's phase, unrefined
     assert R.choose_phase(_study({"refined": [(True, 0.9, False)] * 4}))[0] == "source"
 
