@@ -31,6 +31,7 @@ from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from voxlib import audio, datasets, transforms
+from voxlib.transforms import check_frequency_limits  # (write_images has a parameter named transforms)
 
 __all__ = ["to_image", "from_image", "resize", "save_image", "load_image", "log_magnitude", "to_gray",
            "audio_to_image", "write_images", "image_params", "MANIFEST_COLUMNS", "IMAGE_RECIPE_VERSION",
@@ -518,20 +519,6 @@ def _check_scale(scale, transform_names, saturate):
                          "Pass scale=None with saturate=True.")
 
 
-def _check_frequency_limits(frequency_limits):
-    """``(f_lo, f_hi)`` in Hz as floats, or None (the check on the signal's own range is the CWT's)."""
-    if frequency_limits is None:
-        return None
-    try:
-        lo, hi = (float(f) for f in frequency_limits)
-    except (TypeError, ValueError):
-        raise ValueError(f"frequency_limits must be None or two numbers (f_lo, f_hi) in Hz; "
-                         f"got {frequency_limits!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
-        raise ValueError(f"frequency_limits must satisfy 0 < f_lo < f_hi (Hz); got {frequency_limits!r}")
-    return (lo, hi)
-
-
 def _validate_write_params(corpus, transform_names, image_size, sr, aligned, align_duration, align_lead, fmt,
                            channels, scale, saturate):
     """Every parameter of :func:`write_images`, checked before any file is read or written."""
@@ -707,7 +694,7 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
     names = list(transforms)
     _validate_write_params(corpus, names, image_size, sr, aligned, align_duration, align_lead, fmt, channels,
                            scale, saturate)
-    frequency_limits = _check_frequency_limits(frequency_limits)
+    frequency_limits = None if frequency_limits is None else check_frequency_limits(frequency_limits)
     out_dir = Path(out_dir)
     manifest_path = out_dir / "manifest.csv"
     common = dict(image_size=image_size, sr=sr, aligned=aligned, align_duration=align_duration,

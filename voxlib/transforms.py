@@ -61,6 +61,7 @@ __all__ = [
     "icwt",
     "cwt_scales",
     "cwt_freqbounds",
+    "check_frequency_limits",
     "magnitude",
     "stft_window",
     "TransformSpec",
@@ -437,6 +438,21 @@ def cwt_freqbounds(n: int, sr: float = 1.0, wavelet="morse", *, voices_per_octav
     return float(f[-1]), float(f[0])
 
 
+def check_frequency_limits(frequency_limits, *, context="") -> tuple[float, float]:
+    """``frequency_limits`` as ``(f_lo, f_hi)`` floats: two positive, strictly increasing numbers, else a
+    ``ValueError`` naming the parameter (``context`` is appended to the message). Whether the band
+    holds any row of a given signal's CWT is checked by :func:`cwt` itself."""
+    try:
+        lo, hi = (float(f) for f in frequency_limits)
+    except (TypeError, ValueError):
+        raise ValueError(f"frequency_limits must be None or two numbers (f_lo, f_hi); got "
+                         f"{frequency_limits!r}{context}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"frequency_limits must be two positive, strictly increasing numbers "
+                         f"(f_lo < f_hi); got {frequency_limits!r}{context}")
+    return lo, hi
+
+
 def _band_rows(scales, wav: Wavelet, sr: float, frequency_limits, n: int) -> tuple[int, int, tuple]:
     """Rows ``[i0, i1)`` of the default ``scales`` whose centre frequency lies in the (clipped) limits.
 
@@ -452,14 +468,7 @@ def _band_rows(scales, wav: Wavelet, sr: float, frequency_limits, n: int) -> tup
     valid = (f"the valid range for a {n}-sample {wav.name} CWT {where} is "
              f"[{f_min:.4g}, {f_max:.4g}] {unit} (limits beyond it are clipped to it; the upper "
              f"one may not exceed the Nyquist frequency {sr / 2:g})")
-    try:
-        lo, hi = (float(f) for f in frequency_limits)
-    except (TypeError, ValueError):
-        raise ValueError(f"frequency_limits must be None or two numbers (f_lo, f_hi); got "
-                         f"{frequency_limits!r}; {valid}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
-        raise ValueError(f"frequency_limits must be two positive, strictly increasing numbers "
-                         f"(f_lo < f_hi); got {frequency_limits!r}; {valid}")
+    lo, hi = check_frequency_limits(frequency_limits, context=f"; {valid}")
     if hi > sr / 2 * (1 + 1e-12):
         raise ValueError(f"frequency_limits: f_hi={hi:g} is above the Nyquist frequency; {valid}")
     lo_c, hi_c = max(lo, f_min), min(hi, f_max)
