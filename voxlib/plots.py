@@ -487,7 +487,8 @@ def plot_thesis_vs_ours(comparison, *, path=None, formats=("png",)):
 # --- 04 gan cloning ---
 
 
-def plot_gan_panel(source, target, generated=None, *, names=None, title=None, path=None):
+def plot_gan_panel(source, target, generated=None, *, names=None, title=None, path=None,
+                   labels=("input (source)", "target", "generated")):
     """Input / target / generated images side by side, one row per pair.
 
     Parameters
@@ -502,6 +503,8 @@ def plot_gan_panel(source, target, generated=None, *, names=None, title=None, pa
     title : str or None
     path : path or None
         Save a PNG there.
+    labels : three str
+        Column titles.
 
     Returns
     -------
@@ -509,7 +512,7 @@ def plot_gan_panel(source, target, generated=None, *, names=None, title=None, pa
     """
     k = len(source)
     h, w = source.shape[1:3]
-    columns = [(source, "input (source)"), (target, "target")] + ([] if generated is None else [(generated, "generated")])
+    columns = [(source, labels[0]), (target, labels[1])] + ([] if generated is None else [(generated, labels[2])])
     fig, axes = plt.subplots(k, len(columns), figsize=(3 * len(columns), max(1.2, 3 * h / w) * k + 0.6),
                              squeeze=False)
     vmax = max(1, max(int(stack[:k].max()) for stack, _ in columns))
