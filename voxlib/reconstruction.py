@@ -27,6 +27,10 @@ Pieces, from arrays to files:
 - :func:`training_clips`, :func:`fit_judges`, :func:`acceptance`, :func:`control_check`: the
   speaker judges (:data:`JUDGES`; primary: the :class:`voxlib.speaker.Verifier`), fitted on the
   pair's training sentences, their acceptance rates with Wilson intervals, and the control rule.
+- :class:`ConsistentCWT`, :func:`inconsistency`, :func:`refine_phase`: Griffin-Lim on the padded CWT
+  frame with its least-squares inverse (converges; ``"refined"``, ``"refined_confident"``);
+  :func:`phase_study`, :func:`choose_phase`: the phase mode chosen on training sentences;
+- :func:`similarity_intervals`: the d-vector similarities with t intervals over the sentences.
 """
 from __future__ import annotations
 
