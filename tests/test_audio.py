@@ -105,3 +105,15 @@ def test_vad_align_no_speech_is_a_clear_error():
         audio.vad_align(np.full(8000, 1e-5, np.float32), 8000)
     with pytest.raises(ValueError, match="lead="):
         audio.vad_align(voiced(8000, 1.0), 8000, duration=1.0, lead=1.0)
+
+
+def test_highpass_removes_drift_and_keeps_speech_in_place():
+    sr = 8000
+    t = np.arange(sr) / sr
+    speech, drift = 0.3 * np.sin(2 * np.pi * 300 * t), 0.5 * np.sin(2 * np.pi * 8 * t)
+    out = audio.highpass(speech + drift, sr, 60.0)
+    inner = slice(sr // 4, 3 * sr // 4)                     # away from the edges
+    assert np.max(np.abs(out[inner] - speech[inner])) < 0.02  # drift gone, 300 Hz untouched and not delayed
+    np.testing.assert_array_equal(audio.highpass(speech, sr, None), speech)
+    with pytest.raises(ValueError, match="cutoff_hz"):
+        audio.highpass(speech, sr, 5000.0)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import scipy.signal
 import soundfile as sf
 
 __all__ = [
@@ -146,6 +147,22 @@ def load(
             "remove it or lower the minimum duration"
         )
     return np.ascontiguousarray(y, dtype=np.float32), int(file_sr)
+
+
+def highpass(y: np.ndarray, sr: int, cutoff_hz: float | None, *, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth high-pass (``scipy.signal.sosfiltfilt``): removes infrasonic drift (July's GSM
+    files carry up to 43 % of a clip's energy below 20 Hz) without moving anything in time.
+
+    ``cutoff_hz=None`` returns ``y`` unchanged; otherwise float64, same length (the edge padding is
+    shortened for clips shorter than the filter's default).
+    """
+    if cutoff_hz is None:
+        return np.asarray(y)
+    if not 0 < cutoff_hz < sr / 2:
+        raise ValueError(f"cutoff_hz={cutoff_hz!r}; expected a high-pass cut-off in (0, {sr / 2:g}) Hz, or None")
+    sos = scipy.signal.butter(order, float(cutoff_hz), btype="highpass", fs=float(sr), output="sos")
+    y = np.asarray(y)
+    return scipy.signal.sosfiltfilt(sos, y, padlen=min(y.size - 1, 3 * (2 * len(sos) + 1)))
 
 
 def write_wav(path: str | os.PathLike, y: np.ndarray, sr: int, *, overwrite: bool = False) -> Path:

@@ -69,7 +69,6 @@ __all__ = [
     "prepare_clips",
     "unwarped_targets",
     "load_pitch_stats",
-    "highpass",
     "PAIR_ALIGNMENTS",
     "PITCH_MODES",
     "ridge_baseline",
@@ -1291,23 +1290,12 @@ def _check_highpass(highpass_hz, sr):
     return float(highpass_hz)
 
 
-def highpass(y, sr, cutoff_hz, *, order=4) -> np.ndarray:
-    """Zero-phase Butterworth high-pass (``scipy.signal.sosfiltfilt``): removes the infrasonic drift of
-    telephone recordings (July's GSM files carry up to 43 % of a clip's energy below 20 Hz) without
-    moving anything in time. ``cutoff_hz=None`` returns ``y`` unchanged."""
-    y = np.asarray(y, dtype=np.float32)
-    if cutoff_hz is None:
-        return y
-    sos = scipy.signal.butter(order, float(cutoff_hz), btype="highpass", fs=float(sr), output="sos")
-    return scipy.signal.sosfiltfilt(sos, y).astype(np.float32)
-
-
 def _aligned_clip(path, sr, highpass_hz, align_duration, align_lead):
     """One recording loaded at ``sr``, high-passed, then VAD-aligned (internal). The zero-phase filter can
     overshoot full scale by a hair on the loudest clips (July's peak 1.01 after removing its drift): the clip
     is kept within [-1, 1] so it can be written as 16-bit audio unchanged."""
     y, rate = audio.load(path, sr=sr)
-    y = np.clip(highpass(y, rate, highpass_hz), -1.0, 1.0)
+    y = np.clip(audio.highpass(y, rate, highpass_hz), -1.0, 1.0).astype(np.float32)
     return audio.vad_align(y, rate, duration=align_duration, lead=align_lead, path=path)
 
 
@@ -1324,7 +1312,7 @@ def prepare_clips(corpus, source, target, out_dir, *, sr=8000, align_duration=3.
     """The clips notebook 04 makes its images from: aligned, pitch-converted, time-warped.
 
     Every shared sentence of the two speakers is loaded at ``sr``, high-passed
-    (:func:`highpass`) and VAD-aligned (the thesis's ``VADPAL``). Then:
+    (:func:`voxlib.audio.highpass`) and VAD-aligned (the thesis's ``VADPAL``). Then:
 
     - ``pitch_mode="convert"``: the source clip is resynthesised with its F0
       mapped by the log-F0 mean/variance transform, both speakers' statistics

@@ -219,9 +219,8 @@ def apply_phase(mag, coefs) -> np.ndarray:
     """
     mag = _check_pair(mag, coefs).astype(np.float32)
     coefs = np.asarray(coefs, dtype=np.complex64)
-    size = np.abs(coefs)
-    zero = size == 0
-    out = coefs * np.divide(mag, size, out=np.zeros_like(size), where=~zero)  # real ratio: cheap
+    out = _with_magnitude(mag, coefs)
+    zero = coefs == 0
     if zero.any():
         out[zero] = mag[zero]
     return out
@@ -1246,7 +1245,7 @@ MEASURE_HIGHPASS_HZ = 60.0
 
 def _clip_measures(ref, src, y, sr, *, same_timing, similarity) -> dict:
     """The measures of one clip against the target ``ref`` (and the source ``src``) (internal)."""
-    ref_hp, y_hp = (gan.highpass(v, sr, MEASURE_HIGHPASS_HZ) for v in (ref, y))
+    ref_hp, y_hp = (audio.highpass(v, sr, MEASURE_HIGHPASS_HZ).astype(np.float32) for v in (ref, y))
     rec = {"mcd_db": metrics.mel_cepstral_distortion(ref_hp, y_hp, sr),
            "lsd_db": metrics.log_spectral_distance(ref_hp, y_hp, align="dtw"),
            "rms_ratio_db": metrics.rms_ratio_db(ref, y),
@@ -1457,7 +1456,7 @@ def phase_study(generated, judges, *, modes=PHASE_MODES, n_iter=16, split="train
         signals = [reconstruct(mag, tf_src, phase=m, n_iter=n_iter) for m in modes]
         judged = judges.judge(judges.encoder.embed_many(signals, sr))
         for mode, y, (_, j) in zip(modes, signals, judged.iterrows()):
-            ref_hp, y_hp = (gan.highpass(v, sr, MEASURE_HIGHPASS_HZ) for v in (clips["target"], y))
+            ref_hp, y_hp = (audio.highpass(v, sr, MEASURE_HIGHPASS_HZ).astype(np.float32) for v in (clips["target"], y))
             out.append({"utterance": row["utterance"], "mode": mode,
                         "verifier_accepts": bool(j["verifier_accepts"]),
                         "sim_target_centroid": float(j["sim_target_centroid"]),

@@ -31,7 +31,6 @@ import librosa
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
-from scipy import signal
 from tqdm.auto import tqdm
 
 from voxlib import audio
@@ -122,8 +121,7 @@ def prepare(y: np.ndarray, sr: int, *, highpass: float | None = HIGHPASS_HZ, cro
         if not 0 < highpass < sr / 2:
             raise ValueError(f"highpass={highpass!r} Hz; expected a cut-off in (0, {sr / 2:g}) Hz "
                              "for this sample rate, or None to skip the high-pass")
-        sos = signal.butter(HIGHPASS_ORDER, highpass, btype="highpass", fs=sr, output="sos")
-        y = signal.sosfiltfilt(sos, y, padlen=min(y.size - 1, 3 * (2 * len(sos) + 1)))
+        y = audio.highpass(y, sr, highpass, order=HIGHPASS_ORDER)
     if crop:
         try:
             start, stop = audio.speech_span(y.astype(np.float32), sr)
