@@ -140,12 +140,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path, nargs="?", default=Path("runs/quick"))
     args = ap.parse_args(argv)
-    if not (args.run_dir / "sweep" / "sweep.csv").is_file():
-        print(f"{args.run_dir}/sweep/sweep.csv not found: run `make run` (or voxlib.run --run-dir {args.run_dir}) "
-              "first", file=sys.stderr)
+    sections = [("Cloning (notebooks 04-05)", cloning_tables)]
+    if (args.run_dir / "sweep" / "sweep.csv").is_file():
+        sections = [("Speaker identification (notebook 02)", sweep_tables),
+                    ("Notebook 03's commentary", commentary)] + sections
+    elif not (args.run_dir / "reconstruction").is_dir():
+        print(f"{args.run_dir} has neither sweep/sweep.csv nor reconstruction/: run `make run` (or voxlib.run "
+              f"--run-dir {args.run_dir}) first", file=sys.stderr)
         return 1
-    for title, fn in (("Speaker identification (notebook 02)", sweep_tables),
-                      ("Notebook 03's commentary", commentary), ("Cloning (notebooks 04-05)", cloning_tables)):
+    for title, fn in sections:
         print(f"## {title}\n\n{fn(args.run_dir)}\n")
     return 0
 
