@@ -7,7 +7,13 @@ PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
 PROFILE  ?= quick
-STAMP    := $(VENV)/.installed
+# TensorFlow build: cpu (default, tensorflow-cpu) or gpu (tensorflow[and-cuda]); e.g. `make run TF=gpu`
+TF       ?= cpu
+ifeq ($(filter $(TF),cpu gpu),)
+$(error TF=$(TF) is not a TensorFlow build: use TF=cpu (the default) or TF=gpu)
+endif
+TF_OTHER := $(if $(filter gpu,$(TF)),tensorflow-cpu,tensorflow)
+STAMP    := $(VENV)/.installed-$(TF)
 SEEDED   := $(VENV)/.keras-cache-seeded
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -26,7 +32,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	$(PY) -m pip uninstall --quiet --yes $(TF_OTHER) 2>/dev/null || true   # the other TensorFlow build
+	$(PY) -m pip install --quiet -e ".[test,$(TF)]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (voxlib)" >/dev/null
 	touch $@
 
@@ -36,7 +44,7 @@ $(SEEDED): $(STAMP) scripts/seed_keras_cache.py
 	touch $@
 
 bench: $(STAMP) $(SEEDED)
-	$(PY) -m pip install --quiet -e ".[test,bench]"   # PyWavelets: a bench comparison only
+	$(PY) -m pip install --quiet -e ".[test,bench,$(TF)]"   # PyWavelets: a bench comparison only
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
 lab: $(STAMP)
