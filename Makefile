@@ -19,10 +19,14 @@ export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND := Agg
 
-.PHONY: run test install bench clean-runs lab
+.PHONY: run test install bench clean-runs lab report
 
 run: $(STAMP) $(SEEDED)
-	$(PY) -m voxlib.run --profile $(PROFILE)
+	$(PY) -m voxlib.run --profile $(PROFILE) --report
+
+# The offline HTML report of runs/$(PROFILE) (runs/<name> for a YAML profile): runs/<...>/report/index.html
+report: $(STAMP) $(SEEDED)
+	$(PY) -m voxlib.report runs/$(basename $(notdir $(PROFILE)))
 
 test: $(STAMP) $(SEEDED)
 	$(PY) -m pytest -q

@@ -1,35 +1,51 @@
-"""Cached-trunk training vs plain ``model.fit`` on the full graph (notebook 02).
+"""Notebook 02's sweep: three benches, each printing a table.
 
-Same network, same initial weights, same batches: the full graph runs the
-frozen trunk forward every epoch; the cached trunk runs it once and then trains
-only the last five layers. Prints a table (seconds, speed-up, agreement of the
-two models' predictions). Target: >= 5x at 10 epochs.
+``--bench cache`` (cached trunk vs plain ``model.fit``): same network, same
+initial weights, same batches; the full graph runs the frozen trunk forward
+every epoch, the cached trunk once. Target: >= 5x at 10 epochs.
 
-Usage: python bench/sweep.py [--network MobileNetV2] [--size 224] [--images 160] [--epochs 10]
+``--bench engines``: the same small sweep (synthetic images, several
+transforms, one job per (network, transform)) in one process with 1 thread,
+in one process with 2 threads, and on a Dask ``LocalCluster`` of 2 one-thread
+workers (``run_sweep(scheduler="local")``); wall time (cluster start included),
+the ratio to the 1-thread process, and whether the rows are identical. Goal:
+>= 1.6x for 2 workers over one 1-thread process on a 2-core machine. Then the
+worker memory after each of a dozen jobs on one worker, with and without the
+restart policy (``max_worker_memory``).
+
+``--bench precision``: float32 vs ``mixed_bfloat16`` for each network at its
+thesis size: the frozen trunk's forward pass (ms per image, batch 8) and one
+training epoch of the trainable tail, measured in one process one after the
+other. ``voxlib.devices.BF16_FASTER`` lists the networks this measured faster.
+
+Usage: python bench/sweep.py [--bench cache engines precision] [options]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
-from voxlib import transfer  # noqa: E402
+from voxlib import cluster, datasets, devices, images, transfer  # noqa: E402
+
+#: What a sweep row computes (the rest is where and when it ran).
+COMPUTED = ["network", "transform", "weights", "image_size", "epochs", "batch_size", "precision", "seed",
+            "n_train", "n_test", "train_accuracy", "test_accuracy", "train_loss", "test_loss"]
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--network", default="MobileNetV2")
-    ap.add_argument("--size", type=int, default=224, help="input size, px (thesis: 224)")
-    ap.add_argument("--images", type=int, default=160, help="training images")
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--batch-size", type=int, default=10)
-    ap.add_argument("--weights", default="imagenet", help="imagenet | none (random if not cached)")
-    args = ap.parse_args(argv)
+# ----------------------------------------------------------------------------- cache
 
+def bench_cache(args) -> None:
     spec = transfer.NETWORKS[args.network]
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, (args.images, 256, 256), dtype=np.uint8)
@@ -49,7 +65,7 @@ def main(argv=None) -> int:
     t_cached = time.perf_counter() - t0
 
     diff = float(np.abs(full.predict(x, verbose=0) - cached.predict(x, verbose=0)).max())
-    print(f"\n{args.network} ({label} weights), {args.size} px, {args.images} images, "
+    print(f"\nCached trunk: {args.network} ({label} weights), {args.size} px, {args.images} images, "
           f"{args.epochs} epochs of batch {args.batch_size}, {os.cpu_count()} cores")
     print(f"{'method':<34}{'seconds':>9}")
     print(f"{'model.fit on the full graph':<34}{t_full:>9.1f}")
@@ -58,6 +74,177 @@ def main(argv=None) -> int:
     print(f"{'  tail fit':<34}{timing['fit_seconds']:>9.1f}")
     print(f"{'speed-up':<34}{t_full / t_cached:>8.1f}x   (target >= 5x at 10 epochs)")
     print(f"{'max |p_full - p_cached|':<34}{diff:>9.1e}")
+
+
+# ----------------------------------------------------------------------------- engines
+
+def _synthetic_manifest(folder: Path, transforms: int, speakers: int, utterances: int) -> pd.DataFrame:
+    """Speaker k's images carry a band at its own height: a learnable toy task."""
+    rng = np.random.default_rng(0)
+    rows, size = [], 128
+    grid = np.arange(size)[:, None]
+    for t in range(transforms):
+        for k in range(speakers):
+            for u in range(utterances):
+                band = np.exp(-0.5 * ((grid - (k + 1) * size / (speakers + 1) - rng.uniform(-3, 3)) / 3) ** 2)
+                img = np.clip(80 * rng.uniform(size=(size, size)) + 160 * band, 0, 255).astype(np.uint8)
+                path = images.save_image(folder / f"t{t}" / f"s{k}" / f"u{u:02d}.png", img, {"scale": 1.0})
+                rows.append({"speaker": f"s{k}", "utterance": f"u{u:02d}", "transform": f"t{t}", "path": str(path)})
+    man = pd.DataFrame(rows)
+    recordings = man.drop_duplicates(["speaker", "utterance"])
+    return datasets.apply_split(man, datasets.content_split(recordings, test_size=0.25, seed=0))
+
+
+def _engine_run(args) -> None:
+    """Internal (a subprocess per engine): one sweep, its wall time and rows as JSON on stdout."""
+    folder = Path(args.workdir)
+    man = pd.read_csv(folder / "manifest.csv")
+    threads = os.environ.get("TF_NUM_INTRAOP_THREADS")
+    if threads and args.one != "dask":  # before TensorFlow's first computation in this process
+        transfer.tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        transfer.tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    t0 = time.perf_counter()
+    table = transfer.run_sweep(man, folder / args.one, networks=args.networks, image_size={"SequentialCNN": 64},
+                               epochs=args.epochs, weights="none", seeds=[0, 1], progress=False,
+                               scheduler="local" if args.one == "dask" else None, n_workers=2)
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "rows": table[COMPUTED].to_dict("records")}))
+
+
+def _subprocess(args, engine: str, threads: int | None) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_NUM_INTRAOP_THREADS", None)
+    if threads is not None:  # one process limited to `threads` cores (TensorFlow and its BLAS)
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads),
+                   OMP_NUM_THREADS=str(threads))
+    cmd = [sys.executable, __file__, "--one", engine, "--workdir", args.workdir, "--epochs", str(args.epochs),
+           "--networks", *args.networks]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"{engine} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _memory_task(payload):
+    """One job's worth of Keras work on a worker: build a model, fit it, report the RSS."""
+    transfer._sweep_task(payload)
+    return cluster.worker_info()
+
+
+def bench_engines(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        args.workdir = tmp
+        man = _synthetic_manifest(Path(tmp), args.transforms, speakers=4, utterances=args.utterances)
+        man.to_csv(Path(tmp) / "manifest.csv", index=False)
+        runs = {"in-process, 1 thread": _subprocess(args, "here1", 1),
+                "in-process, 2 threads": _subprocess(args, "here2", 2),
+                "LocalCluster, 2 workers x 1 thread": _subprocess(args, "dask", None)}
+        ref = pd.DataFrame(runs["in-process, 1 thread"]["rows"])
+        base = runs["in-process, 1 thread"]["seconds"]
+        jobs = len(args.networks) * args.transforms
+        print(f"\nEngines: {jobs} jobs ({', '.join(args.networks)} x {args.transforms} synthetic transforms, "
+              f"{len(man) // args.transforms} images each, 2 seeds, {args.epochs} epochs), {os.cpu_count()} cores")
+        print(f"{'engine':<38}{'seconds':>9}{'speed-up':>10}  rows identical")
+        for name, r in runs.items():
+            rows = pd.DataFrame(r["rows"])
+            same = rows.sort_values(["network", "transform", "seed"], ignore_index=True).equals(
+                ref.sort_values(["network", "transform", "seed"], ignore_index=True))
+            print(f"{name:<38}{r['seconds']:>9.1f}{base / r['seconds']:>9.2f}x  {'yes' if same else 'NO'}")
+        print("goal: >= 1.6x for 2 workers over one 1-thread process")
+        _bench_memory(man, args)
+
+
+def _bench_memory(man, args) -> None:
+    data = transfer._run_split(man, 0.25)
+    job = transfer._plan_jobs(data, ["SequentialCNN"], ["t0"], weights="none", on_missing_weights="error",
+                              image_size=64, epochs=args.epochs, batch_size=None, seeds=[0])[0]
+    payload = dict(n_classes=4, image_size=64, epochs=args.epochs, batch_size=None, weights="none",
+                   on_missing_weights="error", network="SequentialCNN", rows=job.rows,
+                   images=transfer.load_images(job.rows["path"]), seeds=[0], precision="float32")
+    n = 12
+    table = {}
+    for label, limit in (("no restarts", None), ("restart above 1.5 GiB", int(1.5 * 2 ** 30))):
+        with cluster.connect("local", n_workers=1) as client:
+            rss = [r["rss"] / 2 ** 20 for _, r in cluster.run_tasks(client, _memory_task, [payload] * n,
+                                                                     max_worker_memory=limit, progress=False)]
+        table[label] = rss
+    print(f"\nWorker memory: one worker, {n} SequentialCNN jobs in a row, resident MiB after each job")
+    print(f"{'policy':<24}" + "".join(f"{i + 1:>7}" for i in range(n)))
+    for label, rss in table.items():
+        print(f"{label:<24}" + "".join(f"{v:>7.0f}" for v in rss))
+
+
+# ----------------------------------------------------------------------------- precision
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up (tracing)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _precision_one(network: str, policy: str, batch: int, repeats: int) -> dict:
+    spec = transfer.NETWORKS[network]
+    size = spec.input_size
+    model, _ = transfer.build_model(network, 4, image_size=size, weights="none", precision=policy)
+    trunk, tail = transfer.split_trunk(model, trainable_layers=spec.trainable_layers)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (batch, size, size, spec.channels)).astype(np.float32)
+    if trunk is None:
+        forward = _time(lambda: model.predict(x, batch_size=batch, verbose=0), repeats)
+        feats = [x]
+    else:
+        forward = _time(lambda: trunk.predict(x, batch_size=batch, verbose=0), repeats)
+        feats = transfer.extract_features(trunk, x, batch_size=batch)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, batch)]
+    fit = _time(lambda: transfer.fit_model(tail, feats, y, epochs=1, batch_size=spec.batch_size), repeats)
+    transfer.keras.backend.clear_session()
+    return {"ms_per_image": 1000 * forward / batch, "tail_epoch_ms": 1000 * fit}
+
+
+def bench_precision(args) -> None:
+    nets = args.precision_networks or list(transfer.NETWORKS)
+    print(f"\nPrecision: float32 vs mixed_bfloat16, frozen trunk forward (batch {args.batch}) and one tail epoch "
+          f"(batch {args.batch}); CPU bf16 units: {devices.cpu_has_bf16()}")
+    print(f"{'network':<20}{'px':>5}{'fwd f32':>9}{'fwd bf16':>10}{'ratio':>7}{'tail f32':>10}{'tail bf16':>11}"
+          f"{'ratio':>7}  auto")
+    for net in nets:
+        r = {p: _precision_one(net, p, args.batch, args.repeats) for p in ("float32", "mixed_bfloat16")}
+        f, b = r["float32"], r["mixed_bfloat16"]
+        print(f"{net:<20}{transfer.NETWORKS[net].input_size:>5}{f['ms_per_image']:>9.1f}"
+              f"{b['ms_per_image']:>10.1f}{f['ms_per_image'] / b['ms_per_image']:>6.2f}x"
+              f"{f['tail_epoch_ms']:>10.1f}{b['tail_epoch_ms']:>11.1f}{f['tail_epoch_ms'] / b['tail_epoch_ms']:>6.2f}x"
+              f"  {devices.resolve_precision('auto', net)}", flush=True)
+    print("ratio > 1: bfloat16 faster. fwd: ms per image; tail: ms per epoch of the tail on one batch")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", nargs="+", default=["cache", "engines", "precision"],
+                    choices=["cache", "engines", "precision"])
+    ap.add_argument("--network", default="MobileNetV2", help="cache bench: the network")
+    ap.add_argument("--size", type=int, default=224, help="cache bench: input size, px (thesis: 224)")
+    ap.add_argument("--images", type=int, default=160, help="cache bench: training images")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=10)
+    ap.add_argument("--weights", default="imagenet", help="cache bench: imagenet | none (random if not cached)")
+    ap.add_argument("--networks", nargs="+", default=["MobileNetV2", "SequentialCNN"], help="engines bench")
+    ap.add_argument("--transforms", type=int, default=4, help="engines bench: synthetic transforms")
+    ap.add_argument("--utterances", type=int, default=24, help="engines bench: per speaker (4 speakers)")
+    ap.add_argument("--precision-networks", nargs="*", help="precision bench (default: every network)")
+    ap.add_argument("--batch", type=int, default=8, help="precision bench: images per forward batch")
+    ap.add_argument("--repeats", type=int, default=3, help="precision bench: timed repeats (median)")
+    ap.add_argument("--one", help=argparse.SUPPRESS)      # internal: one engine run
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:
+        _engine_run(args)
+        return 0
+    for bench in args.bench:
+        {"cache": bench_cache, "engines": bench_engines, "precision": bench_precision}[bench](args)
     return 0
 
 

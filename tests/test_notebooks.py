@@ -79,6 +79,10 @@ def test_notebook_ran_and_saved_its_figures(nb, smoke_run):
     assert mine and not any(_errors(path) for path in mine)
     assert any(p.name.startswith(nb.stem[:2]) and p.suffix == ".png" for p in figures_dir.iterdir()), \
         f"{nb.name} saved no figure named {nb.stem[:2]}_*.png"
+    for path in mine:  # and shows them inline (the kernel must not inherit make's MPLBACKEND=Agg)
+        book = json.loads(path.read_text())
+        shown = [o for c in book["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert shown, f"{path.name} has no inline figure"
     status = yaml.safe_load((run_dir / "params.yaml").read_text())
     entries = [entry for key, entry in status.items() if key.startswith(nb.stem)]
     assert len(entries) == len(mine) and all(e["status"] == "ok" for e in entries)

@@ -170,3 +170,43 @@ def test_a_section_with_pairs_runs_once_per_pair():
     for bad in ([["a"]], [], "a,b", [["a", ""]]):
         with pytest.raises(ValueError, match="pairs"):
             run.notebook_runs(nb, {"pairs": bad})
+
+
+def _fake_papermill_writing_notebooks(monkeypatch, fail=()):
+    """papermill.execute_notebook stand-in that writes a real executed copy (one stdout
+    output naming the parameters) and raises for the stems in ``fail``."""
+    import papermill
+
+    def execute_notebook(src, out, parameters, **kw):
+        nb = nbformat.read(src, as_version=4)
+        nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"k = {parameters.get('k')}\n")]
+        nbformat.write(nb, out)
+        if Path(src).stem in fail:
+            raise papermill.PapermillExecutionError(cell_index=1, exec_count=2, source="1 / 0",
+                                                    ename="ZeroDivisionError", evalue="division by zero",
+                                                    traceback=[])
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+
+
+def test_report_flag_writes_the_report_and_prints_its_path(tmp_path, monkeypatch, capsys):
+    root = _two_notebooks(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    _fake_papermill_writing_notebooks(monkeypatch)
+    assert run.main(["--profile", "quick", "--run-dir", str(tmp_path / "r")]) == 0
+    assert not (tmp_path / "r" / "report").exists()  # no flag, no report
+    assert run.main(["--profile", "quick", "--run-dir", str(tmp_path / "r"), "--report"]) == 0
+    index = tmp_path / "r" / "report" / "index.html"
+    assert f"report: {index}" in capsys.readouterr().out
+    assert {p.name for p in index.parent.iterdir()} == {"index.html", "01_demo.html", "02_next.html"}
+    assert "k = 5" in (index.parent / "02_next.html").read_text()
+
+
+def test_report_flag_still_reports_a_failed_run(tmp_path, monkeypatch, capsys):
+    root = _two_notebooks(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    _fake_papermill_writing_notebooks(monkeypatch, fail={"02_next"})
+    assert run.main(["--profile", "quick", "--run-dir", str(tmp_path / "r"), "--report"]) == 1
+    out = capsys.readouterr()
+    assert "02_next.ipynb failed" in out.err and "report: " in out.out
+    text = (tmp_path / "r" / "report" / "index.html").read_text()
+    assert '<span class="failed">failed</span>: notebook 02_next.ipynb failed' in text

@@ -1,6 +1,6 @@
 """The package's one mechanism for heavy optional imports: a module proxy.
 
-``keras``, ``tf``, ``papermill`` and ``resemblyzer`` are imported on the first
+``keras``, ``tf``, ``papermill``, ``resemblyzer`` and ``distributed`` are imported on the first
 attribute access (``keras.layers.Dense``), so ``import voxlib.transfer`` does
 not pay TensorFlow's seconds, and an optional package that is not installed
 fails only where it is used, with an error that names the extra to install.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["Heavy", "keras", "tf", "papermill", "resemblyzer"]
+__all__ = ["Heavy", "keras", "tf", "papermill", "resemblyzer", "distributed"]
 
 
 class Heavy:
@@ -63,3 +63,4 @@ keras = Heavy("keras", hint="Install the project: pip install -e .")
 tf = Heavy("tensorflow", first=("keras",), hint="Install the project: pip install -e .")
 papermill = Heavy("papermill", hint="Install the project: pip install -e .")
 resemblyzer = Heavy("resemblyzer", hint="It is optional: pip install -e '.[speaker]' (pulls in PyTorch).")
+distributed = Heavy("distributed", hint="The sweep on Dask needs it: pip install -e '.[cluster]'.")

@@ -10,6 +10,9 @@ its ``status`` (``running`` before it starts, then ``ok`` with ``seconds`` or
 ``failed`` with ``error``); a partial run (``--only 02``) updates its notebooks'
 entries and keeps the others'.
 
+``--report`` then writes the run's offline HTML report (:func:`voxlib.report.build_report`,
+``<run_dir>/report/index.html``), also after a failed notebook (flagged in it), and prints its path.
+
 Figures: only the reference run (profile ``quick`` into the default
 ``runs/quick``) writes the README's ``figures/``; every other run writes
 ``<run_dir>/figures``; an explicit ``figures_dir`` wins (:func:`figures_dir_for`).
@@ -25,7 +28,10 @@ from pathlib import Path
 
 import yaml
 
-from voxlib._heavy import papermill as pm
+from voxlib._heavy import Heavy, papermill as pm
+
+# The HTML report (nbconvert) is imported only when asked for (--report): ``import voxlib.run`` stays light.
+report = Heavy("voxlib.report", hint="The report needs nbconvert: pip install -e '.[test]'.")
 
 
 __all__ = [
@@ -191,7 +197,12 @@ def _record(path: Path, stem: str, entry: dict) -> None:
 
 
 def _execute(nb: Path, out: Path, parameters: dict, *, kernel_name: str, progress: bool) -> None:
-    """One notebook under papermill; :class:`NotebookFailed` naming the cell on failure."""
+    """One notebook under papermill; :class:`NotebookFailed` naming the cell on failure.
+
+    The kernel inherits this process's environment except ``MPLBACKEND``: a
+    non-interactive backend there (``make`` exports ``Agg``) would keep
+    ``plt.show()`` from leaving its figure in the executed notebook."""
+    saved = os.environ.pop("MPLBACKEND", None)
     try:
         pm.execute_notebook(str(nb), str(out), parameters=parameters, kernel_name=kernel_name,
                             cwd=str(project_root()), progress_bar=progress)
@@ -200,6 +211,9 @@ def _execute(nb: Path, out: Path, parameters: dict, *, kernel_name: str, progres
             f"notebook {nb.name} failed: {_failed_cell(exc)}. "
             f"Open the executed copy {out} to see the traceback."
         ) from exc
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
 
 
 def _run_one_notebook(nb: Path, out: Path, parameters: dict, record: Path, *, stem=None, **kw) -> None:
@@ -303,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-dir", help="output folder (default runs/<profile>)")
     ap.add_argument("--figures-dir", help="figure folder (default: figures/ for the quick profile into "
                                           "runs/quick, else <run-dir>/figures)")
+    ap.add_argument("--report", action="store_true",
+                    help="then write the offline HTML report <run-dir>/report/index.html and print its path")
     ap.add_argument(
         "-p", "--param", nargs=3, action="append", default=[], metavar=("NOTEBOOK", "NAME", "VALUE"),
         help="override one parameter, value parsed as YAML (e.g. -p 02 epochs 3)",
@@ -312,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, name, value in args.param:
         (nb,) = list_notebooks([key])
         overrides.setdefault(nb.stem, {})[name] = yaml.safe_load(value)
+    status = 0
     try:
         run_notebooks(
             args.profile, only=args.only, run_dir=args.run_dir,
@@ -319,8 +336,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (NotebookFailed, FileNotFoundError, ValueError) as exc:
         print(f"[voxlib.run] ERROR: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        if not (args.report and isinstance(exc, NotebookFailed)):
+            return 1
+        status = 1  # still report what ran: the failed notebook is flagged in it
+    if args.report:
+        run_dir = resolve(args.run_dir) if args.run_dir is not None else _default_run_dir(args.profile)
+        print(f"[voxlib.run] report: {report.build_report(run_dir)}")
+    return status
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ small CNN trained from scratch. It evaluated on its training images. Here:
 * Evaluation is on held-out utterances (the run's split, :func:`voxlib.datasets.run_split`), with
   training accuracy (the thesis's number) beside it.
 * :func:`run_sweep` appends one row per finished run to ``sweep.csv`` and
-  skips rows already there; :func:`load_sweep` reads that table back.
+  skips rows already there; :func:`load_sweep` reads that table back. Its
+  ``scheduler`` runs the (network, transform) jobs in this process or on a Dask
+  cluster (:mod:`voxlib.cluster`); its ``precision`` computes in bfloat16 where
+  that is faster (:mod:`voxlib.devices`).
 * :func:`load_best_classifier` and :func:`classifier_image_size` hand the
   sweep's best classifier, and the image size it was trained on, to notebook 05.
 
@@ -35,9 +38,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import hashlib
 import json
 import os
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -51,7 +56,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from voxlib import audio, datasets, images, metrics, speaker
+from voxlib import audio, cluster, datasets, devices, images, metrics, speaker
 from voxlib._heavy import keras, tf
 
 
@@ -329,7 +334,7 @@ def _sequential_cnn(size: int, n_classes: int):
         layers.Flatten(),
         layers.Dense(100, activation="relu"),
         layers.Dropout(0.5),
-        layers.Dense(n_classes, activation="softmax", name="speaker"),
+        layers.Dense(n_classes, activation="softmax", name="speaker", dtype="float32"),
     ], name="SequentialCNN")
 
 
@@ -401,6 +406,7 @@ def build_model(
     weights: str | os.PathLike | None = "imagenet",
     on_missing_weights: str = "error",
     seed: int = 0,
+    precision: str = "float32",
 ):
     """The thesis's classifier for one registry network.
 
@@ -418,6 +424,11 @@ def build_model(
         naming the file and where to put it, or warn once and use random weights.
     seed : int
         Seeds the random initialisation (head and, without weights, the base).
+    precision : {"float32", "mixed_bfloat16", "auto"}
+        Keras's dtype policy the model is built with (:mod:`voxlib.devices`):
+        ``"mixed_bfloat16"`` computes in bfloat16 with float32 weights; the
+        softmax head stays float32 either way. ``"auto"``: bfloat16 only where
+        :func:`voxlib.devices.resolve_precision` finds it faster for ``network``.
 
     Returns
     -------
@@ -432,18 +443,20 @@ def build_model(
     if int(n_classes) < 2:
         raise ValueError(f"n_classes={n_classes}; need at least 2 speakers")
     size = _size_for(spec, image_size)
+    policy = devices.resolve_precision(precision, spec.name)
     kind, path, label = _resolve_weights(spec, weights, on_missing_weights)
     keras.utils.set_random_seed(seed)
-    if spec.constructor is None:
-        model = _sequential_cnn(size, int(n_classes))
-        if kind == "file":
-            model.load_weights(str(path))
-    else:
-        base = _base_model(spec, size, kind, path)
-        head = keras.layers.Dense(int(n_classes), activation="softmax", name="speaker")
-        model = keras.Model(base.input, head(base.layers[-2].output), name=spec.name)
-        for layer in model.layers[: -spec.trainable_layers]:
-            layer.trainable = False
+    with devices.precision_policy(policy):
+        if spec.constructor is None:
+            model = _sequential_cnn(size, int(n_classes))
+            if kind == "file":
+                model.load_weights(str(path))
+        else:
+            base = _base_model(spec, size, kind, path)
+            head = keras.layers.Dense(int(n_classes), activation="softmax", name="speaker", dtype="float32")
+            model = keras.Model(base.input, head(base.layers[-2].output), name=spec.name)
+            for layer in model.layers[: -spec.trainable_layers]:
+                layer.trainable = False
     _compile(model)
     return model, label
 
@@ -544,7 +557,7 @@ def extract_features(trunk, x: np.ndarray, *, batch_size: int = 32) -> list[np.n
     if trunk is None:
         return [x]
     out = trunk.predict(x, batch_size=batch_size, verbose=0)
-    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    return [np.asarray(o, np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
 # ----------------------------------------------------------------------------- training
@@ -716,12 +729,25 @@ class Classifier:
 def save_classifier(model, path, meta: dict) -> Path:
     """Save ``model`` as ``.keras`` plus a JSON sidecar (``meta``: classes in
     output order, network, transform, image_size, preprocess, channels...)."""
+    return _write_classifier(_model_bytes(model), path, meta)
+
+
+def _model_bytes(model) -> bytes:
+    """``model`` as the bytes of its ``.keras`` file (how a Dask worker hands it back)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "model.keras"
+        model.save(file)
+        return file.read_bytes()
+
+
+def _write_classifier(data: bytes, path, meta: dict) -> Path:
+    """Write a ``.keras`` file's bytes atomically, plus its JSON sidecar ``meta``."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"path={str(path)!r}: a classifier is saved as .keras")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
     return path
@@ -741,12 +767,15 @@ def load_classifier(model_path) -> Classifier:
 # ----------------------------------------------------------------------------- sweep
 
 SWEEP_COLUMNS = [
-    "network", "transform", "weights", "image_size", "epochs", "batch_size", "seed", "data_fingerprint",
+    "network", "transform", "weights", "image_size", "epochs", "batch_size", "precision", "seed", "data_fingerprint",
     "n_classes", "n_train", "n_test", "train_accuracy", "test_accuracy", "test_ci_low", "test_ci_high",
     "macro_f1", "train_loss", "test_loss", "features_seconds", "fit_seconds", "model_path",
     "history_path", "confusion_path", "report_path", "finished_at",
 ]
-_KEY = ["network", "transform", "weights", "image_size", "epochs", "batch_size", "seed", "data_fingerprint"]
+_KEY = ["network", "transform", "weights", "image_size", "epochs", "batch_size", "precision", "seed",
+        "data_fingerprint"]
+#: ``precision`` of a sweep row written before that column existed, and of a baseline (scikit-learn, float64)
+_OLD_PRECISION, _BASELINE_PRECISION = "float32", "float64"
 _MANIFEST_REQUIRED = ("speaker", "utterance", "transform", "path")
 _SWEEP_PRODUCER = "notebook 02 (02_transfer_learning.ipynb) writes <run_dir>/sweep/sweep.csv"
 
@@ -802,7 +831,10 @@ def load_sweep(path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=SWEEP_COLUMNS)
     try:
-        return datasets.load_manifest(path)
+        table = datasets.load_manifest(path)
+        if "precision" not in table.columns:  # a sweep.csv from before the column: every run was float32
+            table.insert(min(SWEEP_COLUMNS.index("precision"), table.shape[1]), "precision", _OLD_PRECISION)
+        return table
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"sweep table {path} is not a readable CSV file ({exc}); delete it and rerun "
                          "notebook 02, which rewrites it") from exc
@@ -830,15 +862,25 @@ def _per_network(value, spec: NetworkSpec, default):
     return default if value is None else int(value)
 
 
-def _reinitialise(layer) -> None:
-    """Draw ``layer``'s weights again from its own initialisers (Keras's global seed)."""
-    for attr in dir(layer):
-        if not attr.endswith("_initializer"):
-            continue
+def _reinitialise(layer, seed: int, index: int) -> None:
+    """Draw ``layer``'s weights again from its own initialisers' distributions, seeded
+    by ``(seed, index)`` alone.
+
+    A Keras initialiser built without a seed keeps one integer drawn from Python's
+    ``random`` when the layer was made: calling it again redraws the same weights
+    (every sweep seed would start alike), and that integer depends on whatever
+    else drew from ``random`` (a Dask worker's own threads do). So each initialiser
+    is rebuilt from its config with a seed of its own, derived from ``seed``."""
+    for j, attr in enumerate(sorted(a for a in dir(layer) if a.endswith("_initializer"))):
         var = getattr(layer, attr[: -len("_initializer")], None)
         init = getattr(layer, attr)
-        if callable(init) and hasattr(var, "assign") and hasattr(var, "shape"):
-            var.assign(init(tuple(var.shape), dtype=var.dtype))
+        if not (callable(init) and hasattr(var, "assign") and hasattr(var, "shape")):
+            continue
+        config = init.get_config() if hasattr(init, "get_config") else {}
+        if "seed" in config:
+            drawn = int(np.random.default_rng([int(seed), int(index), j]).integers(1, 2 ** 31 - 1))
+            init = type(init).from_config({**config, "seed": drawn})
+        var.assign(init(tuple(var.shape), dtype=var.dtype))
 
 
 class _Built:
@@ -855,18 +897,24 @@ class _Built:
     def __init__(self, network, n_classes, **kw):
         spec = NETWORKS[network]
         self.network = network
+        self.precision = devices.resolve_precision(kw.get("precision", "float32"), network)
         self.model, self.label = build_model(network, n_classes, seed=0, **kw)
-        self.initial = self.model.get_weights()
         self.parts = split_trunk(self.model, trainable_layers=spec.trainable_layers)
         trained = self.model.layers if spec.trainable_layers is None else self.model.layers[-spec.trainable_layers:]
         pretrained = self.label not in ("none", "random")
         self.seeded = [self.model.get_layer("speaker")] if pretrained else [lay for lay in trained if lay.weights]
+        if not pretrained:  # a frozen random trunk: drawn from seed 0, whatever else used Python's random
+            seeded = {id(lay) for lay in self.seeded}
+            for i, layer in enumerate(self.model.layers):
+                if layer.weights and id(layer) not in seeded:
+                    _reinitialise(layer, 0, i)
+        self.initial = self.model.get_weights()
 
     def reset(self, seed: int):
         self.model.set_weights(self.initial)
         keras.utils.set_random_seed(int(seed))
-        for layer in self.seeded:
-            _reinitialise(layer)
+        for i, layer in enumerate(self.seeded):
+            _reinitialise(layer, seed, i)
         # layers with their own random streams (Dropout): restart them from the seed,
         # so a seed's run does not depend on the runs before it in this process
         streams = [g for lay in self.model.layers for g in getattr(lay, "_seed_generators", ())]
@@ -900,45 +948,64 @@ def _train_and_score(built: _Built, spec: NetworkSpec, x, y, train, classes, *, 
     return hist, ev_tr, ev_te, timing
 
 
-def _save_run(out_dir: Path, stem: str, model, meta: dict, hist: pd.DataFrame, ev_te: dict) -> dict:
-    """Model, history, confusion matrix and report of one run; returns their paths."""
-    paths = {k: out_dir / k / f"{stem}{ext}" for k, ext in
+def _write_run(out_dir: Path, row: dict, artifacts: dict) -> dict:
+    """Write one run's model, history, confusion matrix and report (``artifacts`` of
+    :func:`_compute_one`) under ``out_dir``; return ``row`` with their paths. Only the
+    process that owns ``sweep.csv`` calls this (the client, on a Dask cluster)."""
+    stem = artifacts["stem"]
+    paths = {k: Path(out_dir) / k / f"{stem}{ext}" for k, ext in
              [("models", ".keras"), ("history", ".csv"), ("confusion", ".csv"), ("reports", ".csv")]}
     for p in paths.values():
         p.parent.mkdir(parents=True, exist_ok=True)
-    save_classifier(model, paths["models"], meta)
-    hist.to_csv(paths["history"], index=False)
-    ev_te["confusion"].to_csv(paths["confusion"])
-    ev_te["report"].to_csv(paths["reports"])
-    paths["reports"].with_suffix(".txt").write_text(ev_te["report_text"])
-    return paths
+    _write_classifier(artifacts["model"], paths["models"], artifacts["meta"])
+    artifacts["history"].to_csv(paths["history"], index=False)
+    artifacts["confusion"].to_csv(paths["confusion"])
+    artifacts["report"].to_csv(paths["reports"])
+    paths["reports"].with_suffix(".txt").write_text(artifacts["report_text"])
+    return {**row, **_path_fields(paths)}
+
+
+def _path_fields(paths: dict) -> dict:
+    return {"model_path": str(paths["models"]), "history_path": str(paths["history"]),
+            "confusion_path": str(paths["confusion"]), "report_path": str(paths["reports"])}
 
 
 def _sweep_row(settings: dict, rows: pd.DataFrame, train, ev_tr: dict, ev_te: dict, timing: dict,
-               paths: dict) -> dict:
+               paths: dict | None = None) -> dict:
+    """One row of ``sweep.csv``; ``paths`` None leaves the ``*_path`` fields for :func:`_write_run`."""
     return {
         **{k: settings[k] for k in ("network", "transform", "weights", "image_size", "epochs", "batch_size",
-                                    "seed")},
+                                    "precision", "seed")},
         "data_fingerprint": datasets.fingerprint(rows),
         "n_classes": len(settings["classes"]), "n_train": int(train.sum()), "n_test": int((~train).sum()),
         "train_accuracy": ev_tr["accuracy"], "test_accuracy": ev_te["accuracy"],
         "test_ci_low": ev_te["ci_low"], "test_ci_high": ev_te["ci_high"], "macro_f1": ev_te["macro_f1"],
         "train_loss": ev_tr["loss"], "test_loss": ev_te["loss"], **timing,
-        "model_path": str(paths["models"]), "history_path": str(paths["history"]),
-        "confusion_path": str(paths["confusion"]), "report_path": str(paths["reports"]),
+        **(_path_fields(paths) if paths is not None else {}),
         "finished_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
     }
 
 
 def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epochs=None, batch_size=None,
-            weights="imagenet", on_missing_weights="error", seed: int = 0, images=None,
-            progress=False, built=None, features=None) -> dict:
+            weights="imagenet", on_missing_weights="error", seed: int = 0, precision: str = "float32",
+            images=None, progress=False, built=None, features=None) -> dict:
     """Train and evaluate one (network, transform, seed) on rows with a ``split``
     column; write model, history, confusion and report under ``out_dir``.
-    Returns the sweep row (dict). ``images``: the rows' images already read
-    (uint8 ``(N, H, W)``); ``built``: a reusable network; ``features``: a dict
-    shared by the seeds of one (network, transform), holding the trunk's
-    features (internal)."""
+    Returns the sweep row (dict). ``precision``: see :func:`build_model`;
+    ``images``: the rows' images already read (uint8 ``(N, H, W)``); ``built``: a
+    reusable network; ``features``: a dict shared by the seeds of one (network,
+    transform), holding the trunk's features (internal)."""
+    row, artifacts = _compute_one(rows, network, image_size=image_size, epochs=epochs, batch_size=batch_size,
+                                  weights=weights, on_missing_weights=on_missing_weights, seed=seed,
+                                  precision=precision, images=images, progress=progress, built=built,
+                                  features=features)
+    return _write_run(Path(out_dir), row, artifacts)
+
+
+def _compute_one(rows: pd.DataFrame, network: str, *, image_size, epochs, batch_size, weights,
+                 on_missing_weights, seed, precision, images, progress, built, features) -> tuple[dict, dict]:
+    """:func:`run_one` without writing: ``(row without paths, artifacts)``, artifacts
+    being the model's ``.keras`` bytes, its meta, history, confusion and report."""
     spec = _spec(network)
     classes = sorted(rows["speaker"].astype(str).unique())
     size = _size_for(spec, image_size)
@@ -955,27 +1022,31 @@ def run_one(rows: pd.DataFrame, network: str, out_dir, *, image_size=None, epoch
     train = (rows["split"] == "train").to_numpy()
     if built is None:
         built = _Built(network, len(classes), image_size=size, weights=weights,
-                       on_missing_weights=on_missing_weights)
+                       on_missing_weights=on_missing_weights, precision=precision)
     hist, ev_tr, ev_te, timing = _train_and_score(built, spec, x, y, train, classes, epochs=epochs,
                                                   batch_size=batch_size, seed=seed, progress=progress,
                                                   features=features)
     settings = {"network": network, "transform": str(rows["transform"].iloc[0]) if "transform" in rows else "",
                 "weights": built.label, "image_size": size, "epochs": epochs, "batch_size": batch_size,
-                "seed": seed, "classes": classes}
-    stem = f"{network}__{settings['transform']}__{_key_hash(rows, built.label, size, epochs, batch_size, seed)}"
+                "precision": built.precision, "seed": seed, "classes": classes}
+    stem = (f"{network}__{settings['transform']}__"
+            f"{_key_hash(rows, built.label, size, epochs, batch_size, seed, built.precision)}")
     meta = {"classes": classes, "network": network, "transform": settings["transform"], "image_size": size,
             "preprocess": spec.preprocess, "channels": spec.channels, "weights": built.label, "epochs": epochs,
-            "batch_size": batch_size, "seed": seed}
-    paths = _save_run(Path(out_dir), stem, built.model, meta, hist, ev_te)
-    return _sweep_row(settings, rows, train, ev_tr, ev_te, timing, paths)
+            "batch_size": batch_size, "precision": built.precision, "seed": seed}
+    artifacts = {"stem": stem, "model": _model_bytes(built.model), "meta": meta, "history": hist,
+                 "confusion": ev_te["confusion"], "report": ev_te["report"], "report_text": ev_te["report_text"]}
+    return _sweep_row(settings, rows, train, ev_tr, ev_te, timing), artifacts
 
 
 def _one(feats):
     return tuple(feats) if len(feats) > 1 else feats[0]
 
 
-def _key_hash(rows, label, size, epochs, batch_size, seed) -> str:
-    key = "|".join(map(str, [datasets.fingerprint(rows), label, size, epochs, batch_size, seed]))
+def _key_hash(rows, label, size, epochs, batch_size, seed, precision="float32") -> str:
+    parts = [datasets.fingerprint(rows), label, size, epochs, batch_size, seed]
+    # float32 runs keep the file names they had before precision existed
+    key = "|".join(map(str, parts + ([] if precision == "float32" else [precision])))
     return hashlib.sha1(key.encode()).hexdigest()[:8]
 
 
@@ -1042,7 +1113,7 @@ class _Job:
 
 
 def _plan_jobs(data, networks, transforms, *, weights, on_missing_weights, image_size, epochs, batch_size,
-               seeds) -> list[_Job]:
+               seeds, precision="float32") -> list[_Job]:
     """Step 3 of :func:`run_sweep`: resolve each network's weights once and key every
     (network, transform) as its sweep.csv rows will be keyed (one per seed)."""
     labels = {n: _resolve_weights(NETWORKS[n], weights, on_missing_weights)[2] for n in networks}
@@ -1055,6 +1126,7 @@ def _plan_jobs(data, networks, transforms, *, weights, on_missing_weights, image
             key = {"network": network, "transform": transform, "weights": labels[network],
                    "image_size": _size_for(spec, image_size), "epochs": _per_network(epochs, spec, spec.epochs),
                    "batch_size": _per_network(batch_size, spec, spec.batch_size),
+                   "precision": devices.resolve_precision(precision, network),
                    "data_fingerprint": datasets.fingerprint(rows)}
             jobs.append(_Job(network, transform, rows, key, list(seeds)))
     return jobs
@@ -1067,7 +1139,7 @@ def _network_for(built: _Built | None, job: _Job, n_classes: int, *, weights, on
         return built
     keras.backend.clear_session()
     return _Built(job.network, n_classes, image_size=job.key["image_size"], weights=weights,
-                  on_missing_weights=on_missing_weights)
+                  on_missing_weights=on_missing_weights, precision=job.key["precision"])
 
 
 def _rows_of(table: pd.DataFrame, keys: list[dict]) -> pd.DataFrame:
@@ -1107,6 +1179,10 @@ def run_sweep(
     test_size: float = 0.25,
     seeds=(0,),
     baselines=(),
+    precision: str = "float32",
+    scheduler=None,
+    n_workers: int | None = None,
+    max_worker_memory=cluster.DEFAULT_MAX_WORKER_MEMORY,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train and evaluate every (network, transform, seed), and the baselines; resumable.
@@ -1136,6 +1212,20 @@ def run_sweep(
     baselines : sequence of :data:`BASELINES` names
         Non-image reference classifiers on the same recordings and split
         (:func:`run_baseline`), written as rows with ``transform = "audio"``.
+    precision : {"float32", "mixed_bfloat16", "auto"}
+        The networks' dtype policy (:func:`build_model`); each row records the
+        one it ran with (``"auto"`` resolves per network).
+    scheduler : None, "local", address or distributed.Client
+        Where the (network, transform) jobs run (:mod:`voxlib.cluster`): ``None``
+        in this process; ``"local"`` on a Dask ``LocalCluster`` of ``n_workers``
+        one-thread processes; ``"tcp://host:8786"`` on a running Dask cluster
+        (workers with this project installed; no shared filesystem needed). This
+        process writes every file either way, so resuming works the same.
+    n_workers : int or None
+        Worker processes of ``scheduler="local"`` (``None``: one per core).
+    max_worker_memory : int, str or None
+        On Dask: a worker whose resident memory exceeds this after a job is
+        restarted before its next one (bounds Keras's growth across fits).
     progress : bool
 
     Returns
@@ -1148,10 +1238,12 @@ def run_sweep(
     manifest, networks, transforms = _validate_sweep_args(manifest, networks, transforms)
     seeds = _check_seeds(seeds)
     baselines = _check_baselines(baselines, manifest)
+    devices.check_precision(precision)
+    scheduler = cluster.check_scheduler(scheduler)
     _require_weights(networks, weights, on_missing_weights)
     data = _run_split(manifest, test_size)
     jobs = _plan_jobs(data, networks, transforms, weights=weights, on_missing_weights=on_missing_weights,
-                      image_size=image_size, epochs=epochs, batch_size=batch_size, seeds=seeds)
+                      image_size=image_size, epochs=epochs, batch_size=batch_size, seeds=seeds, precision=precision)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / "sweep.csv"
@@ -1159,28 +1251,90 @@ def run_sweep(
     for name, key in zip(baselines, keys):
         if not _done(load_sweep(csv), key):
             _append_row(csv, run_baseline(name, data, out_dir, seed=seeds[0], progress=progress))
-    n_classes = manifest["speaker"].astype(str).nunique()
+    settings = dict(n_classes=manifest["speaker"].astype(str).nunique(), image_size=image_size, epochs=epochs,
+                    batch_size=batch_size, weights=weights, on_missing_weights=on_missing_weights)
+    table = load_sweep(csv)
+    todo = [(job, [s for s, k in zip(job.seeds, job.keys()) if not _done(table, k)]) for job in jobs]
+    todo = [(job, left) for job, left in todo if left]  # resume: a finished row is never recomputed
+    if scheduler is None:
+        _sweep_here(todo, csv, out_dir, settings, total=len(jobs) * len(seeds), progress=progress)
+    else:
+        _sweep_on_dask(todo, csv, out_dir, settings, scheduler=scheduler, n_workers=n_workers,
+                       max_worker_memory=max_worker_memory, progress=progress)
+    return _rows_of(load_sweep(csv), keys + [k for job in jobs for k in job.keys()])
+
+
+def _sweep_here(todo, csv: Path, out_dir: Path, settings: dict, *, total: int, progress: bool) -> None:
+    """The sweep's jobs in this process, one row appended per finished seed; a network is
+    built once for all its transforms."""
     image_cache: dict[str, np.ndarray] = {}  # uint8, read once per transform
     built = None
-    bar = tqdm(total=len(jobs) * len(seeds), desc="sweep", unit="run", disable=not progress)
-    for job in jobs:
+    bar = tqdm(total=total, initial=total - sum(len(left) for _, left in todo), desc="sweep", unit="run",
+               disable=not progress)
+    for job, left in todo:
         features: dict = {}  # this (network, transform)'s prepared images and trunk features, shared by its seeds
-        for seed, key in zip(job.seeds, job.keys()):
+        for seed in left:
             bar.set_postfix_str(f"{job.network} / {job.transform} / seed {seed}", refresh=False)
             bar.update(1)
-            if _done(load_sweep(csv), key):  # resume: a finished row is never recomputed
-                continue
             if job.transform not in image_cache:
                 image_cache[job.transform] = load_images(job.rows["path"])
-            built = _network_for(built, job, n_classes, weights=weights, on_missing_weights=on_missing_weights)
-            row = run_one(job.rows, job.network, out_dir, image_size=image_size, epochs=epochs,
-                          batch_size=batch_size, weights=weights, on_missing_weights=on_missing_weights,
-                          seed=seed, images=image_cache[job.transform],
+            built = _network_for(built, job, settings["n_classes"], weights=settings["weights"],
+                                 on_missing_weights=settings["on_missing_weights"])
+            row = run_one(job.rows, job.network, out_dir, image_size=settings["image_size"],
+                          epochs=settings["epochs"], batch_size=settings["batch_size"], weights=settings["weights"],
+                          on_missing_weights=settings["on_missing_weights"], seed=seed,
+                          precision=job.key["precision"], images=image_cache[job.transform],
                           progress=f"{job.network}/{job.transform}/{seed}" if progress else False, built=built,
                           features=features)
             _append_row(csv, row)
     bar.close()
-    return _rows_of(load_sweep(csv), keys + [k for job in jobs for k in job.keys()])
+
+
+def _sweep_on_dask(todo, csv: Path, out_dir: Path, settings: dict, *, scheduler, n_workers, max_worker_memory,
+                   progress: bool) -> None:
+    """The sweep's jobs as Dask tasks (:func:`_sweep_task`), one per (network, transform):
+    each gets its images as data and returns its runs; this process writes them."""
+    image_cache: dict[str, np.ndarray] = {}
+    payloads = []
+    for job, left in todo:
+        if job.transform not in image_cache:
+            image_cache[job.transform] = load_images(job.rows["path"])
+        payloads.append({**settings, "network": job.network, "rows": job.rows, "images": image_cache[job.transform],
+                         "seeds": left, "precision": job.key["precision"]})
+    if not payloads:
+        return
+    with cluster.connect(scheduler, n_workers=n_workers, progress=progress) as client:
+        for i, result in cluster.run_tasks(client, _sweep_task, payloads, max_worker_memory=max_worker_memory,
+                                           progress=progress, label=lambda p: f"{p['network']} / "
+                                                                              f"{p['rows']['transform'].iloc[0]}"):
+            job = todo[i][0]
+            for row, artifacts in result["runs"]:
+                if row["weights"] != job.key["weights"]:
+                    raise MissingWeightsError(
+                        f"worker {result['worker'] or '?'} built {job.network} with {row['weights']} weights, this "
+                        f"process with {job.key['weights']}: give every worker the same Keras cache "
+                        f"({keras_cache_dir()} here; scripts/seed_keras_cache.py for MobileNetV2)")
+                _append_row(csv, _write_run(out_dir, row, artifacts))
+
+
+def _sweep_task(payload: dict) -> dict:
+    """One (network, transform) job on a Dask worker: every seed of ``payload["seeds"]``.
+    Returns ``{"runs": [(row, artifacts), ...], "worker", "pid", "rss"}`` (nothing written)."""
+    cluster.limit_threads()
+    keras.backend.clear_session()
+    p = payload
+    built = _Built(p["network"], p["n_classes"], image_size=_size_for(NETWORKS[p["network"]], p["image_size"]),
+                   weights=p["weights"], on_missing_weights=p["on_missing_weights"], precision=p["precision"])
+    features: dict = {}
+    runs = [_compute_one(p["rows"], p["network"], image_size=p["image_size"], epochs=p["epochs"],
+                         batch_size=p["batch_size"], weights=p["weights"], on_missing_weights=p["on_missing_weights"],
+                         seed=seed, precision=p["precision"], images=p["images"], progress=False, built=built,
+                         features=features)
+            for seed in p["seeds"]]
+    del built, features
+    keras.backend.clear_session()
+    gc.collect()
+    return {"runs": runs, **cluster.worker_info()}
 
 
 def _check_seeds(seeds) -> list[int]:
@@ -1226,7 +1380,8 @@ def _recordings(data: pd.DataFrame) -> pd.DataFrame:
 
 def _baseline_key(name: str, data: pd.DataFrame, seed: int) -> dict:
     return {"network": name, "transform": BASELINE_TRANSFORM, "weights": "none", "image_size": 0, "epochs": 0,
-            "batch_size": 0, "seed": seed, "data_fingerprint": datasets.fingerprint(_recordings(data))}
+            "batch_size": 0, "precision": _BASELINE_PRECISION, "seed": seed,
+            "data_fingerprint": datasets.fingerprint(_recordings(data))}
 
 
 def mfcc_statistics(y: np.ndarray, sr: int, *, n_mfcc: int = N_MFCC) -> np.ndarray:
@@ -1280,7 +1435,7 @@ def run_baseline(name: str, data: pd.DataFrame, out_dir, *, seed: int = 0, progr
     ev_te["report"].to_csv(paths["reports"])
     paths["reports"].with_suffix(".txt").write_text(ev_te["report_text"])
     settings = {**{k: key[k] for k in ("network", "transform", "weights", "image_size", "epochs", "batch_size",
-                                       "seed")}, "classes": classes}
+                                       "precision", "seed")}, "classes": classes}
     return _sweep_row(settings, rec, train, ev_tr, ev_te, {"features_seconds": t1 - t0, "fit_seconds": t2 - t1},
                       {"models": "", "history": "", **paths})
 
