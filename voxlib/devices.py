@@ -82,7 +82,7 @@ def describe() -> dict:
         (``"GPU"`` or ``"CPU"``: where Keras places the work), ``cpu_bf16`` (bool).
     """
     found = gpus()
-    return {"tensorflow": tf.__version__, "cuda_build": bool(tf.test.is_built_with_cuda()), "gpus": found,
+    return {"tensorflow": tf.version.VERSION, "cuda_build": bool(tf.test.is_built_with_cuda()), "gpus": found,
             "device": "GPU" if found else "CPU", "cpu_bf16": cpu_has_bf16()}
 
 

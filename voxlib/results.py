@@ -104,7 +104,7 @@ BASELINE_NETWORKS = transfer.BASELINES
 BASELINE_TRANSFORM = transfer.BASELINE_TRANSFORM
 #: Sweep columns that make a run's settings, besides its seed: :func:`select_runs` keeps
 #: every seed of one setting per (network, transform) (those present in the table).
-SETTINGS_COLUMNS = ("weights", "image_size", "epochs", "batch_size", "data_fingerprint")
+SETTINGS_COLUMNS = ("weights", "image_size", "epochs", "batch_size", "precision", "data_fingerprint")
 #: Seed spread of each accuracy in our tidy table: seeds averaged, their standard deviation
 #: (NaN with one seed), lowest and highest accuracy.
 SPREAD_COLUMNS = ("n_seeds", "seed_sd", "seed_min", "seed_max")
