@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from voxlib import audio, datasets, gan, images, metrics, plots
+from voxlib import audio, datasets, devices, gan, images, metrics, plots
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "embedded"
 
@@ -492,3 +492,69 @@ def test_residual_is_part_of_a_runs_parameters(tmp_path):
     gan.fit(src, tgt, tmp_path / "r", epochs=1, residual=True, progress=False)
     with pytest.raises(ValueError):
         gan.fit(src, tgt, tmp_path / "r", epochs=1, residual=False, progress=False)
+
+
+# ---------------------------------------------------------------- precision
+
+def _compute_dtypes(model):
+    return {layer.dtype_policy.compute_dtype for layer in model.layers if layer.weights}
+
+
+def test_mixed_bfloat16_training_is_finite_float32_out_and_recorded(tmp_path):
+    src, tgt = toy_pairs(2, size=32)
+    model, losses = gan.fit(src, tgt, tmp_path / "bf16", epochs=2, checkpoint_every=2, residual=True,
+                            precision="mixed_bfloat16", progress=False)
+    assert model.precision == "mixed_bfloat16"
+    assert "bfloat16" in _compute_dtypes(model.generator) and "bfloat16" in _compute_dtypes(model.discriminator)
+    assert np.isfinite(losses[list(gan.LOSS_COLUMNS)].to_numpy()).all() and len(losses) == 2
+    x = gan.to_unit(src)
+    assert model.generator(x, training=False).dtype == "float32"
+    assert model.discriminator([x, x], training=False).dtype == "float32"
+    loaded = gan.load_generator(tmp_path / "bf16" / gan.GENERATOR_FILE)
+    assert loaded(x, training=False).dtype == "float32"
+    np.testing.assert_array_equal(gan.generate(loaded, src), model.generate(src))
+    stored = pd.read_json(tmp_path / "bf16" / gan.PARAMS_FILE, typ="series")
+    assert stored["precision"] == "mixed_bfloat16"
+    with pytest.raises(ValueError, match="precision: stored 'mixed_bfloat16', now 'float32'"):
+        gan.fit(src, tgt, tmp_path / "bf16", epochs=2, residual=True, precision="float32", progress=False)
+
+
+def test_float32_is_recorded_and_a_run_from_before_precision_resumes(tmp_path):
+    src, tgt = toy_pairs(2, size=32)
+    out = tmp_path / "f32"
+    model, _ = gan.fit(src, tgt, out, epochs=1, progress=False)
+    assert model.precision == "float32" and _compute_dtypes(model.generator) == {"float32"}
+    params = pd.read_json(out / gan.PARAMS_FILE, typ="series").to_dict()
+    assert params["precision"] == "float32"
+    del params["precision"]                           # a run folder written before the parameter existed
+    (out / gan.PARAMS_FILE).write_text(pd.Series(params).to_json())
+    _, losses = gan.fit(src, tgt, out, epochs=1, progress=False)
+    assert len(losses) == 1
+    with pytest.raises(ValueError, match="precision"):
+        gan.fit(src, tgt, out, epochs=1, precision="mixed_bfloat16", progress=False)
+
+
+@pytest.mark.parametrize("call", [lambda: gan.build_generator(32, precision="bfloat16"),
+                                  lambda: gan.build_discriminator(32, precision="float16"),
+                                  lambda: gan.Pix2Pix(32, in_channels=1, out_channels=1, precision=None)])
+def test_a_bad_precision_fails_by_name(call):
+    with pytest.raises(ValueError, match="precision="):
+        call()
+
+
+def test_a_bad_precision_fails_before_fit_writes(tmp_path):
+    src, tgt = toy_pairs(1, size=32)
+    with pytest.raises(ValueError, match="precision="):
+        gan.fit(src, tgt, tmp_path / "run", epochs=1, precision="bf16", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("flags, policy", [({"amx_bf16", "avx512f"}, "mixed_bfloat16"), ({"avx2"}, "float32")])
+def test_auto_precision_follows_resolve_precision(monkeypatch, flags, policy):
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(devices, "gpus", lambda: [])
+    assert devices.resolve_precision("auto", "pix2pix") == policy
+    model = gan.Pix2Pix(32, in_channels=1, out_channels=1, precision="auto", compiled=False)
+    assert model.precision == model.config["precision"] == policy
+    expected = {"float32": {"float32"}, "mixed_bfloat16": {"bfloat16", "float32"}}[policy]
+    assert _compute_dtypes(model.generator) == expected

@@ -49,7 +49,7 @@ import scipy.signal
 from PIL import Image
 from tqdm.auto import tqdm
 
-from voxlib import audio, datasets, frames, images, pitch, plots
+from voxlib import audio, datasets, devices, frames, images, pitch, plots
 from voxlib._heavy import keras, tf
 
 
@@ -188,7 +188,8 @@ def _up(x, filters, *, dropout, seed, name):
     return keras.layers.ReLU(name=f"{name}_act")(x)
 
 
-def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, depth=None, seed=0, residual=False):
+def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, depth=None, seed=0, residual=False,
+                    precision="float32"):
     """The thesis's U-Net generator.
 
     Encoder: ``depth`` blocks Conv2D(k=4, stride 2, 'same', N(0, 0.02)) ->
@@ -216,17 +217,29 @@ def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, dep
         network draws the *change* from the source image, and starts as the
         identity. Not the thesis's network (False); needs ``in_channels ==
         out_channels``.
+    precision : {"float32", "mixed_bfloat16", "auto"}
+        Keras dtype policy the network is built with (:func:`voxlib.devices.resolve_precision`
+        resolves ``"auto"`` for ``"pix2pix"``). ``"mixed_bfloat16"`` computes in
+        bfloat16 with float32 weights; the last layer (and the residual sum)
+        compute in float32 either way, so the output is float32.
 
     Returns
     -------
     keras.Model
-        ``(N, H, W, in_channels) -> (N, H, W, out_channels)`` in [-1, 1].
+        ``(N, H, W, in_channels) -> (N, H, W, out_channels)`` float32 in [-1, 1].
     """
     if residual and in_channels != out_channels:
         raise ValueError(f"residual=True adds the input to the output, so in_channels ({in_channels}) must equal "
                          f"out_channels ({out_channels})")
     h, w = _as_size(image_size)
     depth = unet_depth((h, w), depth)
+    policy = devices.resolve_precision(devices.check_precision(precision), "pix2pix")
+    with devices.precision_policy(policy):
+        return _unet(h, w, in_channels, out_channels, depth, seed, residual)
+
+
+def _unet(h, w, in_channels, out_channels, depth, seed, residual):
+    """The layers of :func:`build_generator`, under the current dtype policy; float32 output."""
     filters = _encoder_filters(depth)
     inputs = keras.Input((h, w, in_channels), name="source")
     x, skips = inputs, []
@@ -237,10 +250,10 @@ def build_generator(image_size=(256, 256), *, in_channels=3, out_channels=3, dep
         x = _up(x, f, dropout=j < N_DROPOUT_BLOCKS, seed=seed + 100 + j, name=f"up{j + 1}")
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skip])
     outputs = keras.layers.Conv2DTranspose(out_channels, KERNEL, strides=2, padding="same", activation="tanh",
-                                           kernel_initializer=_init(seed + 200), name="output")(x)
+                                           kernel_initializer=_init(seed + 200), dtype="float32", name="output")(x)
     if residual:
-        outputs = keras.layers.Add(name="plus_source")([inputs, outputs])
-        outputs = keras.layers.Activation("hard_tanh", name="clip")(outputs)
+        outputs = keras.layers.Add(dtype="float32", name="plus_source")([inputs, outputs])
+        outputs = keras.layers.Activation("hard_tanh", dtype="float32", name="clip")(outputs)
     return keras.Model(inputs, outputs, name=f"unet{depth}_{'residual_' if residual else ''}generator")
 
 
@@ -252,7 +265,7 @@ def _patchgan_size(image_size):
     return h, w
 
 
-def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3, seed=0):
+def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3, seed=0, precision="float32"):
     """The thesis's PatchGAN discriminator.
 
     On the channel concatenation of the input image and a candidate (real or
@@ -262,6 +275,15 @@ def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3,
     logit judges one window of the image; :func:`receptive_field` gives its
     size (70 x 70 pixels, clipped at the image's borders).
 
+    Parameters
+    ----------
+    image_size : int or (int, int)
+    in_channels, out_channels : int > 0
+    seed : int
+    precision : {"float32", "mixed_bfloat16", "auto"}
+        As :func:`build_generator`: the logits layer computes in float32 either
+        way, so the losses are float32.
+
     Returns
     -------
     keras.Model
@@ -269,6 +291,13 @@ def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3,
         logits (30 x 30 at 256 x 256).
     """
     h, w = _patchgan_size(image_size)
+    policy = devices.resolve_precision(devices.check_precision(precision), "pix2pix")
+    with devices.precision_policy(policy):
+        return _patchgan(h, w, in_channels, out_channels, seed)
+
+
+def _patchgan(h, w, in_channels, out_channels, seed):
+    """The layers of :func:`build_discriminator`, under the current dtype policy; float32 logits."""
     source = keras.Input((h, w, in_channels), name="source")
     candidate = keras.Input((h, w, out_channels), name="candidate")
     x = keras.layers.Concatenate(name="pair")([source, candidate])
@@ -280,7 +309,8 @@ def build_discriminator(image_size=(256, 256), *, in_channels=3, out_channels=3,
     x = keras.layers.BatchNormalization(name="bn")(x)
     x = keras.layers.LeakyReLU(LEAKY_SLOPE, name="act")(x)
     x = keras.layers.ZeroPadding2D(name="pad2")(x)
-    logits = keras.layers.Conv2D(1, KERNEL, strides=1, kernel_initializer=_init(seed + 11), name="logits")(x)
+    logits = keras.layers.Conv2D(1, KERNEL, strides=1, kernel_initializer=_init(seed + 11), dtype="float32",
+                                 name="logits")(x)
     return keras.Model([source, candidate], logits, name="patchgan_discriminator")
 
 
@@ -398,10 +428,22 @@ class Pix2Pix:
         Ask XLA to compile the step (``bench/gan.py`` measures whether it pays).
     residual : bool
         The generator draws the change from its input (:func:`build_generator`).
+    precision : {"float32", "mixed_bfloat16", "auto"}
+        Dtype policy of both networks (:func:`build_generator`); ``"auto"`` is
+        resolved by :func:`voxlib.devices.resolve_precision` for ``"pix2pix"``.
+        The generated images and the losses are float32 either way.
+
+    Attributes
+    ----------
+    precision : str
+        The resolved policy, ``"float32"`` or ``"mixed_bfloat16"``.
+    config : dict
+        The settings above (``precision`` resolved).
     """
 
     def __init__(self, image_size=(256, 256), *, in_channels=3, out_channels=3, depth=None, l1_weight=100.0,
-                 learning_rate=2e-4, beta_1=0.5, seed=0, compiled=True, jit_compile=False, residual=False):
+                 learning_rate=2e-4, beta_1=0.5, seed=0, compiled=True, jit_compile=False, residual=False,
+                 precision="float32"):
         h, w = _as_size(image_size)
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if v not in (1, 3):
@@ -410,15 +452,18 @@ class Pix2Pix:
             raise ValueError(f"l1_weight must be >= 0; got {l1_weight!r}")
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0; got {learning_rate!r}")
+        self.precision = devices.resolve_precision(devices.check_precision(precision), "pix2pix")
         self.config = dict(image_size=[h, w], in_channels=int(in_channels), out_channels=int(out_channels),
                            depth=unet_depth((h, w), depth), l1_weight=float(l1_weight),
                            learning_rate=float(learning_rate), beta_1=float(beta_1), seed=int(seed))
         if residual:  # recorded only when set, so earlier runs' parameters still match
             self.config["residual"] = True
+        self.config["precision"] = self.precision
         self.generator = build_generator((h, w), in_channels=in_channels, out_channels=out_channels,
-                                         depth=self.config["depth"], seed=seed, residual=residual)
+                                         depth=self.config["depth"], seed=seed, residual=residual,
+                                         precision=self.precision)
         self.discriminator = build_discriminator((h, w), in_channels=in_channels, out_channels=out_channels,
-                                                 seed=seed + 1000)
+                                                 seed=seed + 1000, precision=self.precision)
         self.generator_optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
         self.discriminator_optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
         self.generator_optimizer.build(self.generator.trainable_variables)
@@ -613,10 +658,18 @@ def _fingerprint(*arrays):
     return h.hexdigest()[:16]
 
 
+#: Parameters a run folder written before they existed holds implicitly (its stored file lacks them).
+_PARAM_DEFAULTS = {"precision": "float32"}
+
+
 def _check_params(path, params):
-    """Store ``params`` on first use; refuse different ones later."""
+    """Store ``params`` on first use; refuse different ones later.
+
+    A stored file without a key of :data:`_PARAM_DEFAULTS` (a run from before
+    that parameter) holds its default.
+    """
     if path.exists():
-        old = json.loads(path.read_text())
+        old = dict(_PARAM_DEFAULTS, **json.loads(path.read_text()))
         diff = {k: (old.get(k), params.get(k)) for k in sorted(set(old) | set(params)) if old.get(k) != params.get(k)}
         if diff:
             lines = "; ".join(f"{k}: stored {a!r}, now {b!r}" for k, (a, b) in diff.items())
@@ -719,7 +772,7 @@ def _save_panel(model, source, target, path, epoch):
 def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, depth=None, l1_weight=100.0,
         learning_rate=2e-4, beta_1=0.5, augment=False, jitter=30 / 256, flip=False, seed=0,
         checkpoint_every=10, keep_checkpoints=2, panel_epochs=None, panel_source=None, panel_target=None,
-        jit_compile=False, residual=False, progress=True):
+        jit_compile=False, residual=False, precision="float32", progress=True):
     """Train pix2pix on paired images, resumably.
 
     Everything lands in ``out_dir``: ``train_params.json`` (the parameters and
@@ -747,6 +800,11 @@ def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, d
     image_size : ignored if None; else must equal ``(H, W)`` of the data.
     depth, l1_weight, learning_rate, beta_1, seed, jit_compile, residual :
         See :class:`Pix2Pix`.
+    precision : {"float32", "mixed_bfloat16", "auto"}
+        Dtype policy of both networks (:class:`Pix2Pix`). The resolved policy
+        is stored in ``train_params.json``: resuming a run with another one
+        (e.g. ``"auto"`` on a machine where it resolves differently) raises
+        ``ValueError``. ``losses.csv`` is float32 either way.
     augment, jitter, flip :
         See :func:`augment_pair` (off by default, as in the thesis).
     checkpoint_every : int > 0
@@ -764,16 +822,18 @@ def fit(source, target, out_dir, *, epochs=300, batch_size=1, image_size=None, d
     Returns
     -------
     model : Pix2Pix
+        ``model.precision`` is the resolved policy.
     losses : pandas.DataFrame
         All epochs so far (read back from ``losses.csv``).
     """
     source, target = _check_fit_data(source, target, image_size)
+    precision = devices.resolve_precision(devices.check_precision(precision), "pix2pix")
     _check_positive_ints(epochs=epochs, batch_size=batch_size, checkpoint_every=checkpoint_every,
                          keep_checkpoints=keep_checkpoints)
     panels = _epochs_to_panel(panel_epochs, epochs)
     out_dir = Path(out_dir)
     config = dict(in_channels=int(source.shape[-1]), out_channels=int(target.shape[-1]), depth=depth,
-                  l1_weight=l1_weight, learning_rate=learning_rate, beta_1=beta_1, seed=seed)
+                  l1_weight=l1_weight, learning_rate=learning_rate, beta_1=beta_1, seed=seed, precision=precision)
     if residual:  # recorded only when set, so earlier runs' parameters still match
         config["residual"] = True
     _check_params(out_dir / PARAMS_FILE, dict(

@@ -31,7 +31,7 @@ import yaml
 from voxlib._heavy import Heavy, papermill as pm
 
 # The HTML report (nbconvert) is imported only when asked for (--report): ``import voxlib.run`` stays light.
-report = Heavy("voxlib.report", hint="The report needs nbconvert: pip install -e '.[test]'.")
+report = Heavy("voxlib.report", hint="The report needs nbconvert: pip install -e .")
 
 
 __all__ = [
