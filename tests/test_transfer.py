@@ -437,6 +437,32 @@ def test_seeds_are_runs_on_one_split_that_rerun_bit_identically(manifest, tmp_pa
     pd.testing.assert_frame_equal(h_a, h_b)
 
 
+def test_reinitialise_redraws_every_kernel_whatever_pythons_random_did():
+    """Depthwise and separable kernels too (Keras names their variables unlike their
+    initialisers): a Dask worker's threads draw from Python's ``random`` between
+    builds, and a random trunk must not depend on it."""
+    import random
+    from voxlib._heavy import keras
+
+    def build(state):
+        random.seed(state)  # what Keras's unseeded initialisers draw their seeds from
+        layers = [keras.layers.Conv2D(2, 3), keras.layers.DepthwiseConv2D(3), keras.layers.SeparableConv2D(2, 3),
+                  keras.layers.Dense(3)]
+        for layer in layers:
+            layer.build((None, 8, 8, 2) if not isinstance(layer, keras.layers.Dense) else (None, 4))
+        before = [w.numpy().copy() for layer in layers for w in layer.weights]
+        for i, layer in enumerate(layers):
+            transfer._reinitialise(layer, 0, i)
+        return before, [w.numpy() for layer in layers for w in layer.weights]
+
+    drawn_a, a = build(1)
+    drawn_b, b = build(2)
+    assert len(a) == 9
+    assert any(not np.array_equal(x, y) for x, y in zip(drawn_a, drawn_b))  # the builds differed
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)                                   # the redraws do not
+
+
 def test_the_frozen_trunk_runs_once_for_all_seeds(manifest, tmp_path, monkeypatch):
     calls = []
     real = transfer.extract_features

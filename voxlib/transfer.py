@@ -862,6 +862,17 @@ def _per_network(value, spec: NetworkSpec, default):
     return default if value is None else int(value)
 
 
+def _initialised_variable(layer, base: str):
+    """The variable ``layer.<base>_initializer`` draws: ``layer.<base>``, or
+    ``<base>_kernel`` / ``kernel`` where Keras names it so (SeparableConv2D's
+    ``depthwise_kernel``, DepthwiseConv2D's ``kernel``); None if the layer has none."""
+    for name in (base, f"{base}_kernel", "kernel" if base == "depthwise" else None):
+        var = getattr(layer, name, None) if name else None
+        if hasattr(var, "assign") and hasattr(var, "shape"):
+            return var
+    return None
+
+
 def _reinitialise(layer, seed: int, index: int) -> None:
     """Draw ``layer``'s weights again from its own initialisers' distributions, seeded
     by ``(seed, index)`` alone.
@@ -872,9 +883,9 @@ def _reinitialise(layer, seed: int, index: int) -> None:
     else drew from ``random`` (a Dask worker's own threads do). So each initialiser
     is rebuilt from its config with a seed of its own, derived from ``seed``."""
     for j, attr in enumerate(sorted(a for a in dir(layer) if a.endswith("_initializer"))):
-        var = getattr(layer, attr[: -len("_initializer")], None)
         init = getattr(layer, attr)
-        if not (callable(init) and hasattr(var, "assign") and hasattr(var, "shape")):
+        var = _initialised_variable(layer, attr[: -len("_initializer")])
+        if not callable(init) or var is None:
             continue
         config = init.get_config() if hasattr(init, "get_config") else {}
         if "seed" in config:
