@@ -1329,23 +1329,35 @@ def _sweep_on_dask(todo, csv: Path, out_dir: Path, settings: dict, *, scheduler,
 
 
 def _sweep_task(payload: dict) -> dict:
-    """One (network, transform) job on a Dask worker: every seed of ``payload["seeds"]``.
+    """One (network, transform) job on a Dask worker: every seed of ``payload["seeds"]``,
+    on the worker's last network when the settings match (:data:`_WORKER_BUILT`).
     Returns ``{"runs": [(row, artifacts), ...], "worker", "pid", "rss"}`` (nothing written)."""
     cluster.limit_threads()
-    keras.backend.clear_session()
     p = payload
-    built = _Built(p["network"], p["n_classes"], image_size=_size_for(NETWORKS[p["network"]], p["image_size"]),
-                   weights=p["weights"], on_missing_weights=p["on_missing_weights"], precision=p["precision"])
+    size = _size_for(NETWORKS[p["network"]], p["image_size"])
+    key = (p["network"], p["n_classes"], size, p["weights"], p["on_missing_weights"], p["precision"])
+    built = _WORKER_BUILT.get(key)
+    if built is None:  # another network: drop the last one first
+        _WORKER_BUILT.clear()
+        keras.backend.clear_session()
+        gc.collect()
+        built = _WORKER_BUILT[key] = _Built(p["network"], p["n_classes"], image_size=size, weights=p["weights"],
+                                            on_missing_weights=p["on_missing_weights"], precision=p["precision"])
     features: dict = {}
     runs = [_compute_one(p["rows"], p["network"], image_size=p["image_size"], epochs=p["epochs"],
                          batch_size=p["batch_size"], weights=p["weights"], on_missing_weights=p["on_missing_weights"],
                          seed=seed, precision=p["precision"], images=p["images"], progress=False, built=built,
                          features=features)
             for seed in p["seeds"]]
-    del built, features
-    keras.backend.clear_session()
+    del features
     gc.collect()
     return {"runs": runs, **cluster.worker_info()}
+
+
+#: On a Dask worker, the network its last job built, keyed by its settings: the next job
+#: of the same network resets it (:meth:`_Built.reset`) instead of building it again, as
+#: the in-process sweep does across transforms (the rows are the same either way).
+_WORKER_BUILT: dict = {}
 
 
 def _check_seeds(seeds) -> list[int]:
