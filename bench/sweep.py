@@ -16,7 +16,7 @@ restart policy (``max_worker_memory``).
 ``--bench precision``: float32 vs ``mixed_bfloat16`` for each network at its
 thesis size: the frozen trunk's forward pass (ms per image, batch 8) and one
 training epoch of the trainable tail, measured in one process one after the
-other. ``voxlib.devices.BF16_FASTER`` lists the networks this measured faster.
+other. ``voxlib.devices.BF16_FASTER`` lists the networks this measured faster, per kind of CPU unit.
 
 Usage: python bench/sweep.py [--bench cache engines precision] [options]
 """

@@ -56,6 +56,13 @@ def test_auto_precision_is_bf16_only_for_benched_networks_on_a_bf16_cpu_without_
     assert devices.resolve_precision("auto", "pix2pix", flags={"avx2"}, gpu=False) == "float32"
     assert devices.resolve_precision("auto", "pix2pix", flags=amx, gpu=True) == "float32"
     assert devices.resolve_precision("mixed_bfloat16", "MobileNetV2", flags=set(), gpu=False) == "mixed_bfloat16"
+    # the lists are per kind of unit: ResNet101 was measured faster with AMX, not with AVX-512 BF16 alone
+    avx512 = {"avx512f", "avx512_bf16"}
+    assert devices.resolve_precision("auto", "ResNet101", flags=amx, gpu=False) == "mixed_bfloat16"
+    assert devices.resolve_precision("auto", "ResNet101", flags=avx512, gpu=False) == "float32"
+    assert devices.resolve_precision("auto", "Xception", flags=avx512, gpu=False) == "mixed_bfloat16"
+    assert devices.resolve_precision("auto", "Xception", flags=amx | avx512, gpu=False) == "float32"  # AMX's list
+    assert devices.bf16_faster({"avx2"}) == frozenset()
     with pytest.raises(ValueError, match="precision='bf16'"):
         devices.resolve_precision("bf16", "pix2pix")
 

@@ -6,8 +6,10 @@ matrix units (Intel AMX, ``amx_bf16``; or ``avx512_bf16``) Keras's
 ``"mixed_bfloat16"`` policy computes in bfloat16 and keeps the weights in
 float32. It pays off for networks dominated by dense convolutions and matrix
 products, and not for depthwise convolutions (MobileNet), so ``"auto"`` turns
-it on only for the models :data:`BF16_FASTER` lists: the ones ``bench/sweep.py``
-and ``bench/gan.py`` measured faster in bfloat16 on such a CPU.
+it on only for the models :data:`BF16_FASTER` lists for the CPU's kind of bfloat16
+units: the ones ``bench/sweep.py`` and ``bench/gan.py`` measured faster in bfloat16
+on such a CPU (AMX and AVX-512 BF16 differ: ResNet101 gains 1.7x on the first and
+nothing on the second).
 
 >>> from voxlib import devices
 >>> devices.resolve_precision("auto", "pix2pix")   # doctest: +SKIP
@@ -26,6 +28,7 @@ from voxlib._heavy import keras, tf
 __all__ = [
     "PRECISIONS",
     "BF16_FASTER",
+    "bf16_faster",
     "cpu_flags",
     "cpu_has_bf16",
     "gpus",
@@ -38,13 +41,27 @@ __all__ = [
 #: The values of every ``precision`` parameter.
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 
-#: Models that ``"auto"`` runs in bfloat16 on a CPU with bfloat16 units: the ones the
-#: benches measured faster in ``mixed_bfloat16`` than in float32 on this project's
-#: 2-core AMX CPU (``bench/sweep.py`` for the classifiers, ``bench/gan.py`` for
-#: ``"pix2pix"``); see the README's bench tables. Everything else stays float32.
-BF16_FASTER = frozenset({"pix2pix", "ResNet101"})
+#: Models that ``"auto"`` runs in bfloat16, by the CPU's bfloat16 units: the ones measured
+#: faster in ``mixed_bfloat16`` than in float32 (``bench/sweep.py`` for the classifiers'
+#: frozen trunk and training, ``bench/gan.py`` for ``"pix2pix"``'s compiled train step).
+#: ``"amx_bf16"``: Intel AMX, from FACTS.md's measurements (pix2pix 1.58x, ResNet101
+#: 1.71x; MobileNetV2 slower). ``"avx512_bf16"`` without AMX: this project's 2-core AMD
+#: EPYC (Zen 4), see the README's bench tables (Inception/Xception trunks 1.7-2.0x,
+#: SequentialCNN's training 1.7x, pix2pix 1.2-1.6x; ResNets, EfficientNets and the
+#: MobileNets no faster or slower). Everything else stays float32.
+BF16_FASTER = {
+    "amx_bf16": frozenset({"pix2pix", "ResNet101"}),
+    "avx512_bf16": frozenset({"pix2pix", "InceptionV3", "InceptionResNetV2", "Xception", "SequentialCNN"}),
+}
 
 _BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def bf16_faster(flags=None) -> frozenset:
+    """The models :data:`BF16_FASTER` lists for this CPU (or for ``flags``): AMX's list
+    when it has ``amx_bf16``, else ``avx512_bf16``'s, else none."""
+    flags = cpu_flags() if flags is None else set(flags)
+    return next((BF16_FASTER[f] for f in _BF16_FLAGS if f in flags), frozenset())
 
 
 @functools.lru_cache(maxsize=1)
@@ -102,7 +119,8 @@ def resolve_precision(precision: str, model: str, *, flags=None, gpu: bool | Non
     precision : {"float32", "mixed_bfloat16", "auto"}
         ``"auto"``: ``"mixed_bfloat16"`` only when the CPU has bfloat16 units, no
         GPU is in use (on a GPU, "auto" keeps float32: nothing was measured there)
-        and ``model`` is in :data:`BF16_FASTER`; otherwise ``"float32"``.
+        and ``model`` was measured faster in bfloat16 on such a CPU
+        (:func:`bf16_faster`); otherwise ``"float32"``.
     model : str
         A network name of :data:`voxlib.transfer.NETWORKS`, or ``"pix2pix"``.
     flags : iterable of str, optional
@@ -113,7 +131,7 @@ def resolve_precision(precision: str, model: str, *, flags=None, gpu: bool | Non
     check_precision(precision)
     if precision != "auto":
         return precision
-    if model not in BF16_FASTER or not cpu_has_bf16(flags):
+    if model not in bf16_faster(flags):
         return "float32"
     if gpu is None:
         gpu = bool(gpus())
