@@ -210,3 +210,16 @@ def test_report_flag_still_reports_a_failed_run(tmp_path, monkeypatch, capsys):
     assert "02_next.ipynb failed" in out.err and "report: " in out.out
     text = (tmp_path / "r" / "report" / "index.html").read_text()
     assert '<span class="failed">failed</span>: notebook 02_next.ipynb failed' in text
+
+
+def test_an_unreadable_record_stops_the_runner_and_the_report_without_rewriting_it(tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    for text in ("a: [unclosed", "- a list\n- not a mapping\n"):
+        (run_dir / "params.yaml").write_text(text)
+        with pytest.raises(run.RunRecordError, match="params.yaml"):
+            run.read_record(run_dir)
+        with pytest.raises(run.RunRecordError):
+            run._record(run_dir / "params.yaml", "01_transforms", {"status": "ok"})
+        assert (run_dir / "params.yaml").read_text() == text   # the user's file is left as it was
+    assert run.read_record(tmp_path) == {}

@@ -23,6 +23,9 @@ __all__ = [
     "AudioTooShortError",
     "NoSpeechError",
     "AUDIO_EXTENSIONS",
+    "valid_audio",
+    "frame_rms_db",
+    "speech_mask",
     "load",
     "resample",
     "write_wav",
@@ -43,7 +46,10 @@ class AudioFileError(AudioError):
 
 
 class InvalidSamplesError(AudioError):
-    """The samples contain NaN or infinity."""
+    """The samples are not a usable signal: not 1-D, not floating-point, empty, too short, or NaN/inf.
+
+    The one error every function of voxlib raises for a bad signal array (:func:`valid_audio`);
+    the message names the parameter."""
 
 
 class SilentAudioError(AudioError):
@@ -62,13 +68,56 @@ def _name(path) -> str:
     return str(path) if path is not None else "<array>"
 
 
+def valid_audio(y, name: str = "y", *, min_samples: int = 1, what: str | None = None, sr=None) -> np.ndarray:
+    """Check that ``y`` is a usable mono signal and return it as an array (librosa's ``util.valid_audio``).
+
+    Parameters
+    ----------
+    y : array-like [shape=(n,)], floating-point samples in [-1, 1]
+    name : str
+        The parameter's name, used in the error message.
+    min_samples : int >= 1
+        Fewest samples accepted; ``what`` (e.g. ``"the STFT window (256 samples)"``) says who
+        needs them, and ``sr`` (Hz), when given, turns the count into seconds in the message.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,)], the same samples (dtype unchanged)
+
+    Raises
+    ------
+    InvalidSamplesError
+        Not 1-D, not floating-point (integer PCM must be scaled first), fewer than
+        ``min_samples`` samples, or NaN/inf samples; the message names ``name`` and the fix.
+    """
+    try:
+        y = np.asarray(y)
+    except ValueError:
+        raise InvalidSamplesError(f"{name} must be a 1-D array of samples; got a ragged sequence") from None
+    if y.ndim != 1:
+        raise InvalidSamplesError(f"{name} must be 1-D mono samples, shape (n,), but {name} has shape {y.shape}: "
+                                  f"take one channel, e.g. {name}[:, 0], or average them")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise InvalidSamplesError(f"{name} must be floating-point samples in [-1, 1]; got dtype {y.dtype}: load it "
+                                  "with voxlib.audio.load, or divide integer PCM by its full scale (32768 for int16)")
+    if y.size == 0:
+        raise InvalidSamplesError(f"{name} is empty (0 samples); pass a recording")
+    if y.size < min_samples:
+        seconds = f" ({y.size / sr:.4f} s at {sr:g} Hz)" if sr else ""
+        raise InvalidSamplesError(f"{name} has {y.size} samples{seconds}; {what or 'this'} needs at least "
+                                  f"{min_samples} samples. Use a longer clip (or voxlib.audio.vad_align to pad it).")
+    finite = np.isfinite(y)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise InvalidSamplesError(f"{name} contains {bad.size} NaN/inf samples (first at index {int(bad[0])}); "
+                                  f"clean the signal (e.g. np.nan_to_num({name})) or, for a file, re-export it "
+                                  "(e.g. as 16-bit PCM WAV) or remove it from the corpus")
+    return y
+
+
 def _check_samples(y: np.ndarray, path=None, *, allow_silent: bool = False) -> None:
-    if not np.all(np.isfinite(y)):
-        bad = int(np.size(y) - np.count_nonzero(np.isfinite(y)))
-        raise InvalidSamplesError(
-            f"{_name(path)}: {bad} NaN/inf samples; re-export the recording "
-            "(e.g. as 16-bit PCM WAV) or remove it from the corpus"
-        )
+    if y.size:
+        valid_audio(y, _name(path))
     if not allow_silent and (y.size == 0 or float(np.max(np.abs(y))) < SILENCE_PEAK):
         raise SilentAudioError(
             f"{_name(path)}: the recording is silent (peak below {SILENCE_PEAK:g}); "
@@ -187,13 +236,43 @@ def write_wav(path: str | os.PathLike, y: np.ndarray, sr: int, *, overwrite: boo
     return path
 
 
-def _frame_rms_db(y: np.ndarray, frame: int, hop: int) -> np.ndarray:
-    """RMS level of each frame in dB relative to full scale, shape (n_frames,)."""
+def frame_rms_db(y: np.ndarray, frame: int, hop: int) -> np.ndarray:
+    """RMS level of each frame in dB relative to full scale (floor -200 dB).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    frame, hop : int > 0, samples; frame ``i`` is ``y[i*hop : i*hop + frame]`` (``y`` is zero-padded
+        to one frame when shorter)
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)], float64
+    """
     if y.size < frame:
         y = np.pad(y, (0, frame - y.size))
     frames = np.lib.stride_tricks.sliding_window_view(y, frame)[::hop]
     rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
     return 20.0 * np.log10(np.maximum(rms, 1e-10))
+
+
+def speech_mask(db: np.ndarray, *, top_db: float = 30.0, floor_db: float = -55.0) -> np.ndarray:
+    """Which frames are speech (:func:`speech_span`'s rule): within ``top_db`` of the loudest frame and
+    above ``floor_db`` dBFS.
+
+    Parameters
+    ----------
+    db : np.ndarray [shape=(n_frames,)]
+        Frame levels, dBFS (:func:`frame_rms_db`).
+    top_db : float > 0
+    floor_db : float
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,), dtype=bool]
+    """
+    db = np.asarray(db)
+    return (db >= db.max() - top_db) & (db > floor_db)
 
 
 def speech_span(
@@ -237,8 +316,8 @@ def speech_span(
     _check_samples(y, path, allow_silent=True)
     frame = max(1, int(round(frame_seconds * sr)))
     hop = max(1, int(round(hop_seconds * sr)))
-    db = _frame_rms_db(y, frame, hop)
-    active = np.flatnonzero((db >= db.max() - top_db) & (db > floor_db))
+    db = frame_rms_db(y, frame, hop)
+    active = np.flatnonzero(speech_mask(db, top_db=top_db, floor_db=floor_db))
     if active.size == 0:
         raise NoSpeechError(
             f"{_name(path)}: no speech found (loudest frame {db.max():.1f} dBFS, "

@@ -25,7 +25,7 @@ import numpy as np
 
 from voxlib import audio
 
-__all__ = ["FramesError", "dtw_time_map", "warp_columns", "RidgeMapping"]
+__all__ = ["FramesError", "mfcc", "dtw_path", "dtw_time_map", "warp_columns", "RidgeMapping"]
 
 
 class FramesError(ValueError):
@@ -39,18 +39,7 @@ class FramesError(ValueError):
 
 
 def _check_clip(y, name: str) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise FramesError(f"{name} has shape {y.shape}; expected a mono signal of shape (n,) "
-                          "(take one channel, e.g. y[:, 0], or average them)")
-    if y.size == 0:
-        raise FramesError(f"{name} is empty; pass a clip with at least one sample of speech")
-    if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
-        raise FramesError(f"{name} has dtype {y.dtype}; expected real float samples in [-1, 1]")
-    y = y.astype(np.float32)
-    if not np.all(np.isfinite(y)):
-        raise FramesError(f"{name} contains NaN or infinite samples; clean or drop the clip")
-    return y
+    return audio.valid_audio(y, name).astype(np.float32)
 
 
 def _speech_frames(y: np.ndarray, sr: int, hop: int, n_frames: int, top_db: float,
@@ -66,9 +55,33 @@ def _speech_frames(y: np.ndarray, sr: int, hop: int, n_frames: int, top_db: floa
     return first, max(first, last)
 
 
-def _mfcc(y: np.ndarray, sr: int, *, hop_length: int, n_fft: int, n_mfcc: int, n_mels: int) -> np.ndarray:
+def mfcc(y: np.ndarray, sr: float, *, n_mfcc: int, n_fft: int, hop_length: int, n_mels: int) -> np.ndarray:
+    """MFCCs of ``y`` (``librosa.feature.mfcc``, mel bands from 0 Hz to the Nyquist): the one MFCC
+    recipe of the alignments (:func:`dtw_time_map`, :func:`voxlib.pitch.log_f0_rmse`).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mfcc, n_frames)], c0 included
+    """
     return librosa.feature.mfcc(y=y, sr=sr, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length,
                                 n_mels=n_mels, fmin=0.0, fmax=sr / 2.0)
+
+
+def dtw_path(x: np.ndarray, z: np.ndarray, *, band_rad: float | None = None) -> np.ndarray:
+    """Dynamic time warping of two feature sequences (frames as columns), Euclidean cost.
+
+    ``librosa.sequence.dtw`` with steps (1, 1), (1, 0), (0, 1); ``band_rad`` (a fraction in (0, 1])
+    adds a Sakoe-Chiba band. Every DTW of the package goes through here.
+
+    Returns
+    -------
+    path : np.ndarray [shape=(n_steps, 2)], int
+        Pairs ``(frame of x, frame of z)``, from the last pair back to ``(0, 0)`` (librosa's order).
+    """
+    if band_rad is None:
+        return librosa.sequence.dtw(X=x, Y=z, metric="euclidean")[1]
+    return librosa.sequence.dtw(X=x, Y=z, metric="euclidean", global_constraints=True,
+                                band_rad=float(band_rad))[1]
 
 
 def dtw_time_map(y_ref, y_other, sr, *, hop_length: int = 80, n_mfcc: int = 20, top_db: float = 30.0,
@@ -160,8 +173,8 @@ def dtw_time_map(y_ref, y_other, sr, *, hop_length: int = 80, n_mfcc: int = 20, 
     y_other = _check_clip(y_other, "y_other")
 
     kw = dict(hop_length=hop_length, n_fft=n_fft, n_mfcc=n_mfcc, n_mels=n_mels)
-    m_ref = _mfcc(y_ref, sr, **kw)[1:]
-    m_oth = _mfcc(y_other, sr, **kw)[1:]
+    m_ref = mfcc(y_ref, sr, **kw)[1:]
+    m_oth = mfcc(y_other, sr, **kw)[1:]
     a0, a1 = _speech_frames(y_ref, sr, hop_length, m_ref.shape[1], top_db, "y_ref")
     b0, b1 = _speech_frames(y_other, sr, hop_length, m_oth.shape[1], top_db, "y_other")
     x = m_ref[:, a0:a1 + 1]
@@ -169,11 +182,7 @@ def dtw_time_map(y_ref, y_other, sr, *, hop_length: int = 80, n_mfcc: int = 20, 
     if cmn:
         x = x - x.mean(axis=1, keepdims=True)
         z = z - z.mean(axis=1, keepdims=True)
-    if band_rad is None:
-        _, wp = librosa.sequence.dtw(X=x, Y=z, metric="euclidean")
-    else:
-        _, wp = librosa.sequence.dtw(X=x, Y=z, metric="euclidean", global_constraints=True,
-                                     band_rad=float(band_rad))
+    wp = dtw_path(x, z, band_rad=band_rad)
     # one output per reference frame: the mean of the frames of y_other it was matched to
     counts = np.bincount(wp[:, 0], minlength=x.shape[1])
     matched = np.bincount(wp[:, 0], weights=wp[:, 1], minlength=x.shape[1]) / np.maximum(counts, 1)

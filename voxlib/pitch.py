@@ -27,10 +27,11 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
-import librosa
 import numpy as np
 import parselmouth
 from parselmouth.praat import call
+
+from voxlib import audio, frames
 
 __all__ = [
     "PITCH_FLOOR",
@@ -89,25 +90,6 @@ class LogF0Stats:
 
 
 # --------------------------------------------------------------------------- validation
-
-def _check_audio(y, name: str = "y") -> np.ndarray:
-    try:
-        y = np.asarray(y)
-    except ValueError:
-        raise PitchError(f"{name} must be a 1-D array of samples, got a ragged sequence") from None
-    if y.ndim != 1:
-        raise PitchError(f"{name} must be 1-D mono samples, got shape {y.shape}; mix down first (e.g. y.mean(axis=0))")
-    if not np.issubdtype(y.dtype, np.floating):
-        raise PitchError(
-            f"{name} must be floating-point samples in [-1, 1], got dtype {y.dtype}; "
-            "load with voxlib.audio.load or divide integer PCM by its full scale"
-        )
-    if y.size == 0:
-        raise PitchError(f"{name} is empty; pass at least {3 / PITCH_FLOOR:g} s of audio")
-    if not np.all(np.isfinite(y)):
-        raise PitchError(f"{name} contains NaN or infinite samples; clean the signal first")
-    return y
-
 
 def _check_sr(sr) -> float:
     try:
@@ -188,7 +170,7 @@ def pitch_track(y, sr, *, floor=PITCH_FLOOR, ceiling=PITCH_CEILING, time_step=TI
     >>> round(float(np.median(f0[f0 > 0])))
     150
     """
-    y = _check_audio(y)
+    y = audio.valid_audio(y)
     sr = _check_sr(sr)
     floor, ceiling, time_step = _check_range(floor, ceiling, time_step)
     pitch = _praat_pitch(y, sr, floor, ceiling, time_step)
@@ -228,8 +210,8 @@ def log_f0_stats(clips: Iterable[np.ndarray], sr, *, min_voiced: int = MIN_VOICE
     for i, y in enumerate(clips):
         try:
             _, f0 = pitch_track(y, sr, **track_kw)
-        except PitchError as err:
-            raise PitchError(f"clips[{i}]: {err}") from err
+        except (PitchError, audio.InvalidSamplesError) as err:
+            raise type(err)(f"clips[{i}]: {err}") from err
         logs.append(np.log(f0[f0 > 0]))
         n_clips += 1
     if n_clips == 0:
@@ -329,7 +311,7 @@ def convert_pitch(y, sr, source: LogF0Stats, target: LogF0Stats, *, floor=PITCH_
     PitchError
         If the input is invalid, shorter than ``3 / floor`` s, or ``source.std == 0``.
     """
-    y = _check_audio(y)
+    y = audio.valid_audio(y)
     sr = _check_sr(sr)
     floor, ceiling, time_step = _check_range(floor, ceiling, time_step)
     mu_s, ratio, mu_t = _transform(source, target)
@@ -361,14 +343,11 @@ def median_f0(y, sr, **track_kw) -> float:
     return float(np.median(voiced)) if voiced.size else float("nan")
 
 
-def _frame_rms_db(y: np.ndarray, sr: float, times: np.ndarray, frame: float = RMS_FRAME) -> np.ndarray:
+def _rms_db_at(y: np.ndarray, sr: float, times: np.ndarray, frame: float = RMS_FRAME) -> np.ndarray:
     """RMS level (dB) of a ``frame``-second window centred on each of ``times``."""
     half = max(1, int(round(frame * sr / 2)))
-    padded = np.pad(np.asarray(y, dtype=np.float64), half)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
     centres = np.clip(np.round(times * sr).astype(int), 0, y.size - 1)
-    rms = np.sqrt(np.mean(windows[centres] ** 2, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-12))
+    return audio.frame_rms_db(np.pad(np.asarray(y, dtype=np.float64), half), 2 * half + 1, 1)[centres]
 
 
 def voiced_fraction(y, sr, *, top_db: float = SPEECH_RANGE_DB, **track_kw) -> float:
@@ -394,7 +373,7 @@ def voiced_fraction(y, sr, *, top_db: float = SPEECH_RANGE_DB, **track_kw) -> fl
     y = np.asarray(y)
     if times.size == 0 or not np.any(y):
         return float("nan")
-    level = _frame_rms_db(y, float(sr), times)
+    level = _rms_db_at(y, float(sr), times)
     speech = level >= level.max() - top_db
     return float(np.count_nonzero(speech & (f0 > 0)) / np.count_nonzero(speech))
 
@@ -412,8 +391,7 @@ def has_f0(y, sr, *, min_fraction: float = 0.2, **track_kw) -> bool:
 
 def _mfcc_at(y: np.ndarray, sr: float, times: np.ndarray, hop: int, n_mfcc: int) -> np.ndarray:
     n_fft = int(2 ** math.ceil(math.log2(max(0.025 * sr, 2 * hop))))
-    mfcc = librosa.feature.mfcc(y=np.asarray(y, dtype=np.float32), sr=sr, n_mfcc=n_mfcc, n_fft=n_fft,
-                                hop_length=hop, n_mels=40, fmax=sr / 2)
+    mfcc = frames.mfcc(np.asarray(y, dtype=np.float32), sr, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop, n_mels=40)
     cols = np.clip(np.round(times * sr / hop).astype(int), 0, mfcc.shape[1] - 1)
     return mfcc[:, cols]
 
@@ -422,9 +400,9 @@ def log_f0_rmse(reference, estimate, sr, *, n_mfcc: int = 13, **track_kw) -> flo
     """RMSE of the F0 difference in semitones, with frames paired by DTW on MFCCs.
 
     Both clips are pitch-tracked (:func:`pitch_track`). MFCCs
-    (``librosa.feature.mfcc``) are computed at the pitch track's hop and taken
+    (:func:`voxlib.frames.mfcc`) are computed at the pitch track's hop and taken
     at each pitch frame. The two frame sequences are aligned with
-    ``librosa.sequence.dtw`` (Euclidean cost). The result is the RMSE of
+    :func:`voxlib.frames.dtw_path` (Euclidean cost). The result is the RMSE of
     ``12 * log2(f0_ref / f0_est)`` over the aligned pairs that are voiced in
     both clips.
 
@@ -443,8 +421,8 @@ def log_f0_rmse(reference, estimate, sr, *, n_mfcc: int = 13, **track_kw) -> flo
     float
         In semitones. NaN if fewer than 5 aligned pairs are voiced in both clips.
     """
-    reference = _check_audio(reference, "reference")
-    estimate = _check_audio(estimate, "estimate")
+    reference = audio.valid_audio(reference, "reference")
+    estimate = audio.valid_audio(estimate, "estimate")
     sr = _check_sr(sr)
     time_step = float(track_kw.get("time_step", TIME_STEP))
     hop = max(1, int(round(time_step * sr)))
@@ -454,7 +432,7 @@ def log_f0_rmse(reference, estimate, sr, *, n_mfcc: int = 13, **track_kw) -> flo
         return float("nan")
     m_ref = _mfcc_at(reference, sr, t_ref, hop, n_mfcc)
     m_est = _mfcc_at(estimate, sr, t_est, hop, n_mfcc)
-    _, path = librosa.sequence.dtw(X=m_ref, Y=m_est, metric="euclidean")
+    path = frames.dtw_path(m_ref, m_est)
     a, b = f_ref[path[:, 0]], f_est[path[:, 1]]
     both = (a > 0) & (b > 0)
     if np.count_nonzero(both) < MIN_RMSE_PAIRS:

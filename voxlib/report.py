@@ -40,7 +40,7 @@ import yaml
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter
 
-from voxlib import reconstruction, results
+from voxlib import reconstruction, results, run
 
 __all__ = [
     "ReportError",
@@ -175,17 +175,6 @@ def _record_file(key: str) -> str:
     (the names :func:`voxlib.run.notebook_runs` gives)."""
     m = _RECORD_KEY.fullmatch(key)
     return f"{m['stem']}__{m['pair']}.ipynb" if m else f"{key}.ipynb"
-
-
-def _read_record(run_dir: Path) -> dict:
-    path = run_dir / "params.yaml"
-    if not path.is_file():
-        return {}
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a mapping notebook -> parameters (the runner's record); "
-                          "rerun the notebooks with python -m voxlib.run to rewrite it")
-    return {str(k): dict(v or {}) for k, v in data.items()}
 
 
 def _check_out_dir(run_dir: Path, out_dir: Path) -> None:
@@ -337,8 +326,10 @@ def build_report(run_dir, *, out_dir=None) -> Path:
     FileNotFoundError
         ``run_dir`` is not a folder.
     ReportError
-        No executed notebook and no ``params.yaml``, an unreadable ``params.yaml``, or
-        an ``out_dir`` that would write outside the report's folder of the run.
+        No executed notebook and no ``params.yaml``, or an ``out_dir`` that would write outside
+        the report's folder of the run.
+    voxlib.run.RunRecordError
+        An unreadable ``params.yaml``.
 
     Notes
     -----
@@ -351,7 +342,7 @@ def build_report(run_dir, *, out_dir=None) -> Path:
                                 "(make run, or python -m voxlib.run --run-dir <folder>)")
     out_dir = run_dir / REPORT_DIR if out_dir is None else Path(out_dir).expanduser().resolve()
     _check_out_dir(run_dir, out_dir)
-    record = _read_record(run_dir)
+    record = run.read_record(run_dir)
     notebooks = sorted((run_dir / "notebooks").glob("*.ipynb"))
     if not notebooks and not record:
         raise ReportError(f"run_dir={str(run_dir)!r} has no executed notebook (notebooks/*.ipynb) and no "

@@ -44,6 +44,8 @@ __all__ = [
     "run_notebooks",
     "notebook_runs",
     "NotebookFailed",
+    "RunRecordError",
+    "read_record",
     "REFERENCE_PROFILE",
 ]
 
@@ -53,6 +55,14 @@ REFERENCE_PROFILE = "quick"
 
 class NotebookFailed(RuntimeError):
     """A notebook failed under papermill; the message names the notebook and cell."""
+
+
+class RunRecordError(ValueError):
+    """A run's ``params.yaml`` cannot be read; the message names the file and the fix."""
+
+
+#: The runner's record of a run, in its folder: the parameters and status of each notebook.
+RECORD_FILE = "params.yaml"
 
 
 def project_root() -> Path:
@@ -176,20 +186,33 @@ def _failed_cell(exc: Exception) -> str:
     return f"{where} raised {name}: {value}"
 
 
-def _read_record(path: Path) -> dict:
-    """The run's ``params.yaml`` so far (empty if absent or unreadable)."""
+def read_record(run_dir) -> dict[str, dict]:
+    """The run's ``params.yaml``: notebook entry -> its parameters and status (empty if absent).
+
+    Raises
+    ------
+    RunRecordError
+        The file is not YAML, or not a mapping: the message names it and the fix. The runner never
+        rewrites such a file (it may hold a user's record), it stops instead.
+    """
+    path = Path(run_dir) / RECORD_FILE
     if not path.is_file():
         return {}
     try:
         data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        raise RunRecordError(f"{path} is not valid YAML ({exc}); fix or move it, then rerun") from None
+    if data is None:
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise RunRecordError(f"{path}: expected a mapping notebook -> parameters (the runner's record); "
+                             "move it away and rerun the notebooks with python -m voxlib.run to rewrite it")
+    return {str(k): dict(v or {}) for k, v in data.items()}
 
 
 def _record(path: Path, stem: str, entry: dict) -> None:
     """Merge one notebook's entry into ``params.yaml`` (atomic rewrite); other notebooks' stay."""
-    record = _read_record(path)
+    record = read_record(path.parent)
     record[stem] = entry
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(yaml.safe_dump(record, sort_keys=True))

@@ -49,6 +49,8 @@ import scipy.integrate
 import scipy.optimize
 import scipy.signal
 
+from voxlib import audio
+
 __all__ = [
     "TimeFrequency",
     "TRANSFORMS",
@@ -61,6 +63,7 @@ __all__ = [
     "icwt",
     "cwt_scales",
     "cwt_freqbounds",
+    "filter_bank",
     "check_frequency_limits",
     "magnitude",
     "stft_window",
@@ -119,24 +122,9 @@ class TimeFrequency:
 # Input validation (public boundary)
 # --------------------------------------------------------------------------
 def _check_signal(y, sr, *, min_length: int, what: str) -> tuple[np.ndarray, float]:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be a 1-D signal of shape (n,); got shape {y.shape}. "
-                         "Take one channel, e.g. y[:, 0], or use voxlib.audio.load (mono).")
-    if not np.issubdtype(y.dtype, np.floating) and not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must be real-valued (float or int); got dtype {y.dtype}")
-    bad = ~np.isfinite(y)
-    if bad.any():
-        raise ValueError(f"y contains {int(bad.sum())} NaN or infinite samples "
-                         f"(first at index {int(np.flatnonzero(bad)[0])}); clean the "
-                         "signal first, e.g. np.nan_to_num(y).")
     if not np.isscalar(sr) or not np.isfinite(sr) or sr <= 0:
         raise ValueError(f"sr must be a positive sample rate in Hz; got {sr!r}")
-    if y.shape[0] < min_length:
-        raise ValueError(f"y has {y.shape[0]} samples ({y.shape[0] / sr:.4f} s at {sr:g} Hz); "
-                         f"{what} needs at least {min_length} samples. Use a longer clip "
-                         "(or voxlib.audio.vad_align to pad it).")
-    return y, float(sr)
+    return audio.valid_audio(y, "y", min_samples=min_length, what=what, sr=float(sr)), float(sr)
 
 
 # --------------------------------------------------------------------------
@@ -336,6 +324,11 @@ def _get_wavelet(wavelet) -> Wavelet:
     return WAVELETS[wavelet]
 
 
+def _scale_frequencies(wav, scales, sr) -> np.ndarray:
+    """Centre frequency (Hz, or cycles/sample when ``sr`` is 1) of each CWT scale: ``center / (2 pi s) * sr``."""
+    return wav.center / (2.0 * np.pi * np.asarray(scales)) * sr
+
+
 @functools.lru_cache(maxsize=None)
 def _min_scale(name: str) -> float:
     """Smallest scale: the filter falls to ``cutoff`` of its peak at Nyquist (omega = pi)."""
@@ -434,7 +427,7 @@ def cwt_freqbounds(n: int, sr: float = 1.0, wavelet="morse", *, voices_per_octav
     if not np.isscalar(sr) or not np.isfinite(sr) or sr <= 0:
         raise ValueError(f"sr must be a positive sample rate in Hz; got {sr!r}")
     scales = cwt_scales(n, wav.name, voices_per_octave=voices_per_octave)
-    f = wav.center / (2.0 * np.pi * scales) * float(sr)
+    f = _scale_frequencies(wav, scales, float(sr))
     return float(f[-1]), float(f[0])
 
 
@@ -461,7 +454,7 @@ def _band_rows(scales, wav: Wavelet, sr: float, frequency_limits, n: int) -> tup
     the upper one at most the Nyquist frequency; limits beyond the valid range
     are truncated to it.
     """
-    freqs = wav.center / (2.0 * np.pi * scales) * sr
+    freqs = _scale_frequencies(wav, scales, sr)
     f_min, f_max = float(freqs[-1]), float(freqs[0])
     unit = "Hz" if sr != 1.0 else "cycles/sample"
     where = f"at {sr:g} Hz" if unit == "Hz" else "(no sample rate)"
@@ -481,7 +474,7 @@ def _band_rows(scales, wav: Wavelet, sr: float, frequency_limits, n: int) -> tup
 
 
 @functools.lru_cache(maxsize=8)
-def _filter_bank(name: str, n: int, voices_per_octave: int, dtype: str):
+def filter_bank(name: str, n: int, voices_per_octave: int, dtype: str):
     """Positive-frequency filters, cached per (wavelet, length, voices, dtype).
 
     Returns ``(bank, support, scales, pad, n_pad)``: ``bank`` (n_scales, n_pad // 2 + 1)
@@ -606,7 +599,7 @@ def cwt(y, sr, wavelet="morse", *, voices_per_octave: int = 10, precision: str =
         if coefs is None:
             coefs = np.empty((scales.size, y.shape[0]), dtype=values.dtype)
         coefs[start:stop] = values
-    freqs = wav.center / (2.0 * np.pi * scales) * sr
+    freqs = _scale_frequencies(wav, scales, sr)
     return TimeFrequency(coefs, freqs, np.arange(y.shape[0]) / sr, wav.name, sr, np.array(scales),
                          float(np.mean(y)), band)
 
@@ -627,7 +620,7 @@ def _cwt_blocks(y, wav: Wavelet, voices_per_octave, precision, workers, block, *
         raise ValueError(f"block must be a positive number of scales; got {block!r}")
     n = y.shape[0]
     rdtype, cdtype = (np.float32, np.complex64) if precision == "single" else (np.float64, np.complex128)
-    bank, support, scales, pad, n_pad = _filter_bank(wav.name, n, int(voices_per_octave), np.dtype(rdtype).name)
+    bank, support, scales, pad, n_pad = filter_bank(wav.name, n, int(voices_per_octave), np.dtype(rdtype).name)
     band = None
     if frequency_limits is not None:
         i0, i1, band = _band_rows(scales, wav, float(sr), frequency_limits, n)
@@ -698,7 +691,7 @@ def magnitude(y, sr, name, *, reduce_time=None, frequency_limits=None):
     mag = np.empty((scales.size, parts[0][2].shape[1]), dtype=np.float32)
     for start, stop, block_mag in parts:
         mag[start:stop] = block_mag
-    return mag, wav.center / (2.0 * np.pi * scales) * sr, y.shape[0]
+    return mag, _scale_frequencies(wav, scales, sr), y.shape[0]
 
 
 def icwt(coefs, wavelet="morse", *, mean: float = 0.0, voices_per_octave: int = 10) -> np.ndarray:
