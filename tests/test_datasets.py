@@ -267,3 +267,32 @@ def test_sample_keeps_each_speakers_held_out_share(embedded_split):
     sample = datasets.sample_per_speaker(datasets.apply_split(corpus, table), 20, seed=0)
     counts = sample.groupby(["speaker", "split"]).size().unstack()
     assert (counts.sum(axis=1) == 20).all() and (counts["test"] >= 4).all() and (counts["test"] <= 6).all()
+
+
+def test_prepare_corpus_chains_split_sample_screen_and_writes_the_rejected_table(tmp_path):
+    root = tmp_path / "corpus"
+    for spk in ("ana", "ben"):
+        (root / spk).mkdir(parents=True)
+        for k in range(4):
+            sf.write(root / spk / f"u{k}.wav", voiced(8000, 0.6 + 0.1 * k), 8000)
+    sf.write(root / "ben" / "quiet.wav", np.zeros(8000, np.float32), 8000)      # silent: rejected
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    corpus, rejected = datasets.prepare_corpus(root, run_dir, utterances_per_speaker=None, sr=8000, progress=False)
+    assert sorted(corpus["speaker"].unique()) == ["ana", "ben"] and len(corpus) == 8
+    assert set(corpus["split"]) <= {"train", "test"} and (run_dir / "split.csv").is_file()
+    on_disk = pd.read_csv(run_dir / datasets.REJECTED_FILE)
+    assert list(on_disk["utterance"]) == ["quiet"] == list(rejected["utterance"])
+    summary = datasets.corpus_summary(corpus)
+    assert list(summary["recordings"]) == [4, 4]
+    assert summary["held_out"].sum() == (corpus["split"] == "test").sum()
+    assert summary.loc["ana", "seconds"] == pytest.approx(0.6 + 0.7 + 0.8 + 0.9, abs=0.05)
+    one, _ = datasets.prepare_corpus(root, run_dir, speakers=["ana"], utterances_per_speaker=2, sr=8000,
+                                     progress=False)
+    assert set(one["speaker"]) == {"ana"} and len(one) == 2
+    with pytest.raises(ValueError, match="carla"):
+        datasets.prepare_corpus(root, run_dir, speakers=["carla"], progress=False)
+    assert datasets.pick_example(corpus)["duration"] == pytest.approx(0.9, abs=0.01)   # nearest 3 s
+    assert datasets.pick_example(corpus, "ben/u1")["utterance"] == "u1"
+    with pytest.raises(ValueError, match="speaker/utterance"):
+        datasets.pick_example(corpus, "nobody/x")

@@ -295,3 +295,32 @@ def test_a_time_map_reindexes_the_columns_before_the_resize(embedded_root, tmp_p
     assert plain["source_hash"].iloc[0] != warped["source_hash"].iloc[0]   # the map is part of the input
     with pytest.raises(ValueError, match="frequency_limits"):
         images.write_images(corpus, tmp_path / "bad", transforms=("amor",), frequency_limits=(300, 100))
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(fmt="gif"), "fmt must be one of '.*png'.*; got 'gif'"),
+    (dict(channels=2), "channels must be one of 1, 3; got 2"),
+    (dict(sr=8000.5), r"sr must be an int in \[1, inf\); got 8000.5"),
+    (dict(image_size=(0, 64)), r"image_size must be \(height, width\)"),
+    (dict(aligned=True, align_duration=-1.0), "align_duration must be a number"),
+    (dict(aligned=True, align_duration=3.0, align_lead=3.0), r"align_lead must be in \[0, align_duration"),
+    (dict(transforms=[]), "at least one"),
+])
+def test_write_images_refuses_bad_settings_before_reading_anything(tmp_path, kwargs, words):
+    corpus = pd.DataFrame({"path": [str(tmp_path / "missing.wav")], "speaker": ["a"], "utterance": ["u"]})
+    with pytest.raises(ValueError, match=words):
+        images.write_images(corpus, tmp_path / "out", **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_quantisation_check_and_counts(tmp_path):
+    y = np.sin(2 * np.pi * 440 * np.arange(4000) / 8000).astype(np.float32)
+    tfs = {n: transforms.compute(y, 8000, n) for n in ("hamming", "amor")}
+    check = images.quantisation_check(tfs, (64, 64))
+    assert list(check.index) == ["hamming", "amor"]
+    # reading the image back errs by at most about one 8-bit step of the log magnitude
+    assert (check["max log error"].astype(float) <= 1.01 * check["one 8-bit step"].astype(float)).all()
+    manifest = pd.DataFrame({"speaker": ["a", "a", "b"], "transform": ["amor", "hamming", "amor"]})
+    counts = images.write_counts(manifest, tmp_path, ["hamming", "amor"])
+    assert list(counts.columns) == ["hamming", "amor"] and counts.loc["a"].tolist() == [1, 1]
+    assert pd.read_csv(tmp_path / images.COUNTS_FILE, index_col=0).loc["b"].tolist() == [0, 1]

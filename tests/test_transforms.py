@@ -300,3 +300,12 @@ def test_bad_frequency_limits_are_refused_with_the_valid_range(limits, match):
     with pytest.raises(ValueError, match=match) as err:
         transforms.cwt(y, 8000, "amor", frequency_limits=limits)
     assert "frequency_limits" in str(err.value) and "valid range" in str(err.value)
+
+
+def test_describe_lists_each_transform_with_its_axes():
+    y = np.sin(2 * np.pi * 440 * np.arange(4000) / 8000)
+    tfs = {n: transforms.compute(y, 8000, n) for n in ("kaiser", "morse")}
+    table = transforms.describe(tfs)
+    assert list(table.index) == ["kaiser", "morse"] and list(table["kind"]) == ["stft", "cwt"]
+    assert table.loc["morse", "rows"] == tfs["morse"].coefs.shape[0]
+    assert table.loc["kaiser", "highest Hz"] <= 4000 and table.loc["morse", "lowest Hz"] > 0

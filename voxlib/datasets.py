@@ -38,6 +38,10 @@ __all__ = [
     "require_columns",
     "screen",
     "SCREEN_COLUMNS",
+    "prepare_corpus",
+    "corpus_summary",
+    "pick_example",
+    "REJECTED_FILE",
 ]
 
 CORPUS_COLUMNS = ["path", "speaker", "utterance", "duration", "sr", "channels"]
@@ -593,3 +597,54 @@ def screen(corpus: pd.DataFrame, *, sr: int | None = None, min_duration: float =
             rejected.append({"path": str(rec["path"]), "speaker": rec["speaker"], "utterance": rec["utterance"],
                              "reason": str(exc)})
     return corpus.iloc[keep].reset_index(drop=True), pd.DataFrame(rejected, columns=SCREEN_COLUMNS)
+
+
+#: The table of rejected recordings notebook 01 writes into the run folder.
+REJECTED_FILE = "rejected.csv"
+
+
+def prepare_corpus(data_dir, run_dir, *, speakers=None, utterances_per_speaker=None, sr=None, test_size=0.25,
+                   seed=0, split_file=None, progress=True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Notebook 01's corpus: discover, attach the run's split, keep ``speakers``, sample, screen.
+
+    The steps in order: :func:`discover` ``data_dir``; :func:`run_split` (the run's one split, drawn
+    once over the whole corpus and shared by every stage); keep ``speakers`` (None: all); a seeded
+    sample of ``utterances_per_speaker`` per speaker (None: all); :func:`screen` at ``sr``. The
+    rejected files are written to ``<run_dir>/rejected.csv`` (empty table when none).
+
+    Returns
+    -------
+    corpus : pandas.DataFrame
+        The accepted recordings, with ``group`` and ``split`` columns.
+    rejected : pandas.DataFrame [columns=SCREEN_COLUMNS]
+    """
+    corpus = run_split(discover(data_dir), run_dir, test_size=test_size, seed=seed, split_file=split_file)
+    if speakers is not None:
+        unknown = sorted(set(speakers) - set(corpus["speaker"]))
+        if unknown:
+            raise ValueError(f"speakers names {unknown}, not in {data_dir}; it has: "
+                             f"{', '.join(sorted(corpus['speaker'].unique()))}")
+        corpus = corpus[corpus["speaker"].isin(speakers)]
+    corpus = sample_per_speaker(corpus, utterances_per_speaker, seed=seed)
+    corpus, rejected = screen(corpus, sr=sr, progress=progress)
+    rejected.to_csv(Path(run_dir) / REJECTED_FILE, index=False)
+    return corpus, rejected
+
+
+def corpus_summary(corpus: pd.DataFrame) -> pd.DataFrame:
+    """Per speaker: recordings, how many are held out (``split == "test"``), and seconds of audio."""
+    require_columns(corpus, ["speaker", "path", "split", "duration"], "corpus")
+    return corpus.groupby("speaker").agg(recordings=("path", "size"),
+                                         held_out=("split", lambda s: int((s == "test").sum())),
+                                         seconds=("duration", "sum")).round(1)
+
+
+def pick_example(corpus: pd.DataFrame, example: str | None = None, *, near_seconds: float = 3.0) -> pd.Series:
+    """The row to draw: ``example`` (``"speaker/utterance"``), or the recording nearest ``near_seconds``."""
+    if example is None:
+        return corpus.iloc[int((corpus["duration"] - near_seconds).abs().argmin())]
+    keys = corpus["speaker"].astype(str) + "/" + corpus["utterance"].astype(str)
+    if example not in set(keys):
+        raise ValueError(f"example={example!r} is not an accepted recording; give 'speaker/utterance', e.g. "
+                         f"{keys.iloc[0]!r}")
+    return corpus[keys == example].iloc[0]

@@ -31,11 +31,13 @@ from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from voxlib import audio, datasets, transforms
+from voxlib.checks import Interval, Options, Satisfies, check_params
 from voxlib.transforms import check_frequency_limits  # (write_images has a parameter named transforms)
 
 __all__ = ["to_image", "from_image", "resize", "save_image", "load_image", "log_magnitude", "to_gray",
            "audio_to_image", "write_images", "image_params", "MANIFEST_COLUMNS", "IMAGE_RECIPE_VERSION",
-           "MIN_SAMPLES", "IMAGE_FORMATS", "META_KEY"]
+           "MIN_SAMPLES", "IMAGE_FORMATS", "META_KEY", "check_positive", "check_image_size", "quantisation_check",
+           "write_counts", "COUNTS_FILE"]
 
 #: Text-chunk key (PNG) under which the metadata JSON is stored.
 META_KEY = "voxlib"
@@ -483,7 +485,9 @@ def _scale_for(scale, name):
     return scale.get(name) if isinstance(scale, dict) else scale
 
 
-def _check_positive(value, name, *, allow_none=True, integer=False):
+def check_positive(value, name, *, allow_none=True, integer=False):
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a positive finite number (an int with
+    ``integer=True``), or None when ``allow_none``."""
     if value is None and allow_none:
         return
     kind = "positive integer" if integer else "positive number"
@@ -492,15 +496,20 @@ def _check_positive(value, name, *, allow_none=True, integer=False):
         raise ValueError(f"{name} must be a {kind}{' or None' if allow_none else ''}; got {value!r}")
 
 
-def _check_image_size(image_size):
-    if image_size is None:
-        return
-    ok = (not isinstance(image_size, (str, bytes)) and np.ndim(image_size) == 1 and len(image_size) == 2
+def check_image_size(image_size, *, name="image_size", allow_none=True):
+    """``(height, width)`` as two ints; ``ValueError`` naming ``name`` unless ``image_size`` is two positive
+    integers (or None when ``allow_none``, returned as None)."""
+    if image_size is None and allow_none:
+        return None
+    ok = (image_size is not None and not isinstance(image_size, (str, bytes)) and np.ndim(image_size) == 1
+          and len(image_size) == 2
           and all(np.isscalar(v) and not isinstance(v, (bool, str)) and np.isreal(v) and np.isfinite(v)
                   and v >= 1 and float(v).is_integer() for v in image_size))
     if not ok:
-        raise ValueError(f"image_size must be (height, width), two positive integers in pixels, or None "
-                         f"(the transform's own grid); got {image_size!r}")
+        none = ", or None (the transform's own grid)" if allow_none else ""
+        raise ValueError(f"{name} must be (height, width), two positive integers in pixels{none}; "
+                         f"got {image_size!r}")
+    return int(image_size[0]), int(image_size[1])
 
 
 def _check_scale(scale, transform_names, saturate):
@@ -511,33 +520,45 @@ def _check_scale(scale, transform_names, saturate):
             raise ValueError(f"scale names unknown transform(s) {unknown}; its keys must be among "
                              f"{list(transforms.TRANSFORMS)}")
         for name, value in scale.items():
-            _check_positive(value, f"scale[{name!r}]")
+            check_positive(value, f"scale[{name!r}]")
     else:
-        _check_positive(scale, what)
+        check_positive(scale, what)
     if saturate and any(_scale_for(scale, n) is not None for n in transform_names):
         raise ValueError(f"saturate=True fixes the scale at 1 (MATLAB imwrite); got scale={scale!r}. "
                          "Pass scale=None with saturate=True.")
 
 
-def _validate_write_params(corpus, transform_names, image_size, sr, aligned, align_duration, align_lead, fmt,
-                           channels, scale, saturate):
+def _is_image_size(value) -> bool:
+    try:
+        return check_image_size(value) is not None
+    except ValueError:
+        return False
+
+
+#: What each setting of :func:`write_images` may be (checked before any file is read or written).
+_WRITE_CONSTRAINTS = {
+    "fmt": [Options(_FORMATS)],
+    "channels": [Options({1, 3})],
+    "image_size": [Satisfies(_is_image_size, "(height, width), two positive integers in pixels"), None],
+    "sr": [Interval(int, 1, None)],
+    "aligned": [bool],
+    "align_duration": [Interval(float, 0, None, closed="neither")],
+    "saturate": [bool],
+}
+
+
+def _validate_write_params(corpus, transform_names, settings: dict) -> None:
     """Every parameter of :func:`write_images`, checked before any file is read or written."""
     if not transform_names:
         raise ValueError("transforms must name at least one registry transform; got an empty list")
     for name in transform_names:
         transforms.get_transform(name)
-    if fmt not in _FORMATS:
-        raise ValueError(f"fmt must be one of {sorted(_FORMATS)}; got {fmt!r}")
-    if isinstance(channels, bool) or channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (gray) or 3 (RGB); got {channels!r}")
-    _check_image_size(image_size)
-    _check_positive(sr, "sr (Hz)", integer=True)
-    if aligned:
-        _check_positive(align_duration, "align_duration (s)", allow_none=False)
-        if not (np.isscalar(align_lead) and 0 <= align_lead < align_duration):
-            raise ValueError(f"align_lead must be in [0, align_duration={align_duration!r}) seconds; "
-                             f"got {align_lead!r}")
-    _check_scale(scale, transform_names, saturate)
+    skip = set() if settings["aligned"] else {"align_duration"}   # read only for aligned clips
+    check_params(_WRITE_CONSTRAINTS, {k: v for k, v in settings.items() if k in _WRITE_CONSTRAINTS and k not in skip})
+    if settings["aligned"] and not 0 <= settings["align_lead"] < settings["align_duration"]:
+        raise ValueError(f"align_lead must be in [0, align_duration={settings['align_duration']!r}) seconds; "
+                         f"got {settings['align_lead']!r}")
+    _check_scale(settings["scale"], transform_names, settings["saturate"])
     datasets.require_columns(corpus, ["path", "speaker", "utterance"], "corpus")
 
 
@@ -692,8 +713,9 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
         are listed in ``df.attrs["skipped"]``.
     """
     names = list(transforms)
-    _validate_write_params(corpus, names, image_size, sr, aligned, align_duration, align_lead, fmt, channels,
-                           scale, saturate)
+    _validate_write_params(corpus, names, dict(image_size=image_size, sr=sr, aligned=aligned, fmt=fmt,
+                                               align_duration=align_duration, align_lead=align_lead,
+                                               channels=channels, scale=scale, saturate=saturate))
     frequency_limits = None if frequency_limits is None else check_frequency_limits(frequency_limits)
     out_dir = Path(out_dir)
     manifest_path = out_dir / "manifest.csv"
@@ -718,3 +740,34 @@ def write_images(corpus, out_dir, *, transforms=tuple(transforms.TRANSFORMS), im
             warnings.warn(f"skipped {src}: {exc}", stacklevel=2)
             skipped.append(str(src))
     return _finish_manifest(rows, names, manifest_path, skipped, corpus)
+
+
+#: Images per speaker and transform, written beside the manifest by :func:`write_counts`.
+COUNTS_FILE = "counts.csv"
+
+
+def write_counts(manifest: pd.DataFrame, out_dir, transform_names) -> pd.DataFrame:
+    """Images per speaker (rows) and transform (columns, in ``transform_names`` order), written to
+    ``<out_dir>/counts.csv`` and returned."""
+    counts = pd.crosstab(manifest["speaker"], manifest["transform"]).reindex(columns=list(transform_names))
+    counts.to_csv(Path(out_dir) / COUNTS_FILE)
+    return counts
+
+
+def quantisation_check(tfs: dict, image_size) -> pd.DataFrame:
+    """What the 8-bit image keeps of each transform's magnitude (``{name: TimeFrequency}``).
+
+    Columns: ``scale`` (the image's stored scale, 50·log10 units), ``max log error`` (largest
+    difference between the image read back and the resized log-magnitude, same units), ``one 8-bit
+    step`` (``scale / 255``: the error should stay within about one step) and ``white if saturated``
+    (share of pixels MATLAB's ``imwrite`` clipping would turn white).
+    """
+    rows = {}
+    for name, tf in tfs.items():
+        img, scale = to_image(tf.magnitude, image_size)
+        grid = np.maximum(resize(tf.magnitude, image_size), 0)
+        err = np.abs(log_magnitude(from_image(img, scale)) - log_magnitude(grid)).max()
+        white = (to_image(tf.magnitude, image_size, saturate=True)[0] == 255).mean()
+        rows[name] = {"scale": scale, "max log error": err, "one 8-bit step": scale / 255,
+                      "white if saturated": f"{white:.0%}"}
+    return pd.DataFrame(rows).T

@@ -44,6 +44,7 @@ from typing import Callable
 
 import librosa
 import numpy as np
+import pandas as pd
 import scipy.fft
 import scipy.integrate
 import scipy.optimize
@@ -69,6 +70,7 @@ __all__ = [
     "stft_window",
     "TransformSpec",
     "Wavelet",
+    "describe",
 ]
 
 
@@ -795,3 +797,12 @@ def compute(y, sr, name, **kwargs) -> TimeFrequency:
     if tf.transform != name:
         tf = TimeFrequency(tf.coefs, tf.freqs, tf.times, name, tf.sr, tf.scales, tf.mean, tf.frequency_limits)
     return tf
+
+
+def describe(tfs: dict) -> pd.DataFrame:
+    """One row per computed transform (``{name: TimeFrequency}``): kind, rows, columns, lowest and
+    highest row frequency (Hz) and the registry's description of the settings."""
+    return pd.DataFrame({name: {"kind": TRANSFORMS[name].kind, "rows": tf.coefs.shape[0],
+                                "columns": tf.coefs.shape[1], "lowest Hz": round(float(tf.freqs.min()), 1),
+                                "highest Hz": round(float(tf.freqs.max()), 1),
+                                "settings": TRANSFORMS[name].description} for name, tf in tfs.items()}).T
