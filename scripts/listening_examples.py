@@ -23,8 +23,7 @@ KEEP = ("source", "converted", "ridge", "target")
 
 
 def _chosen(rec: Path) -> str:
-    choice = pd.read_csv(rec / "phase_choice.csv", index_col=0)
-    return reconstruction.PHASE_CONDITIONS[str(choice.index[choice["chosen"]][0])]
+    return reconstruction.PHASE_CONDITIONS[reconstruction.chosen_phase_mode(rec)]
 
 
 def main(argv=None) -> int:

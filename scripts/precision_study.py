@@ -41,10 +41,11 @@ def load_pairs(images_dir: Path, work: Path, p: dict) -> gan.PairedImages:
         return gan.load_manifest_pairs(manifest, SOURCE, TARGET, channels=p["channels"])
     corpus = datasets.run_split(datasets.discover(ROOT / "data" / "embedded"), work / "run",
                                 test_size=p["test_size"], seed=0)
-    return gan.write_paired_images(corpus, SOURCE, TARGET, work / "images", image_size=tuple(p["image_size"]),
-                                   channels=p["channels"], max_pairs=p["max_pairs"], seed=0,
-                                   test_size=p["test_size"], pair_alignment=p["pair_alignment"],
-                                   pitch_mode=p["pitch_mode"], highpass_hz=p["highpass_hz"],
+    clip_settings = gan.ClipSettings(pair_alignment=p["pair_alignment"], pitch_mode=p["pitch_mode"],
+                                     highpass_hz=p["highpass_hz"])
+    return gan.write_paired_images(corpus, SOURCE, TARGET, work / "images", clip_settings=clip_settings,
+                                   image_size=tuple(p["image_size"]), channels=p["channels"],
+                                   max_pairs=p["max_pairs"], seed=0, test_size=p["test_size"],
                                    frequency_limits=p["frequency_limits"])
 
 
@@ -67,9 +68,11 @@ def main(argv=None) -> int:
         for seed in args.seeds:
             for precision in PRECISIONS:   # alternating, so both see the same machine load
                 t0 = time.perf_counter()
-                model, _ = gan.fit(fit.source, fit.target, d / f"gan_{precision}_{seed}", epochs=p["epochs"],
-                                   checkpoint_every=p["epochs"], seed=seed, residual=p["residual"],
-                                   precision=precision, progress=False)
+                model = gan.Pix2Pix(fit.source.shape[1:3], in_channels=fit.source.shape[-1],
+                                    out_channels=fit.target.shape[-1], seed=seed, residual=p["residual"],
+                                    precision=precision)
+                model.fit(fit.source, fit.target, d / f"gan_{precision}_{seed}", epochs=p["epochs"],
+                          checkpoint_every=p["epochs"], progress=False)
                 seconds = time.perf_counter() - t0
                 l1[precision].append(metrics.image_l1(val.target, gan.generate(model.generator, val.source)))
                 print(f"{precision:>15} seed {seed}: validation L1 {l1[precision][-1]:.3f} ({seconds:.0f} s)")

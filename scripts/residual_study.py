@@ -26,8 +26,9 @@ def main() -> int:
         fit, val = gan.split_pairs(plain, test_size=0.25, seed=1)
         print(f"validation L1, copy the source: {metrics.image_l1(val.target, val.source):.2f}")
         for residual in (False, True):
-            model, _ = gan.fit(fit.source, fit.target, d / f"gan_{residual}", epochs=10, checkpoint_every=10, seed=0,
-                               residual=residual, progress=False)
+            model = gan.Pix2Pix(fit.source.shape[1:3], in_channels=fit.source.shape[-1],
+                                out_channels=fit.target.shape[-1], seed=0, residual=residual)
+            model.fit(fit.source, fit.target, d / f"gan_{residual}", epochs=10, checkpoint_every=10, progress=False)
             l1 = metrics.image_l1(val.target, gan.generate(model.generator, val.source))
             print(f"validation L1, {'residual' if residual else 'thesis'} U-Net after 10 epochs: {l1:.2f}")
     return 0

@@ -1,17 +1,21 @@
 """voxlib.plots, notebook 03 section: bar counts and heights, best/worst colours,
 CI error bars, heatmap annotations, files on disk; on the thesis table and on a
-synthetic sweep table (built by tests/test_results.py's writer)."""
+synthetic sweep table (built by tests/synthetic_sweep.py's writer). The figures take
+the tables voxlib.results computes (the tests compute them the way notebooks 02/03 do)."""
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from test_results import NETWORKS, TRANSFORMS, _sweep, write_synthetic_sweep  # noqa: E402
+from synthetic_sweep import NETWORKS, TRANSFORMS, _sweep, write_synthetic_sweep  # noqa: E402
 from voxlib import plots  # noqa: E402
 from voxlib import results as R  # noqa: E402
 
@@ -41,7 +45,8 @@ def _bars(ax):
 @pytest.mark.parametrize("source", ["thesis", "ours"])
 def test_transform_bars_one_panel_per_transform_one_bar_per_model(source, thesis, runs, tmp_path):
     table = thesis if source == "thesis" else R.tidy_sweep(runs)
-    fig = plots.plot_transform_bars(table, path=tmp_path / "03_bars.png")
+    method, baselines = R.split_baselines(table)
+    fig = plots.plot_transform_bars(method, baselines, path=tmp_path / "03_bars.png")
     panels = [ax for ax in fig.axes if ax.get_visible()]
     transforms = [t for t in R.TRANSFORM_NAMES if t in set(table["transform"])]
     assert [ax.get_title() for ax in panels] == transforms
@@ -65,7 +70,8 @@ def test_transform_bars_one_panel_per_transform_one_bar_per_model(source, thesis
 def test_mean_accuracy_highlights_best_and_worst(by, source, thesis, runs, tmp_path):
     table = thesis if source == "thesis" else R.tidy_sweep(runs)
     path = tmp_path / f"03_mean_{by}.png"
-    fig = plots.plot_mean_accuracy(table, by=by, path=path, formats="png,svg")
+    fig = plots.plot_mean_accuracy(R.mean_accuracy(table, by=by), R.split_baselines(table)[1], by=by,
+                                   source=source, path=path, formats="png,svg")
     bars = _bars(fig.axes[0])
     means = table.groupby(by)["accuracy"].mean()
     assert len(bars) == table[by].nunique()
@@ -80,6 +86,7 @@ def test_mean_accuracy_highlights_best_and_worst(by, source, thesis, runs, tmp_p
     values = [t.get_text() for t in fig.axes[0].texts]
     assert values == [f"{h:.1f}" for h in heights]
     assert path.is_file() and path.with_suffix(".svg").is_file()
+    assert fig.axes[0].get_title().startswith(f"Mean accuracy per {by} (over ") and source in fig.axes[0].get_title()
 
 
 def test_heatmap_annotates_every_cell(thesis, tmp_path):
@@ -139,7 +146,7 @@ def _seed_segments(ax):
 
 def test_transform_bars_baselines_are_reference_lines_and_seeds_a_range(seeded):
     table = R.tidy_sweep(seeded)
-    fig = plots.plot_transform_bars(table)
+    fig = plots.plot_transform_bars(*R.split_baselines(table))
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == list(TRANSFORMS)  # no panel for "audio"
     base = table[R.is_baseline(table)]
@@ -156,7 +163,8 @@ def test_transform_bars_baselines_are_reference_lines_and_seeds_a_range(seeded):
 
 def test_mean_accuracy_leaves_baselines_out_and_draws_them_as_lines(seeded):
     table, each = R.tidy_sweep(seeded), R.tidy_sweep(seeded, seeds="each")
-    fig = plots.plot_mean_accuracy(table, by="model", seeds=each)
+    fig = plots.plot_mean_accuracy(R.mean_accuracy(table, by="model", seeds=each), R.split_baselines(table)[1],
+                                   by="model")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == list(NETWORKS)
     method = table[~R.is_baseline(table)]
@@ -172,7 +180,7 @@ def test_mean_accuracy_leaves_baselines_out_and_draws_them_as_lines(seeded):
 
 
 def test_heatmap_leaves_baselines_out(seeded):
-    fig = plots.plot_accuracy_heatmap(R.tidy_sweep(seeded))
+    fig = plots.plot_accuracy_heatmap(R.split_baselines(R.tidy_sweep(seeded))[0])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == list(NETWORKS)
     assert [t.get_text() for t in ax.get_xticklabels()] == list(TRANSFORMS)
@@ -180,9 +188,9 @@ def test_heatmap_leaves_baselines_out(seeded):
 
 
 def test_sweep_chart_averages_seeds_and_draws_baselines(seeded):
-    fig = plots.plot_sweep(seeded)
-    assert [ax.get_title() for ax in fig.axes] == list(NETWORKS)  # no panel for a baseline
     spread = R.seed_spread(seeded)
+    fig = plots.plot_sweep(*R.split_baselines(spread), n_classes=3)
+    assert [ax.get_title() for ax in fig.axes] == list(NETWORKS)  # no panel for a baseline
     for ax in fig.axes:
         sub = spread[spread["network"] == ax.get_title()]
         train, test = [c for c in ax.containers if isinstance(c, matplotlib.container.BarContainer)]
@@ -191,3 +199,19 @@ def test_sweep_chart_averages_seeds_and_draws_baselines(seeded):
         np.testing.assert_allclose(_seed_segments(ax), sub[["min", "max"]].to_numpy())
         assert set(_baseline_lines(ax)) == {"MFCC+LR baseline: 95.0 % held-out",
                                             "d-vector+LR baseline: 90.0 % held-out"}
+        chance = [ln for ln in ax.get_lines() if ln.get_label() == "chance (33 %)"]
+        assert len(chance) == 1 and chance[0].get_ydata()[0] == pytest.approx(100 / 3)
+
+
+def test_mean_accuracy_needs_the_level_column(thesis):
+    with pytest.raises(ValueError, match="by='model'"):
+        plots.plot_mean_accuracy(R.mean_accuracy(thesis, by="transform"), by="model")
+
+
+def test_plots_imports_no_stage_module():
+    """Figures take tables: importing voxlib.plots loads none of the stages that make them."""
+    code = ("import sys, voxlib.plots; "
+            "print(sorted(m for m in sys.modules if m.split('.')[:2] in "
+            "(['voxlib', 'results'], ['voxlib', 'transfer'], ['voxlib', 'gan'], ['voxlib', 'reconstruction'])))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

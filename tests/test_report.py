@@ -20,8 +20,8 @@ import yaml  # noqa: E402
 from IPython.display import Audio  # noqa: E402
 from nbconvert import HTMLExporter  # noqa: E402
 
-from test_reconstruction import _summary  # noqa: E402
-from test_results import write_synthetic_sweep  # noqa: E402
+from reconstruction_fakes import _summary  # noqa: E402
+from synthetic_sweep import write_synthetic_sweep  # noqa: E402
 from voxlib import reconstruction, report, results  # noqa: E402
 
 SR = 8000

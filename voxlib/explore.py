@@ -481,13 +481,7 @@ def _load_pair(run_dir, pair, *, converted, transform) -> dict:
                .sort_values(["utterance", "_order"], kind="stable").drop(columns="_order")
                .set_index("condition"))
     if converted is None:
-        converted = "converted"
-        choice = folder / "phase_choice.csv"
-        if choice.is_file():
-            modes = pd.read_csv(choice)
-            chosen = modes.loc[modes["chosen"].astype(str).str.lower() == "true", "mode"] if "chosen" in modes else []
-            if len(chosen):
-                converted = reconstruction.PHASE_CONDITIONS.get(chosen.iloc[0], "converted")
+        converted = reconstruction.PHASE_CONDITIONS.get(reconstruction.chosen_phase_mode(folder), "converted")
     generated = Path(run_dir) / "cloning" / pair / "generated" / "manifest.csv"
     if transform is not None:
         per_sentence = {u: transform for u in recon["utterance"].unique()}

@@ -25,7 +25,7 @@ import numpy as np
 
 from voxlib import audio
 
-__all__ = ["FramesError", "mfcc", "dtw_path", "dtw_time_map", "warp_columns", "RidgeMapping"]
+__all__ = ["FramesError", "mfcc", "dtw_path", "dtw_cost", "dtw_time_map", "warp_columns", "RidgeMapping"]
 
 
 class FramesError(ValueError):
@@ -67,21 +67,31 @@ def mfcc(y: np.ndarray, sr: float, *, n_mfcc: int, n_fft: int, hop_length: int, 
                                 n_mels=n_mels, fmin=0.0, fmax=sr / 2.0)
 
 
+def _dtw(x: np.ndarray, z: np.ndarray, band_rad: float | None):
+    if band_rad is None:
+        return librosa.sequence.dtw(X=x, Y=z, metric="euclidean")
+    return librosa.sequence.dtw(X=x, Y=z, metric="euclidean", global_constraints=True, band_rad=float(band_rad))
+
+
 def dtw_path(x: np.ndarray, z: np.ndarray, *, band_rad: float | None = None) -> np.ndarray:
     """Dynamic time warping of two feature sequences (frames as columns), Euclidean cost.
 
     ``librosa.sequence.dtw`` with steps (1, 1), (1, 0), (0, 1); ``band_rad`` (a fraction in (0, 1])
-    adds a Sakoe-Chiba band. Every DTW of the package goes through here.
+    adds a Sakoe-Chiba band. Every DTW of the package goes through here or :func:`dtw_cost`.
 
     Returns
     -------
     path : np.ndarray [shape=(n_steps, 2)], int
         Pairs ``(frame of x, frame of z)``, from the last pair back to ``(0, 0)`` (librosa's order).
     """
-    if band_rad is None:
-        return librosa.sequence.dtw(X=x, Y=z, metric="euclidean")[1]
-    return librosa.sequence.dtw(X=x, Y=z, metric="euclidean", global_constraints=True,
-                                band_rad=float(band_rad))[1]
+    return _dtw(x, z, band_rad)[1]
+
+
+def dtw_cost(x: np.ndarray, z: np.ndarray, *, band_rad: float | None = None) -> float:
+    """Accumulated DTW cost of aligning ``x`` with ``z`` (as :func:`dtw_path`) per step of the path:
+    the mean Euclidean distance between aligned frames, comparable across clips of different lengths."""
+    cost, path = _dtw(x, z, band_rad)
+    return float(cost[-1, -1] / len(path))
 
 
 def dtw_time_map(y_ref, y_other, sr, *, hop_length: int = 80, n_mfcc: int = 20, top_db: float = 30.0,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy import stats
 from sklearn.metrics import f1_score
 
+from voxlib import frames
 from voxlib._heavy import resemblyzer
 
 
@@ -27,15 +28,41 @@ def wilson_interval(k, n, *, confidence=0.95):
     -------
     (low, high) : floats in [0, 1]
     """
-    if not (n > 0 and 0 <= k <= n):
-        raise ValueError(f"need 0 <= k <= n and n > 0; got k={k!r}, n={n!r}")
+    if not (n > 0 and 0 <= k <= n and float(k).is_integer() and float(n).is_integer()):
+        raise ValueError(f"need whole numbers 0 <= k <= n and n > 0; got k={k!r}, n={n!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence!r}; expected a fraction in (0, 1)")
-    z = norm.ppf(0.5 + confidence / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return max(0.0, float(ci.low)), min(1.0, float(ci.high))
+
+
+def mean_interval(values, *, confidence=0.95):
+    """Mean of ``values`` and its Student's t interval: ``(mean, low, high)``.
+
+    Parameters
+    ----------
+    values : array-like (n,), numbers (NaN and inf are dropped)
+    confidence : float in (0, 1)
+
+    Returns
+    -------
+    (mean, low, high) : floats; the interval is (nan, nan) with fewer than two values, and the mean
+    is nan with none. Identical values give the zero-width interval (mean, mean).
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r}; expected a fraction in (0, 1)")
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, np.nan, np.nan
+    sem = stats.sem(v)
+    if sem == 0:  # SciPy's t.interval gives nan for a zero scale; the interval has zero width
+        return mean, mean, mean
+    low, high = stats.t.interval(confidence, v.size - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high)
 
 
 def accuracy_ci(y_true, y_pred, *, confidence=0.95):
@@ -228,7 +255,7 @@ def _aligned_distance(feat_ref, feat_est, active_ref, active_est, align):
     """
     if align == "dtw":
         x, y = feat_ref[:, active_ref], feat_est[:, active_est]
-        _, path = librosa.sequence.dtw(X=x, Y=y, metric="euclidean")
+        path = frames.dtw_path(x, y)
         return np.linalg.norm(x[:, path[:, 0]] - y[:, path[:, 1]], axis=0)
     return np.linalg.norm(feat_ref[:, active_ref] - feat_est[:, active_ref], axis=0)
 

@@ -3,6 +3,10 @@
 Each function takes tables or arrays, returns a :class:`matplotlib.figure.Figure`
 and, when given ``path``, saves it there (PNG; SVG too where asked). Sections
 follow the notebooks' order.
+
+The figures compute nothing of the stages: a results figure takes the tables
+:mod:`voxlib.results` made (tidy rows of the thesis's method, the baseline rows apart,
+level means, the seed spread) and draws them, so this module imports no stage module.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import seaborn as sns
 from matplotlib.patches import Patch
 
 from voxlib import images
-from voxlib import results as R
+from voxlib.transforms import TRANSFORMS
 
 # --- 01 transforms ---
 
@@ -183,34 +187,42 @@ def plot_history(history, *, title=None, path=None, formats=("png",)):
     return _finish(fig, path, formats)
 
 
-def plot_sweep(sweep, *, path=None, formats=("png",)):
+def plot_sweep(spread, baselines=None, *, n_classes=None, path=None, formats=("png",)):
     """Held-out accuracy (95 % Wilson CI) beside training accuracy for every
-    (network, transform) of a sweep table (``voxlib.transfer.load_sweep``), one
-    panel per image network, the baselines as labelled horizontal lines.
+    (network, transform) of a sweep, one panel per image network, the baselines
+    as labelled horizontal lines.
 
-    Several seeds of one (network, transform) are averaged
-    (:func:`voxlib.results.seed_spread`): bars are the means, the thin capped
-    error bar the mean Wilson interval, the thick black segment the seeds'
-    min-max range (drawn from 2 seeds on).
+    Parameters
+    ----------
+    spread : pd.DataFrame
+        The image networks' rows of :func:`voxlib.results.seed_spread` (several
+        seeds of one (network, transform) averaged): bars are the means, the thin
+        capped error bar the mean Wilson interval, the thick black segment the
+        seeds' min-max range (drawn from 2 seeds on).
+    baselines : pd.DataFrame, optional
+        The baselines' rows of the same table (``network``, ``mean``), each drawn
+        as a dashed line (:func:`voxlib.results.split_baselines` splits the two).
+    n_classes : int, optional
+        Number of speakers (the sweep's ``n_classes``): draws chance, ``100 / n_classes`` %.
+    path, formats : optional
+        Save the figure (:func:`save_figure`).
     """
-    spread = R.seed_spread(sweep)
-    method, baselines = R.split_baselines(spread)
-    networks = list(dict.fromkeys(method["network"])) or ["(no image network)"]
+    networks = list(dict.fromkeys(spread["network"])) or ["(no image network)"]
     fig, axes = plt.subplots(1, len(networks), figsize=(4.5 * len(networks), 3.4), squeeze=False,
                              sharey=True)
-    order = {t: i for i, t in enumerate(R.TRANSFORM_NAMES)}
+    order = {t: i for i, t in enumerate(TRANSFORMS)}
     for ax, net in zip(axes[0], networks):
-        sub = method[method["network"] == net].sort_values("transform", key=lambda t: t.map(order))
+        sub = spread[spread["network"] == net].sort_values("transform", key=lambda t: t.map(order))
         x = np.arange(len(sub))
         ax.bar(x - 0.2, sub["train_mean"], 0.4, label="training (thesis's measure)", color="#56B4E9")
         ax.bar(x + 0.2, sub["mean"], 0.4, label="held-out utterances (95 % CI)", color="#009E73",
                yerr=_ci_errors(sub["mean"], sub["ci_low"], sub["ci_high"]), capsize=3, ecolor=CI_COLOR)
         _seed_ranges(ax, x + 0.2, sub["min"], sub["max"], sub["n_seeds"])
-        classes = sweep.loc[sweep["network"] == net, "n_classes"]
-        if len(classes):
-            chance = 100 / float(classes.iloc[0])
+        if n_classes is not None:
+            chance = 100 / float(n_classes)
             ax.axhline(chance, color="k", ls=":", lw=1, label=f"chance ({chance:.0f} %)")
-        _baseline_lines(ax, baselines["network"], baselines["mean"], "held-out")
+        if baselines is not None:
+            _baseline_lines(ax, baselines["network"], baselines["mean"], "held-out")
         ax.set_xticks(x, sub["transform"], rotation=30)
         ax.set_title(net)
         _accuracy_axis(ax, top=105)
@@ -318,6 +330,12 @@ def _reference_legend(fig, ax):
                    bbox_to_anchor=(0.5, 0.0))
 
 
+def _levels(table, by):
+    """The levels of ``by`` to draw: transforms in registry order, models in order of appearance."""
+    present = list(dict.fromkeys(table[by].astype(str)))
+    return [t for t in TRANSFORMS if t in present] if by == "transform" else present
+
+
 def _accuracy_axis(ax, label="accuracy (%)", top=100):
     ax.set_ylim(0, top)
     ax.set_ylabel(label)
@@ -325,18 +343,22 @@ def _accuracy_axis(ax, label="accuracy (%)", top=100):
     ax.set_axisbelow(True)
 
 
-def plot_transform_bars(results, *, transforms=None, ncols: int = 2, path=None, formats=("png",)):
+def plot_transform_bars(results, baselines=None, *, transforms=None, ncols: int = 2, path=None,
+                        formats=("png",)):
     """One bar chart per transform: accuracy of each model (the thesis's per-transform charts).
 
     Parameters
     ----------
     results : pd.DataFrame
-        Tidy results (``voxlib.results.RESULTS_COLUMNS``): one panel per
+        Tidy results of the thesis's method (``voxlib.results.RESULTS_COLUMNS``;
+        :func:`voxlib.results.split_baselines` gives them): one panel per
         transform, one bar per model in order of appearance, y axis 0-100 %
         (the thesis mislabelled it "error %"), 95 % CI error bars (thin, capped)
         where ``ci_low``/``ci_high`` are known, the seeds' min-max range (thick
         black segment) where ``seed_min``/``seed_max`` come from 2 seeds or more.
-        Baseline rows are drawn as labelled dashed lines in every panel.
+    baselines : pd.DataFrame, optional
+        Tidy baseline rows of the same table, each drawn as a labelled dashed line
+        in every panel.
     transforms : list of str, optional
         Panels to draw (default: those present, in registry order).
     ncols : int > 0
@@ -348,21 +370,20 @@ def plot_transform_bars(results, *, transforms=None, ncols: int = 2, path=None, 
     matplotlib.figure.Figure
         ``fig.axes[:n_transforms]`` each hold one bar container.
     """
-    R.validate_results(results)
-    method, baselines = R.split_baselines(results)
-    transforms = list(transforms) if transforms is not None else R._levels(method, "transform")
-    models = R._levels(method, "model")
+    transforms = list(transforms) if transforms is not None else _levels(results, "transform")
+    models = _levels(results, "model")
     ncols = max(1, min(int(ncols), len(transforms)))
     nrows = -(-len(transforms) // ncols)
     width = max(3.0, 0.38 * len(models) + 1.2)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 3.6 * nrows), squeeze=False, sharey=True)
     for ax, name in zip(axes.flat, transforms):
-        sub = method[method["transform"] == name].set_index("model").reindex(models).dropna(subset=["accuracy"])
+        sub = results[results["transform"] == name].set_index("model").reindex(models).dropna(subset=["accuracy"])
         x = np.arange(len(sub))
         ax.bar(x, sub["accuracy"], color=BAR_COLOR, edgecolor="black", linewidth=0.5,
                yerr=_ci_errors(sub["accuracy"], sub["ci_low"], sub["ci_high"]), capsize=2, ecolor=CI_COLOR)
         _seed_ranges(ax, x, *_spread_of(sub))
-        _baseline_lines(ax, baselines["model"], baselines["accuracy"], _measure(results))
+        if baselines is not None:
+            _baseline_lines(ax, baselines["model"], baselines["accuracy"], _measure(baselines))
         ax.set_xticks(list(x), sub.index, rotation=90, fontsize=8)
         ax.set_title(name)
         _accuracy_axis(ax, "accuracy (%)" if ax.get_subplotspec().is_first_col() else "")
@@ -375,19 +396,22 @@ def plot_transform_bars(results, *, transforms=None, ncols: int = 2, path=None, 
     return _finish(fig, path, formats)
 
 
-def plot_mean_accuracy(results, *, by: str = "transform", seeds=None, path=None, formats=("png",)):
+def plot_mean_accuracy(means, baselines=None, *, by: str = "transform", source=None, path=None,
+                       formats=("png",)):
     """Mean accuracy per transform (or per model), best bar and worst bar highlighted.
 
     Parameters
     ----------
-    results : pd.DataFrame
-        Tidy results (``voxlib.results.RESULTS_COLUMNS``). Baseline rows are
-        not averaged: each is a labelled dashed line.
+    means : pd.DataFrame
+        :func:`voxlib.results.mean_accuracy` of a tidy table (baselines left
+        out), with ``by`` its first column. When it has ``seed_min``/``seed_max``
+        (``mean_accuracy(..., seeds=...)``), error bars span the lowest to highest
+        per-seed mean (from 2 seeds on).
+    baselines : pd.DataFrame, optional
+        The table's tidy baseline rows, each drawn as a labelled dashed line.
     by : {"transform", "model"}
-    seeds : pd.DataFrame, optional
-        The same runs one row per seed (``voxlib.results.tidy_sweep(...,
-        seeds="each")``): error bars span the lowest to highest per-seed mean
-        (from 2 seeds on).
+    source : str, optional
+        Where the numbers come from (the table's ``source``, e.g. ``"ours"``), for the title.
     path, formats : optional
         Save the figure (:func:`save_figure`).
 
@@ -398,27 +422,29 @@ def plot_mean_accuracy(results, *, by: str = "transform", seeds=None, path=None,
         :data:`BEST_COLOR`, the lowest :data:`WORST_COLOR`, the rest
         :data:`BAR_COLOR`.
     """
-    s = R.mean_accuracy(results, by=by, seeds=seeds)
-    baselines = R.split_baselines(results)[1]
-    colors = [BAR_COLOR] * len(s)
-    colors[int(s["mean"].to_numpy().argmin())] = WORST_COLOR
-    colors[int(s["mean"].to_numpy().argmax())] = BEST_COLOR
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.55 * len(s) + 2.5), 4.2))
-    spread = "seed_min" in s.columns and (s["n_seeds"] >= 2).any()
-    yerr = _ci_errors(s["mean"], s["seed_min"], s["seed_max"]) if spread else None
-    bars = ax.bar(range(len(s)), s["mean"], color=colors, edgecolor="black", linewidth=0.5, yerr=yerr, capsize=3)
+    if by not in means.columns:
+        raise ValueError(f"by={by!r} is not a column of the means table; have: {', '.join(means.columns)}")
+    colors = [BAR_COLOR] * len(means)
+    colors[int(means["mean"].to_numpy().argmin())] = WORST_COLOR
+    colors[int(means["mean"].to_numpy().argmax())] = BEST_COLOR
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.55 * len(means) + 2.5), 4.2))
+    spread = "seed_min" in means.columns and (means["n_seeds"] >= 2).any()
+    yerr = _ci_errors(means["mean"], means["seed_min"], means["seed_max"]) if spread else None
+    bars = ax.bar(range(len(means)), means["mean"], color=colors, edgecolor="black", linewidth=0.5, yerr=yerr,
+                  capsize=3)
     ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
-    ax.set_xticks(range(len(s)), s[by], rotation=90 if by == "model" else 30, fontsize=8 if by == "model" else 10,
-                  ha="center" if by == "model" else "right")
+    ax.set_xticks(range(len(means)), means[by], rotation=90 if by == "model" else 30,
+                  fontsize=8 if by == "model" else 10, ha="center" if by == "model" else "right")
     _accuracy_axis(ax, "mean accuracy (%)", top=105)
-    _baseline_lines(ax, baselines["model"], baselines["accuracy"], _measure(results))
+    if baselines is not None:
+        _baseline_lines(ax, baselines["model"], baselines["accuracy"], _measure(baselines))
     legend = [Patch(color=BEST_COLOR, label="best"), Patch(color=WORST_COLOR, label="worst")]
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles=legend + handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     other = "models" if by == "transform" else "transforms"
-    note = f"; error bars: min-max of the {int(s['n_seeds'].max())} per-seed means" if spread else ""
-    sources = ", ".join(R.split_baselines(results)[0]["source"].unique())
-    ax.set_title(f"Mean accuracy per {by} (over {other}): {sources}{note}", fontsize=10)
+    note = f"; error bars: min-max of the {int(means['n_seeds'].max())} per-seed means" if spread else ""
+    sources = f": {source}" if source else ""
+    ax.set_title(f"Mean accuracy per {by} (over {other}){sources}{note}", fontsize=10)
     fig.tight_layout()
     return _finish(fig, path, formats)
 
@@ -426,16 +452,19 @@ def plot_mean_accuracy(results, *, by: str = "transform", seeds=None, path=None,
 def plot_accuracy_heatmap(results, *, cmap: str = "viridis", path=None, formats=("png",)):
     """Model x transform heatmap of accuracy, each cell annotated (percent, one decimal).
 
+    Parameters
+    ----------
+    results : pd.DataFrame
+        Tidy results of the thesis's method (baselines have no image: leave them
+        out with :func:`voxlib.results.split_baselines`).
+
     Returns
     -------
     matplotlib.figure.Figure
-        Rows models (order of appearance), columns transforms (registry order);
-        baselines (no image) are left out.
+        Rows models (order of appearance), columns transforms (registry order).
     """
-    R.validate_results(results)
-    results = R.split_baselines(results)[0]
     grid = results.pivot_table(index="model", columns="transform", values="accuracy", aggfunc="mean")
-    grid = grid.reindex(index=R._levels(results, "model"), columns=R._levels(results, "transform"))
+    grid = grid.reindex(index=_levels(results, "model"), columns=_levels(results, "transform"))
     fig, ax = plt.subplots(figsize=(1.1 * grid.shape[1] + 3.5, 0.42 * grid.shape[0] + 1.6))
     sns.heatmap(grid, annot=True, fmt=".1f", cmap=cmap, ax=ax, linewidths=0.5,
                 cbar_kws={"label": "accuracy (%)"}, annot_kws={"fontsize": 8})
@@ -541,7 +570,7 @@ def plot_gan_losses(losses, *, path=None):
     Parameters
     ----------
     losses : pandas.DataFrame
-        ``losses.csv`` of :func:`voxlib.gan.fit` (``epoch, gen_total, gen_gan,
+        ``losses.csv`` of :meth:`voxlib.gan.Pix2Pix.fit` (``epoch, gen_total, gen_gan,
         gen_l1, disc``).
     path : path or None
 

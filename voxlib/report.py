@@ -256,14 +256,7 @@ def _phase_mode(run_dir: Path, pair: str, record: dict) -> str:
     """Notebook 05's phase mode for a pair: its ``phase_mode`` parameter, or with ``"auto"``
     the mode ``phase_choice.csv`` marks as chosen (``"source"`` if neither says)."""
     mode = record.get(f"05_reconstruction[{pair}]", {}).get("phase_mode", "auto")
-    if mode != "auto":
-        return str(mode)
-    choice = run_dir / "reconstruction" / pair / "phase_choice.csv"
-    if choice.is_file():
-        table = pd.read_csv(choice, index_col=0)
-        if "chosen" in table.columns and table["chosen"].astype(bool).any():
-            return str(table.index[table["chosen"].astype(bool)][0])
-    return "source"
+    return str(mode) if mode != "auto" else reconstruction.chosen_phase_mode(run_dir / "reconstruction" / pair)
 
 
 def _cloning_section(run_dir: Path, record: dict) -> str:

@@ -1,93 +1,35 @@
-"""voxlib.results: the thesis table (cross-checked against THESIS.md), sweep
-loading/selection/validation, summaries and the generated commentary."""
+"""voxlib.results.tables: the thesis table (cross-checked against THESIS.md), sweep
+loading/selection/validation, tidy tables, seed spread, level means, the comparison with
+the thesis, the best run and its files; and the package's face."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from synthetic_sweep import (  # noqa: F401 (sweep_path is a fixture)
+    CLASSES,
+    NETWORKS,
+    TRANSFORMS,
+    _base,
+    _run,
+    _seeded_table,
+    _sweep,
+    sweep_path,
+    write_synthetic_sweep,
+)
 from voxlib import results as R
-from voxlib import transfer
+from voxlib.results import prose, stats, tables
 from voxlib.run import project_root
 
-NETWORKS = ("MobileNetV2", "SequentialCNN", "EfficientNetB0")
-TRANSFORMS = ("hamming", "morse", "amor")
-# true effects (percentage points) of the synthetic sweep: morse best, hamming worst;
-# SequentialCNN best, EfficientNetB0 worst
-MODEL_EFFECT = {"MobileNetV2": 70.0, "SequentialCNN": 80.0, "EfficientNetB0": 55.0}
-TRANSFORM_EFFECT = {"hamming": -8.0, "morse": 10.0, "amor": 0.0}
-CLASSES = ("A", "B", "C")
 
-
-def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return 100 * (centre - half), 100 * (centre + half)
-
-
-def write_synthetic_sweep(folder, *, n_test: int = 60, seed: int = 0, seeds=(0,), baselines: bool = False
-                          ) -> pd.DataFrame:
-    """A sweep.csv with the columns of ARCHITECTURE.md, plus its history and confusion
-    CSVs, under ``folder`` (paths relative to it): one row per (network, transform,
-    seed) of ``seeds``, each seed moving the accuracy by a few clips. One pair gets an
-    older, worse run first (another setting), so selection has something to choose.
-    With ``baselines``, one row per baseline (transform "audio", no model or history).
-    Returns the table as written."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    (folder / "history").mkdir(parents=True, exist_ok=True)
-    (folder / "confusion").mkdir(parents=True, exist_ok=True)
-
-    def row(net, tr, k, stem, minute, second, **kw):
-        lo, hi = _wilson(k, n_test)
-        cm = np.diag([k // 3, k // 3, k - 2 * (k // 3)]) + rng.integers(0, 3, (3, 3)) * (1 - np.eye(3, dtype=int))
-        pd.DataFrame(cm, index=pd.Index(CLASSES, name="predicted"), columns=CLASSES).to_csv(
-            folder / "confusion" / f"{stem}.csv")
-        return {
-            "network": net, "transform": tr, "weights": "imagenet", "image_size": 128, "epochs": 5, "batch_size": 8,
-            "seed": 0, "data_fingerprint": "abc123", "n_classes": 3, "n_train": 180, "n_test": n_test,
-            "train_accuracy": min(100.0, 100 * k / n_test + 15), "test_accuracy": 100 * k / n_test,
-            "test_ci_low": lo, "test_ci_high": hi, "macro_f1": k / n_test, "train_loss": 0.3,
-            "test_loss": 0.6, "features_seconds": 1.0, "fit_seconds": 2.0,
-            "model_path": f"models/{stem}.keras", "history_path": f"history/{stem}.csv",
-            "confusion_path": f"confusion/{stem}.csv", "report_path": f"reports/{stem}.txt",
-            "finished_at": f"2026-11-24T10:{minute:02d}:{second:02d}", **kw,
-        }
-
-    for i, (net, tr) in enumerate((n, t) for n in NETWORKS for t in TRANSFORMS):
-        runs = [(True, 0)] if (net, tr) == ("SequentialCNN", "morse") else []
-        for old, s in runs + [(False, s) for s in seeds]:
-            acc = MODEL_EFFECT[net] + TRANSFORM_EFFECT[tr] - (30 if old else 0) + rng.uniform(-1, 1)
-            k = int(round(acc / 100 * n_test)) + int(rng.integers(-2, 3)) * (len(seeds) > 1)
-            stem = f"{net}__{tr}__{s}{'_old' if old else ''}"
-            epochs = np.arange(1, 6)
-            pd.DataFrame({"epoch": epochs, "loss": 2.0 / epochs, "accuracy": 1 - 0.5 / epochs}).to_csv(
-                folder / "history" / f"{stem}.csv", index=False)
-            rows.append(row(net, tr, k, stem, i, 0 if old else 30 + s, seed=s,
-                            **({"weights": "random"} if old else {})))
-    if baselines:
-        for j, (name, k) in enumerate(zip(R.BASELINE_NETWORKS, (57, 54))):
-            stem = f"{name}__abc123__0"
-            rows.append(row(name, R.BASELINE_TRANSFORM, k, stem, 50 + j, 0, weights="none", image_size=0,
-                            epochs=0, batch_size=0, model_path="", history_path=""))
-    sweep = pd.DataFrame(rows)
-    sweep.to_csv(folder / "sweep.csv", index=False)
-    return sweep
-
-
-def _sweep(path) -> pd.DataFrame:
-    """Every row of a sweep.csv, validated (what load_runs selects from)."""
-    return R.validate_sweep(transfer.load_sweep(path), name=str(path))
-
-
-@pytest.fixture()
-def sweep_path(tmp_path):
-    write_synthetic_sweep(tmp_path / "sweep")
-    return tmp_path / "sweep" / "sweep.csv"
+def test_face_reexports_every_public_name_of_the_submodules():
+    for module in (tables, stats, prose):
+        for name in module.__all__:
+            assert getattr(R, name) is getattr(module, name), name
+            assert name in R.__all__, name
 
 
 # --- the thesis's table --------------------------------------------------------------
@@ -239,7 +181,7 @@ def test_missing_files_say_what_to_run(tmp_path):
         R.load_history(tmp_path / "h.csv")
 
 
-# --- tidy tables, comparison, statistics -------------------------------------------
+# --- tidy tables, comparison, best run ---------------------------------------------
 
 def test_tidy_sweep_test_and_train(sweep_path):
     runs = R.select_runs(_sweep(sweep_path))
@@ -270,37 +212,6 @@ def test_compare_with_thesis_compares_each_of_our_runs_once(tmp_path):
     ours = runs[(runs["network"] == "SequentialCNN") & (runs["transform"] == "amor")]
     assert row["n_seeds"] == 3 and row["ours_test"] == pytest.approx(ours["test_accuracy"].mean())
     assert row["ours_train"] == pytest.approx(ours["train_accuracy"].mean())
-    text = R.commentary(R.tidy_sweep(runs), comparison=cmp)
-    assert "On the 9 (network, transform) pair(s) both tables have (27 runs of ours)" in text
-    assert f"in {(cmp['thesis_train'] > cmp['ours_ci_high']).sum()} of 9 pairs" in text
-    assert "their mean is used" in text
-
-
-def test_paired_difference_recovers_a_constant_offset():
-    rng = np.random.default_rng(1)
-    base = rng.uniform(60, 90, 12)
-    rows = [{"model": f"m{i}", "transform": t, "accuracy": b + off + rng.normal(0, 0.5)}
-            for i, b in enumerate(base) for t, off in (("morse", 4.0), ("kaiser", 0.0))]
-    p = R.paired_difference(pd.DataFrame(rows), by="transform", a="morse", b="kaiser")
-    assert p["n"] == 12 and p["ci_low"] < 4.0 < p["ci_high"] and p["ci_low"] > 0
-    assert p["diff"] == pytest.approx(4.0, abs=0.6) and p["wins"] == 12
-
-
-def test_no_interval_from_fewer_than_three_models():
-    # two models whose transform gaps have opposite signs: no interval, and the text says why
-    two = pd.DataFrame({"model": ["m", "m", "n", "n"], "transform": ["amor", "kaiser"] * 2,
-                        "accuracy": [80.0, 50.0, 45.0, 50.0], "ci_low": [70.0, 40.0, 35.0, 40.0],
-                        "ci_high": [90.0, 60.0, 55.0, 60.0]})
-    p = R.paired_difference(two, by="transform", a="amor", b="kaiser")
-    assert p["method"] is None and np.isnan(p["ci_low"]) and np.isnan(p["ci_high"])
-    assert p["n"] == 2 and p["wins"] == 1 and p["diff"] == pytest.approx(12.5)
-    assert p["note"] == "too few models for an interval"
-    table = two.assign(network=two["model"], variant="", source="ours", evaluated_on="test")
-    text = R.commentary(table)
-    assert "too few models for an interval" in text and "CI" not in text.split("Best pair")[0]
-    # the thesis's case (no CIs) gets no interval from two models either
-    assert R.paired_difference(two.drop(columns=["ci_low", "ci_high"]), a="amor", b="kaiser")["method"] is None
-    assert R.paired_difference(two, by="model", a="m", b="n")["note"] == "too few transforms for an interval"
 
 
 def test_best_run_is_highest_test_accuracy(sweep_path):
@@ -326,80 +237,13 @@ def test_non_square_confusion_is_refused(tmp_path):
         R.load_confusion(p)
 
 
-# --- commentary ------------------------------------------------------------------------
-
-def _bold(text: str) -> list[str]:
-    return re.findall(r"\*\*(.+?)\*\*", text)
-
-
-def test_commentary_names_best_and_worst_from_the_data(sweep_path):
-    runs = R.select_runs(_sweep(sweep_path))
-    ours = R.tidy_sweep(runs)
-    text = R.commentary(ours, comparison=R.compare_with_thesis(runs, R.load_thesis_results()))
-    by_t, by_m = R.mean_accuracy(ours, by="transform"), R.mean_accuracy(ours, by="model")
-    best_t, worst_t = by_t.loc[by_t["mean"].idxmax(), "transform"], by_t.loc[by_t["mean"].idxmin(), "transform"]
-    best_m = by_m.loc[by_m["mean"].idxmax(), "model"]
-    assert (best_t, worst_t, best_m) == ("morse", "hamming", "SequentialCNN")  # the planted effects
-    bold = _bold(text)
-    assert bold[1:3] == [best_t, worst_t] and bold[3] == best_m
-    gap = by_t["mean"].max() - by_t["mean"].min()
-    assert f"{gap:.1f} points apart" in text
-    assert "95 % CI" in text and "held-out" in text and "overlap" in text
-    assert "pair(s) both tables have" in text
-
-
-def test_commentary_on_thesis_says_training_accuracy_and_no_ci():
-    text = R.commentary(R.load_thesis_results())
-    assert "training" in text and "No confidence intervals" in text
-    assert "14 model(s) x 6 transform(s)" in text
-
-
-def test_commentary_flags_an_incomplete_table(sweep_path):
-    ours = R.tidy_sweep(R.select_runs(_sweep(sweep_path)))
-    assert "incomplete" not in R.commentary(ours)
-    partial = ours.drop(index=ours.index[(ours["model"] == "MobileNetV2") & (ours["transform"] == "amor")])
-    assert f"incomplete ({len(ours) - 1} of {len(ours)} pairs)" in R.commentary(partial)
-
-
-def test_commentary_with_one_transform_does_not_rank_it():
-    t = R.load_thesis_results()
-    text = R.commentary(t[t["transform"] == "amor"])
-    assert "Only one transform (amor)" in text
-
-
 def test_write_results_tables(tmp_path):
     t = R.load_thesis_results()
     (p,) = R.write_results_tables({"thesis": t}, tmp_path / "results")
     assert p.name == "thesis.csv" and pd.read_csv(p).shape == t.shape
 
 
-def test_interval_method_follows_the_named_threshold():
-    """Below MIN_PAIRS_FOR_INTERVAL pairs: no interval; from it on: paired t."""
-    rows = [{"model": f"m{i}", "transform": t, "accuracy": acc, "ci_low": acc - 10, "ci_high": acc + 10}
-            for i in range(R.MIN_PAIRS_FOR_INTERVAL) for t, acc in (("amor", 70.0 + i), ("kaiser", 60.0 - i))]
-    table = pd.DataFrame(rows)
-    few = table[table["model"].isin([f"m{i}" for i in range(R.MIN_PAIRS_FOR_INTERVAL - 1)])]
-    assert R.paired_difference(few, a="amor", b="kaiser")["method"] is None
-    enough = R.paired_difference(table, a="amor", b="kaiser")
-    diffs = np.array([10.0 + 2 * i for i in range(R.MIN_PAIRS_FOR_INTERVAL)])
-    half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(len(diffs))  # t(0.975, 2 df)
-    assert enough["method"] == "paired t" and enough["ci_high"] - enough["diff"] == pytest.approx(half)
-
-
 # --- seeds, baselines ----------------------------------------------------------------
-
-def _run(network, transform, seed, test, *, train=None, weights="imagenet", minute=0, ci=5.0):
-    """One hand-built sweep row (percent), finished at 10:<minute>."""
-    return {"network": network, "transform": transform, "weights": weights, "image_size": 64, "epochs": 5,
-            "batch_size": 8, "seed": seed, "data_fingerprint": "f", "train_accuracy": train or min(100.0, test + 20),
-            "test_accuracy": test, "test_ci_low": max(0.0, test - ci), "test_ci_high": min(100.0, test + ci),
-            "finished_at": f"2026-11-24T10:{minute:02d}:00"}
-
-
-def _base(name, test, *, minute=50):
-    return {**_run(name, R.BASELINE_TRANSFORM, 0, test, minute=minute), "weights": "none", "image_size": 0,
-            "epochs": 0, "batch_size": 0}
-
 
 def test_select_runs_keeps_every_seed_of_the_latest_setting():
     rows = [_run("MobileNetV2", "amor", s, 50.0 + s, weights="random", minute=1 + s) for s in (0, 1)]
@@ -434,7 +278,7 @@ def test_seed_spread_numbers_on_a_hand_built_sweep():
         R.seed_spread(pd.DataFrame(rows + [_run("SequentialCNN", "morse", 0, 41.0)]))
 
 
-def test_baselines_are_rows_but_not_in_means_or_paired_differences(tmp_path):
+def test_baselines_are_rows_but_not_in_means(tmp_path):
     write_synthetic_sweep(tmp_path / "sweep", baselines=True)
     runs = R.load_runs(tmp_path / "sweep" / "sweep.csv")
     assert set(R.BASELINE_NETWORKS) <= set(runs["network"])
@@ -445,10 +289,6 @@ def test_baselines_are_rows_but_not_in_means_or_paired_differences(tmp_path):
     by_t, by_m = R.mean_accuracy(ours, by="transform"), R.mean_accuracy(ours, by="model")
     assert list(by_t["transform"]) == list(TRANSFORMS) and list(by_m["model"]) == list(NETWORKS)
     np.testing.assert_allclose(by_m["mean"], method.groupby("model", sort=False)["accuracy"].mean()[list(NETWORKS)])
-    assert R.paired_difference(ours, by="transform", a="morse", b="hamming") == \
-        R.paired_difference(method, by="transform", a="morse", b="hamming")
-    with pytest.raises(ValueError, match="MFCC"):
-        R.paired_difference(ours, by="model", a="MFCC+LR", b="MobileNetV2")
     assert R.best_run(runs)["network"] not in R.BASELINE_NETWORKS  # baselines have no history to show
 
 
@@ -462,42 +302,6 @@ def test_the_audio_transform_is_for_baselines_only(sweep_path):
         R.validate_sweep(df)
 
 
-def test_commentary_says_how_far_the_method_is_from_the_best_baseline(tmp_path):
-    write_synthetic_sweep(tmp_path / "sweep", baselines=True)
-    ours = R.tidy_sweep(R.load_runs(tmp_path / "sweep" / "sweep.csv"))
-    text = R.commentary(ours)
-    method = ours[~R.is_baseline(ours)]
-    top = method.loc[method["accuracy"].idxmax()]
-    assert f"{top['model']} + {top['transform']} ({top['accuracy']:.1f} %)" in text
-    assert f"**{95.0 - top['accuracy']:.1f} points below** the best baseline, MFCC+LR (95.0 %)" in text
-    assert "3 model(s) x 3 transform(s)" in text  # the baselines are not models of the thesis's method
-
-
-def _seeded_table(values):
-    """Per-seed hand-built runs {(model, transform): [acc per seed]} -> (tidy mean table, per-seed table)."""
-    rows = [_run(m, t, s, a) for (m, t), accs in values.items() for s, a in enumerate(accs)]
-    runs = R.select_runs(R.validate_sweep(pd.DataFrame(rows)))
-    return R.tidy_sweep(runs), R.tidy_sweep(runs, seeds="each")
-
-
-def test_noise_wording_follows_the_seed_ranges():
-    # morse beats hamming by 4 points on average, but each cell's seeds span 10 points: noise
-    noisy = {("MobileNetV2", "morse"): [60.0, 70.0, 65.0], ("MobileNetV2", "hamming"): [56.0, 66.0, 61.0]}
-    tidy, each = _seeded_table(noisy)
-    text = R.commentary(tidy, seeds=each)
-    assert "mean of 3 seeds" in text and "The gap is **within seed-to-seed noise**" in text
-    assert "points behind (within seed-to-seed noise)" in text
-    assert R.within_seed_noise(4.0, 10.0, 10.0) is True
-    # the same gap with seeds 1 point apart is more than the seeds explain
-    tight = {("MobileNetV2", "morse"): [64.5, 65.5, 65.0], ("MobileNetV2", "hamming"): [60.5, 61.5, 61.0]}
-    tidy, each = _seeded_table(tight)
-    text = R.commentary(tidy, seeds=each)
-    assert "**within seed-to-seed noise**" not in text and "(within seed-to-seed noise)" not in text
-    assert "0 of the other 1 pairs are within seed-to-seed noise of the best" in text
-    assert "the seeds do not explain it" in text and "(more than the seeds explain)" in text
-    assert R.within_seed_noise(4.0, 1.0, 1.0) is False and R.within_seed_noise(4.0, np.nan, 1.0) is None
-
-
 def test_transform_means_are_judged_on_their_per_seed_means():
     # three models; seed 1 is better everywhere, so each transform's per-seed means span 6 points
     values = {(m, t): [base + off, base + off + 6.0]
@@ -507,16 +311,6 @@ def test_transform_means_are_judged_on_their_per_seed_means():
     by_t = R.mean_accuracy(tidy, by="transform", seeds=each).set_index("transform")
     assert (by_t.loc["morse", "seed_min"], by_t.loc["morse", "seed_max"]) == (63.0, 69.0)
     assert by_t.loc["morse", "n_seeds"] == 2
-    line = next(ln for ln in R.commentary(tidy, seeds=each).splitlines() if ln.startswith("- Best transform"))
-    assert "**morse**" in line and "within seed-to-seed noise" in line and "6.0 points" in line
-
-
-def test_one_seed_everything_works_and_the_spread_is_na(sweep_path):
-    runs = R.select_runs(_sweep(sweep_path))
-    tidy, each = R.tidy_sweep(runs), R.tidy_sweep(runs, seeds="each")
-    text = R.commentary(tidy, seeds=each)
-    assert "One seed per pair: the seed-to-seed spread is n/a" in text and "seed-to-seed noise" not in text
-    assert R.mean_accuracy(tidy, seeds=each)["n_seeds"].eq(1).all()
 
 
 def test_best_run_is_a_typical_seed_of_the_best_pair():

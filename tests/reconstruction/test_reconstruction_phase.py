@@ -1,13 +1,76 @@
-"""Phase refinement that converges: the CWT frame, its least-squares inverse and Griffin-Lim on it."""
+"""voxlib.reconstruction.phase: image -> magnitude -> audio with a borrowed phase, the oracles, the thesis's
+rescale path, and phase refinement that converges (the CWT frame, its least-squares inverse and Griffin-Lim
+on it)."""
+from __future__ import annotations
+
 import numpy as np
 import pytest
 
-from voxlib import audio, metrics, transforms
+from reconstruction_fakes import ALIGN, SR, sentence
+from voxlib import audio, images, metrics, transforms
 from voxlib import reconstruction as R
 
-SR = 8000
+
+def test_oracle_through_8bit_full_resolution_matches_the_cwt_round_trip(clip):
+    exact = metrics.snr(clip, R.oracle(clip, SR))
+    tf = transforms.cwt(clip, SR, "amor")
+    via_image = metrics.snr(clip, R.oracle(clip, SR, image_size=tf.coefs.shape))
+    assert exact > 15.0, exact  # icwt loses the band above ~3.3 kHz (amor at 8 kHz)
+    assert abs(exact - via_image) < 0.5, (exact, via_image)
 
 
+def test_narrow_images_cost_snr(clip):
+    table = R.quality_vs_width(clip, SR, widths=(64, 512, None))
+    print("\n" + table.round(3).to_string())
+    snr = table[table["image"] == "8-bit"].set_index("width")["snr_db"]
+    full = table["width"].max()
+    assert snr[64] < snr[512] < snr[full] - 3.0
+    assert table["image"].iloc[0] == "none" and table["samples_per_column"].iloc[1] == clip.size / 64
+
+
+def test_thesis_path_loses_the_scale_ours_keeps_it(clip):
+    full = (512, clip.size)  # the thesis's 512 rows, every sample a column: only the inversion differs
+    ours = R.oracle(clip, SR, image_size=full)
+    thesis = R.oracle(clip, SR, image_size=full, thesis_rescale=True)
+    assert abs(metrics.rms_ratio_db(clip, ours)) < 1.0
+    assert metrics.rms_ratio_db(clip, thesis) < -6.0
+    assert metrics.snr(clip, thesis) < metrics.snr(clip, ours) - 10.0
+    # every magnitude of the thesis's path stays below 10^(1/50) - 1
+    img, scale = images.to_image(np.abs(transforms.cwt(clip, SR, "amor").coefs), (64, 64))
+    assert R.image_to_magnitude(img, None, img.shape, thesis_rescale=True).max() == pytest.approx(10 ** (1 / 50) - 1)
+
+
+def test_source_phase_oracle_and_phase_refinement(clip):
+    other = audio.vad_align(sentence(f0=200, seed=3), SR, **ALIGN)
+    own = R.oracle(clip, SR)
+    borrowed = R.oracle(clip, SR, y_phase=other)
+    assert metrics.mel_cepstral_distortion(clip, own, SR) < metrics.mel_cepstral_distortion(clip, borrowed, SR)
+    # refinement makes the CWT of the output agree better with the magnitude asked for
+    tf, tf_other = transforms.cwt(clip, SR, "amor"), transforms.cwt(other, SR, "amor")
+    mag = np.abs(tf.coefs)
+
+    def inconsistency(n_iter):
+        y = R.reconstruct(mag, tf_other, phase="refined", n_iter=n_iter)
+        return np.linalg.norm(np.abs(transforms.cwt(y, SR, "amor").coefs) - mag) / np.linalg.norm(mag)
+
+    assert inconsistency(8) < 0.8 * inconsistency(0)
+    with pytest.raises(R.ReconstructionError, match="phase"):
+        R.reconstruct(mag, tf, phase="random")
+
+
+def test_shape_and_scale_errors(clip):
+    tf = transforms.cwt(clip, SR, "amor")
+    with pytest.raises(R.ReconstructionError, match="vad_align"):
+        R.reconstruct(np.ones((tf.coefs.shape[0], 100)), tf)
+    with pytest.raises(R.ReconstructionError, match="notebook 01"):
+        R.image_to_magnitude(np.zeros((8, 8), np.uint8), None, (4, 4))
+    with pytest.raises(R.ReconstructionError, match="shape"):
+        R.image_to_magnitude(np.zeros((8, 8), np.uint8), 1.0, (4,))
+
+
+# --------------------------------------------------------------------------
+# Phase refinement that converges (formerly tests/test_phase.py)
+# --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def clips(embedded_root):
     """A real clip (1.5 s) and another sentence's clip of the same length (a wrong phase)."""

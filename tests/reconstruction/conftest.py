@@ -1,0 +1,44 @@
+"""Fixtures of the voxlib.reconstruction tests: real speech of the embedded corpus, the oracle manifest, the
+stand-in classifier and the d-vector judges (session-scoped: the tests only read them)."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reconstruction_fakes import ALIGN, SOURCE, SR, TARGET, TEST_UTTS, TRAIN_UTTS, NearestCentroid, oracle_manifest
+from voxlib import audio
+from voxlib import reconstruction as R
+
+
+@pytest.fixture(scope="session")
+def clip(embedded_root):
+    """Real speech: July (es-CO, 8 kHz) saying one prompt, VAD-aligned to 3 s."""
+    return audio.vad_align(audio.load(embedded_root / "es-co_july" / "agent-loggedoff.flac", sr=SR)[0],
+                           SR, **ALIGN)
+
+
+@pytest.fixture(scope="session")
+def corpus(embedded_root):
+    """Real speech: the same prompts said by Allison (es-MX, the source) and July (es-CO, the target)."""
+    return pd.DataFrame([{"path": embedded_root / sp / f"{u}.flac", "speaker": sp, "utterance": u}
+                         for sp in (SOURCE, TARGET) for u in TEST_UTTS + TRAIN_UTTS])
+
+
+@pytest.fixture(scope="session")
+def generated(corpus, tmp_path_factory):
+    return oracle_manifest(corpus, tmp_path_factory.mktemp("run"), "amor")
+
+
+@pytest.fixture(scope="session")
+def classifier(corpus):
+    """Trained on other sentences than the ones measured."""
+    train = corpus[corpus["utterance"].isin(TRAIN_UTTS)]
+    return NearestCentroid({sp: [audio.load(p, sr=SR)[0] for p in g["path"]] for sp, g in train.groupby("speaker")})
+
+
+@pytest.fixture(scope="session")
+def judges(corpus):
+    """The d-vector judges fitted on the training sentences' aligned clips (other sentences than measured)."""
+    train = corpus[corpus["utterance"].isin(TRAIN_UTTS)]
+    return R.fit_judges([R.load_aligned(p, SR, **ALIGN) for p in train["path"]], list(train["speaker"]), SR,
+                        target=TARGET, source=SOURCE)

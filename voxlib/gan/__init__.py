@@ -1,0 +1,49 @@
+"""pix2pix voice cloning (*clonación de voz*): a paired image-to-image GAN (notebook 04).
+
+The thesis (THESIS.md §4) trained pix2pix on Amor scalograms (*escalogramas*) of the same sentences
+spoken by a source and a target speaker, so that the generator learns to turn the source's image
+into the target's. One module per question:
+
+- :mod:`voxlib.gan.pix2pix`: what are the networks? The U-Net generator and PatchGAN
+  discriminator, ``receptive_field``, the losses, ``generate`` (and its modes), ``augment_pair``.
+- :mod:`voxlib.gan.train`: how is it trained? :class:`Pix2Pix` (hyperparameters, train step) and
+  ``Pix2Pix(...).fit(source, target, out_dir, epochs=...)`` with checkpoints, ``losses.csv``,
+  panels (:class:`Panels`) and ``train_params.json``; ``load_generator``.
+- :mod:`voxlib.gan.clips`: which clips are the images made from? ``prepare_clips`` (high-pass,
+  VAD, pitch conversion, DTW time maps) with its :class:`ClipSettings`; ``load_pitch_stats``.
+- :mod:`voxlib.gan.pairs`: which images pair with which? ``PairedImages``, the folder and manifest
+  loaders, ``split_pairs``, ``write_paired_images`` on one fixed scale (:data:`SINE_SCALE`).
+- :mod:`voxlib.gan.generated`: what does notebook 05 read? ``write_generated``, ``write_mapped``,
+  the ridge baseline and the generated manifest's columns.
+
+Arrows run pix2pix → train and clips → pairs → generated (which also uses pix2pix's ``generate``);
+no module imports plotting: training panels are drawn by the function the caller passes.
+"""
+from voxlib.gan.clips import (CLIPS_FILE, PAIR_ALIGNMENTS, PITCH_MODES, THESIS_CLIPS, ClipSettings, GanDataError,
+                              load_pitch_stats, prepare_clips)
+from voxlib.gan.generated import (GENERATED_COLUMNS, GENERATED_REQUIRED, IMAGE_METRICS_FILE, RIDGE_ALPHAS,
+                                  ridge_baseline, write_generated, write_image_scores, write_mapped)
+from voxlib.gan.pairs import (SINE_SCALE, PairedImages, alignment_l1, join_pairs, load_folder_pairs,
+                              load_manifest_pairs, split_pairs, unwarped_targets, write_paired_images)
+from voxlib.gan.pix2pix import (GENERATE_MODES, augment_pair, build_discriminator, build_generator,
+                                discriminator_loss, generate, generator_loss, receptive_field, to_uint8, to_unit,
+                                unet_depth)
+from voxlib.gan.train import (GENERATOR_FILE, LOSS_COLUMNS, LOSSES_FILE, PARAMS_FILE, Panels, Pix2Pix,
+                              load_generator)
+
+__all__ = [
+    # pix2pix: the networks, losses and generation
+    "unet_depth", "build_generator", "build_discriminator", "receptive_field", "generator_loss",
+    "discriminator_loss", "GENERATE_MODES", "generate", "augment_pair", "to_unit", "to_uint8",
+    # train: the model and its resumable training
+    "Pix2Pix", "Panels", "load_generator", "LOSS_COLUMNS", "PARAMS_FILE", "LOSSES_FILE", "GENERATOR_FILE",
+    # clips: the clips of a pair
+    "ClipSettings", "THESIS_CLIPS", "prepare_clips", "load_pitch_stats", "CLIPS_FILE", "PAIR_ALIGNMENTS",
+    "PITCH_MODES", "GanDataError",
+    # pairs: the paired images
+    "PairedImages", "load_folder_pairs", "load_manifest_pairs", "split_pairs", "join_pairs", "write_paired_images",
+    "unwarped_targets", "alignment_l1", "SINE_SCALE",
+    # generated: what notebook 05 reads
+    "write_generated", "write_mapped", "ridge_baseline", "RIDGE_ALPHAS", "GENERATED_COLUMNS", "GENERATED_REQUIRED",
+    "write_image_scores", "IMAGE_METRICS_FILE",
+]

@@ -1,0 +1,264 @@
+"""What the numbers say about the cloned voice: the paragraph notebook 05 ends with, written from them.
+
+:func:`verdict` reads :func:`summarize_conditions`'s table and
+:func:`control_check`, so the text stays true when the parameters change.
+Every threshold of its wording is a named constant: the four below, and the rules it shares with the
+phase choice (:data:`MIN_VOICED_SHARE`) and the control check
+(:data:`CONTROL_MAX_RATE`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from voxlib.reconstruction.judges import CONTROL_MAX_RATE, CONTROLS, PRIMARY_JUDGE, control_check
+from voxlib.reconstruction.measures import MIN_VOICED_SHARE
+
+__all__ = ["PIPELINE_SNR_DB", "TIE_DB", "RELIABLE_JUDGE_RATE", "MAJORITY_RATE", "verdict"]
+
+# Thresholds of the verdict's wording. None is a published value; each says where it comes from.
+#: Pipeline check: the SNR (dB) of ``oracle_own`` (the target's own image and phase) above which the
+#: pipeline is called sound. Chosen by hand from this project's measurements on the embedded July clips
+#: at 8 kHz (README, "Image width limits any reconstruction"): 10.0 dB at 64 columns, 14.3 dB at 512,
+#: 23.7 dB at one column per sample; lower means the image squeezes time more than those widths do.
+PIPELINE_SNR_DB = 10.0
+#: Smallest MCD / LSD difference (dB) worded as "closer" or "beats"; smaller ones count as ties.
+#: A convention of this module (chosen by hand, not measured): it keeps rounding-level differences
+#: from being reported as an improvement.
+TIE_DB = 0.1
+#: Share of the *real* target clips the classifier must label as the target before its rate on the
+#: converted clips is reported without a caution. A judgement, chosen by hand (wrong on fewer than
+#: 3 clips in 10); the reference run's classifier measured 80 % (README).
+RELIABLE_JUDGE_RATE = 0.7
+#: Target rate of the converted clips from which the verdict checks that the spectrum supports it
+#: (LSD closer to the target than the source's): a majority, a convention.
+MAJORITY_RATE = 0.5
+
+
+def _pipeline_sentence(s) -> str | None:
+    if "oracle_own" not in s.index or np.isnan(s.loc["oracle_own", "snr_db"]):
+        return None
+    snr_own = s.loc["oracle_own", "snr_db"]
+    state = ("the pipeline is sound" if snr_own > PIPELINE_SNR_DB else
+             "low: the image squeezes the time axis too much (see the width study)")
+    return (f"Pipeline check: the target's own image with its own phase comes back at {snr_own:.1f} dB SNR "
+            f"({state}).")
+
+
+def _conversion_sentence(s, converted) -> tuple[str | None, bool]:
+    """The MCD/LSD sentence and whether the conversion beat the unconverted source on both."""
+    if "source" not in s.index or converted not in s.index or np.isnan(s.loc[converted, "mcd_db"]):
+        return None, False
+    base, conv = s.loc["source"], s.loc[converted]
+    best = s["mcd_db"].get("oracle_source_phase", np.nan)
+    text = (f"The converted voice ({converted}) is {conv['mcd_db']:.2f} dB MCD from the target against "
+            f"{base['mcd_db']:.2f} dB for the unconverted source")
+    mcd_better = conv["mcd_db"] < base["mcd_db"] - TIE_DB
+    lsd_better = "lsd_db" in s.columns and conv["lsd_db"] < base["lsd_db"] - TIE_DB
+    if mcd_better and np.isfinite(best) and base["mcd_db"] > best:
+        if conv["mcd_db"] >= best:
+            text += (f" (closing {100 * (base['mcd_db'] - conv['mcd_db']) / (base['mcd_db'] - best):.0f}% "
+                     f"of the gap to a perfect image with the source's phase, {best:.2f} dB)")
+        else:
+            text += f" (below even a perfect image with the source's phase, {best:.2f} dB)"
+    if "lsd_db" in s.columns:
+        text += f", and {conv['lsd_db']:.1f} dB LSD against {base['lsd_db']:.1f} dB"
+    verdicts = {(True, True): "closer to the target on both measures",
+                (True, False): "closer on the cepstral envelope (MCD) but not on the detailed spectrum (LSD)",
+                (False, True): "closer on the detailed spectrum (LSD) but not on the cepstral envelope (MCD)",
+                (False, False): "no closer to the target than the source: the generator has not learnt "
+                                "the target's voice"}
+    return f"{text}: {verdicts[(mcd_better, lsd_better)]}.", mcd_better and lsd_better
+
+
+def _null_sentence(s, converted) -> tuple[str | None, bool]:
+    """Whether the generator beats a flat image with the source's phase, on MCD or LSD."""
+    if "null_flat" not in s.index or converted not in s.index:
+        return None, True
+    null, conv = s.loc["null_flat"], s.loc[converted]
+    better = [m.split("_")[0].upper() for m in ("mcd_db", "lsd_db") if conv[m] < null[m] - TIE_DB]
+    if not better:
+        return (f"But a flat image with the source's phase scores as well (MCD {null['mcd_db']:.2f} dB, "
+                f"LSD {null['lsd_db']:.1f} dB vs {conv['lsd_db']:.1f} dB): the gain over the source comes "
+                "from re-synthesising the source's phase, not from what the generator drew."), False
+    return (f"It beats a flat image with the source's phase on {' and '.join(better)} "
+            f"(MCD {null['mcd_db']:.2f} dB, LSD {null['lsd_db']:.1f} dB vs {conv['lsd_db']:.1f} dB), "
+            "so the generator's drawing matters."), True
+
+
+def _method_sentences(s, converted) -> list:
+    """What phase refinement and the thesis's rescale path give (internal)."""
+    parts = []
+    if "converted_refined" in s.index and converted != "converted_refined":
+        parts.append(f"Phase refinement gives {s.loc['converted_refined', 'mcd_db']:.2f} dB.")
+    if "converted_thesis" in s.index and converted in s.index:
+        parts.append(f"The thesis's rescale-to-[0, 1] path comes out "
+                     f"{s.loc['converted_thesis', 'rms_ratio_db']:.1f} dB in loudness relative to the target "
+                     f"(ours: {s.loc[converted, 'rms_ratio_db']:+.1f} dB) because it discards the image scale.")
+    return parts
+
+
+def _pitch_sentence(s, converted) -> str | None:
+    """Pitch and voicing of the converted clips against the source's (internal)."""
+    if "log_f0_rmse_st" not in s.columns or converted not in s.index or "source" not in s.index:
+        return None
+    conv, base = s.loc[converted], s.loc["source"]
+    closer = conv["log_f0_rmse_st"] < base["log_f0_rmse_st"]
+    text = (f"Pitch: the converted clips' F0 is {conv['log_f0_rmse_st']:.2f} semitones (RMS, after DTW) from the "
+            f"target's against {base['log_f0_rmse_st']:.2f} for the source ({'closer' if closer else 'not closer'}; "
+            f"median F0 {conv['median_f0_hz']:.0f} Hz, target {s['median_f0_hz'].get('target', np.nan):.0f} Hz, "
+            f"source {base['median_f0_hz']:.0f} Hz), and an F0 is detectable in {100 * conv['has_f0']:.0f}% of them")
+    return text + (" (voicing kept)." if conv["has_f0"] >= MIN_VOICED_SHARE else
+                   f", below the {100 * MIN_VOICED_SHARE:.0f}% that keeps voicing: part of the voice is lost.")
+
+
+def _ridge_sentence(s, converted) -> str | None:
+    """pix2pix against the ridge baseline on the same pairs and path (internal)."""
+    if "ridge" not in s.index or converted not in s.index:
+        return None
+    conv, ridge = s.loc[converted], s.loc["ridge"]
+    judge = f"{PRIMARY_JUDGE}_rate"
+    text = f"Against the ridge-regression baseline (same pairs, same phase): LSD {conv['lsd_db']:.1f} dB vs {ridge['lsd_db']:.1f} dB"
+    if judge in s.columns:
+        text += f", verifier acceptance {_count(s, PRIMARY_JUDGE, converted)} vs {_count(s, PRIMARY_JUDGE, 'ridge')}"
+    ahead = conv["lsd_db"] <= ridge["lsd_db"] + TIE_DB and (judge not in s.columns or conv[judge] >= ridge[judge])
+    return text + (": pix2pix at least matches it." if ahead else
+                   ": pix2pix does not match a linear frame mapping here, so its adversarial training adds nothing "
+                   "on this run.")
+
+
+def _count(s, judge, condition) -> str:
+    """``k/n (rate %, CI low-high %)`` of one judge on one condition (internal)."""
+    n = int(s.loc[condition, "n"])
+    rate = s.loc[condition, f"{judge}_rate"]
+    return (f"{int(round(rate * n))}/{n} ({100 * rate:.0f}%, 95% CI {100 * s.loc[condition, f'{judge}_ci_low']:.0f}"
+            f"-{100 * s.loc[condition, f'{judge}_ci_high']:.0f}%)")
+
+
+def _unreliable_text(check, judge) -> str:
+    """Which controls a judge accepts too often (internal)."""
+    bad = [f"{c} {100 * check.loc[judge, c]:.0f}%" for c in CONTROLS
+           if c in check.columns and check.loc[judge, c] > CONTROL_MAX_RATE]
+    return ", ".join(bad) if bad else "no control was scored"
+
+
+def _verifier_sentences(s, converted, check) -> list:
+    """The primary judge's counts and conclusion (internal)."""
+    judge = PRIMARY_JUDGE
+    if f"{judge}_rate" not in s.columns or converted not in s.index:
+        return ["No speaker verifier was run, so no judge of the voice is reported."]
+    others = [f"{_count(s, judge, c)} of {label}" for c, label in
+              (("target", "the real held-out target clips (the ceiling)"), ("source", "the real source clips"),
+               ("oracle_source_phase", "the oracle with the target's image and the source's phase"),
+               ("oracle_refined", "the oracle with the target's image and the chosen phase"),
+               ("ridge", "the ridge baseline"),
+               ("oracle_own", "the oracle with the target's own phase"),
+               ("null_flat", "the flat-image control"), ("control_channel", "the channel control"))
+              if c in s.index]
+    parts = [f"Primary judge, speaker verification (d-vector, equal-error threshold on the training clips): it "
+             f"accepts {_count(s, judge, converted)} of the converted clips as the target, against "
+             + "; ".join(others) + "."]
+    if not check.loc[judge, "reliable"]:
+        parts.append(f"It accepts a control in more than {100 * CONTROL_MAX_RATE:.0f}% of sentences "
+                     f"({_unreliable_text(check, judge)}), so it is unreliable for this pair and no verdict on "
+                     "the voice is given.")
+        return parts
+    conv, ceiling = s.loc[converted], s.loc["target"] if "target" in s.index else None
+    if conv[f"{judge}_rate"] == 0:
+        parts.append("No converted clip passes as the target's voice.")
+    elif ceiling is not None and conv[f"{judge}_ci_high"] < ceiling[f"{judge}_ci_low"]:
+        parts.append("The converted voice passes as the target in some sentences, clearly less often than the "
+                     "real target does.")
+    elif ceiling is not None:
+        parts.append("The converted voice passes as the target about as often as the real target does (the "
+                     "intervals overlap).")
+    return parts
+
+
+def _secondary_sentences(s, converted, check) -> list:
+    """The d-vector + LR judge and the centroid comparison, labelled for what they are (internal)."""
+    parts = []
+    if "dvector_lr_rate" in s.columns and converted in s.index:
+        text = (f"Secondary judge, d-vector + logistic regression: {_count(s, 'dvector_lr', converted)} of the "
+                f"converted clips labelled as the target")
+        parts.append(text + (" (reliable: it rejects the controls)." if check.loc["dvector_lr", "reliable"] else
+                             f", but it accepts controls ({_unreliable_text(check, 'dvector_lr')}): unreliable "
+                             "for this pair, not used."))
+    if "closer_centroid_rate" in s.columns and converted in s.index:
+        controls = ", ".join(f"{100 * s.loc[c, 'closer_centroid_rate']:.0f}% of {c}" for c in CONTROLS if c in s.index)
+        parts.append(f"Closer to the target's centroid than to the source's holds for "
+                     f"{100 * s.loc[converted, 'closer_centroid_rate']:.0f}% of the converted clips"
+                     + (f" and {controls}" if controls else "") + ": not a verdict.")
+    return parts
+
+
+def _classifier_sentences(s, converted, check=None) -> list:
+    """The target-speaker rate, with the cautions it needs (internal)."""
+    if "target_rate" not in s.columns or converted not in s.index:
+        return ["No classifier was available, so the target-speaker rate is not reported."]
+    if check is not None and "classifier" in check.index and not check.loc["classifier", "reliable"]:
+        return [f"Secondary judge, notebook 02's image classifier: it labels {100 * s.loc[converted, 'target_rate']:.0f}% "
+                f"of the converted clips as the target, but it also accepts controls "
+                f"({_unreliable_text(check, 'classifier')}): it hears the recording channel or the source's phase, "
+                "not the voice, so it is unreliable for this pair and not used."]
+    real = s["target_rate"].get("target", np.nan)
+    parts = [("Secondary judge, notebook 02's image classifier: it" if check is not None else
+              "The sweep's classifier") + f" labels {100 * s.loc[converted, 'target_rate']:.0f}% of the "
+             f"converted clips as the target and {100 * s.loc[converted, 'source_rate']:.0f}% as "
+             f"the source (real target clips: {100 * real:.0f}% target"
+             + ("; too low for this rate to mean much" if not real >= RELIABLE_JUDGE_RATE else "") + ")."]
+    if (check is None and s.loc[converted, "target_rate"] >= MAJORITY_RATE and "source" in s.index
+            and s.loc[converted, "lsd_db"] >= s.loc["source", "lsd_db"]):
+        parts.append("Yet the converted spectrum is no closer to the target's than the source's is (LSD), "
+                     "so the classifier is more likely answering to the recording channel and background "
+                     "that the generator reproduces than to the voice.")
+    return parts
+
+
+def verdict(summary, *, converted="converted", profile=None) -> str:
+    """A paragraph on the cloned voice, written from the numbers of :func:`summarize_conditions`.
+
+    Compares the converted voice's MCD with the unconverted source (the
+    baseline), with the source-phase oracle (the best this method can do
+    with a perfect image) and with a flat image under the source's phase (a
+    generator that drew nothing), reports the pipeline check, the phase refinement
+    and what the thesis's rescale path costs in loudness. When the speaker judges
+    ran (:func:`fit_judges`), the primary judge is the verifier: how many converted
+    clips it accepts as the target against the real target clips (the ceiling),
+    the real source clips, the oracles and the controls, with intervals; the
+    secondary judges (d-vector + LR, notebook 02's classifier) follow, each
+    set aside when :func:`control_check` finds it accepting a control. Without
+    the judges, the classifier's target-speaker rate is reported with its
+    cautions. The thresholds of the wording are :data:`PIPELINE_SNR_DB`,
+    :data:`TIE_DB`, :data:`RELIABLE_JUDGE_RATE`, :data:`MAJORITY_RATE` and
+    :data:`CONTROL_MAX_RATE`.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`summarize_conditions`'s table (index = condition).
+    converted : str
+        The condition taken as "the" converted voice.
+    profile : str or None
+        The run's profile (notebook 05 passes the run folder's name); "quick" adds a
+        caution about the quick profile's small GAN.
+
+    Returns
+    -------
+    str
+    """
+    conversion, improved = _conversion_sentence(summary, converted)
+    against_null, beats_null = _null_sentence(summary, converted)
+    parts = [p for p in (_pipeline_sentence(summary), conversion, against_null) if p]
+    parts += _method_sentences(summary, converted)
+    parts += [p for p in (_pitch_sentence(summary, converted), _ridge_sentence(summary, converted)) if p]
+    check = control_check(summary)
+    if PRIMARY_JUDGE in check.index:
+        parts += (_verifier_sentences(summary, converted, check) + _secondary_sentences(summary, converted, check)
+                  + _classifier_sentences(summary, converted, check))
+    else:
+        parts += _classifier_sentences(summary, converted)
+    if profile == "quick":
+        parts.append("This is the quick profile (a small GAN trained for minutes on a few sentences): "
+                     + ("treat these numbers as a smoke test, not as a result." if improved and beats_null
+                        else "a poor conversion is the expected result there, not a finding about the method."))
+    return " ".join(parts)
