@@ -165,7 +165,7 @@ def _same_rows(rows: pd.DataFrame, ref: pd.DataFrame) -> str:
 
 def _memory_task(payload):
     """One job's worth of Keras work on a worker: build a model, fit it, report the RSS."""
-    transfer._sweep_task(payload)
+    transfer.sweep._sweep_task(payload)
     return cluster.worker_info()
 
 
@@ -193,12 +193,11 @@ def bench_engines(args) -> None:
 
 
 def _bench_memory(man, args) -> None:
-    data = transfer._run_split(man, 0.25)
-    job = transfer._plan_jobs(data, ["SequentialCNN"], ["t0"], weights="none", on_missing_weights="error",
-                              image_size=64, epochs=args.epochs, batch_size=None, seeds=[0])[0]
-    payload = dict(n_classes=4, image_size=64, epochs=args.epochs, batch_size=None, weights="none",
-                   on_missing_weights="error", network="SequentialCNN", rows=job.rows,
-                   images=transfer.load_images(job.rows["path"]), seeds=[0], precision="float32")
+    data = transfer.sweep._run_split(man, 0.25)
+    settings = transfer.SweepSettings(image_size=64, epochs=args.epochs, weights="none")
+    job = transfer.sweep._plan_jobs(data, ["SequentialCNN"], ["t0"], settings, seeds=[0])[0]
+    payload = dict(settings=job.settings, n_classes=4, network="SequentialCNN", rows=job.rows,
+                   images=transfer.load_images(job.rows["path"]), seeds=[0])
     n = 12
     table = {}
     for label, limit in (("no restarts", None), ("restart above 1 GiB", 2 ** 30)):

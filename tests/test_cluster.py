@@ -13,7 +13,7 @@ import pytest
 from voxlib import cluster, transfer
 from voxlib.datasets import split
 
-from test_transfer import write_synthetic
+from speaker_images import write_synthetic
 
 distributed = pytest.importorskip("distributed")
 

@@ -13,7 +13,7 @@ from voxlib import devices, transfer
 from voxlib.datasets import split
 from voxlib.run import project_root
 
-from test_transfer import N_SPEAKERS, write_synthetic
+from speaker_images import N_SPEAKERS, write_synthetic
 
 ROOT = project_root()
 
