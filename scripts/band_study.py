@@ -39,8 +39,7 @@ def cloning(tmp: Path) -> pd.DataFrame:
         _, _, manifest = gan.ridge_baseline(fit, gan.join_pairs(fit, val), tmp / label.split()[0] / "ridge",
                                             source=SOURCE, target=TARGET)
         manifest["split"] = ["train"] * len(fit) + ["test"] * len(val)
-        signals, speakers, sr = R.training_clips(manifest)
-        judges = R.fit_judges(signals, speakers, sr, target=TARGET, source=SOURCE)
+        judges = R.fit_judges(R.training_clips(manifest), target=TARGET, source=SOURCE)
         recon = R.write_reconstructions(manifest[manifest["split"] == "test"], tmp / label.split()[0] / "rec",
                                         phase="source", overwrite=True, progress=False)
         table = R.measure(recon, judges=judges, similarity=False, progress=False)

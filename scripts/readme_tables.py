@@ -103,7 +103,7 @@ def _targets(summary, acc, img, converted) -> list:
 
 
 CONDITION_ROWS = ["source", "source_pitch", "converted", "converted_refined", "converted_confident",
-                  "converted_thesis", "ridge", "null_flat", "control_channel", "oracle_source_phase",
+                  "converted_thesis", "ridge", "null_flat", "control_channel", "control_scrambled", "oracle_source_phase",
                   "oracle_refined", "oracle_own", "target"]
 
 
@@ -122,14 +122,15 @@ def cloning_tables(run_dir: Path) -> str:
                   "| candidate | L1 | PSNR (dB) |", "|---|---|---|"]
         lines += [f"| {r.candidate} | {r.l1:.2f} | {r.psnr_db:.1f} |" for r in img.itertuples()]
         lines += ["", f"Phase mode chosen on the training sentences: `{mode}` (condition `{converted}`).", "",
-                  "| condition | MCD | LSD | median F0 (Hz) | log-F0 RMSE (st) | F0 kept | verifier | d-vector+LR |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| condition | MCD (dB) | LSD (dB) | mean of median F0 (Hz) | log-F0 RMSE (st) | F0 kept | CAM++ verifier "
+                  "| content kept | d-vector verifier |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for cond in [c for c in CONDITION_ROWS if c in summary.index]:
             row = summary.loc[cond]
             name = f"**{cond}**" if cond == converted else cond
             lines.append(f"| {name} | {row['mcd_db']:.2f} | {row['lsd_db']:.1f} | {row['median_f0_hz']:.0f} | "
                          f"{row['log_f0_rmse_st']:.2f} | {row['has_f0']:.0%} | {_rate(acc, 'verifier', cond)} | "
-                         f"{_rate(acc, 'dvector_lr', cond)} |")
+                         f"{_rate(acc, 'content', cond)} | {_rate(acc, 'dvector_verifier', cond)} |")
         lines += ["", "Targets (held-out sentences):"] + _targets(summary, acc, img, converted)
         lines += ["", "Verdict (notebook 05's generated paragraph):", "",
                   reconstruction.verdict(summary, converted=converted, profile=run_dir.name), ""]

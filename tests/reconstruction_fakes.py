@@ -88,13 +88,21 @@ def _pair_utterances(embedded_root, n, seed=0):
     return sorted(np.random.default_rng(seed).choice(ids, n, replace=False))
 
 
-def _summary(rates, n=10):
-    """A summarize_conditions-like table with verifier, d-vector + LR and closer-centroid rates."""
+def _summary(rates, n=10, *, content=None, eer=None):
+    """A summarize_conditions-like table: per condition ``(verifier rate, d-vector verifier rate)``, the
+    closer-centroid rate (1.0), the content check's rate (``content``: condition -> rate, default 0.9, and 0.0
+    for the scrambled control) and each verifier's calibration EER (``eer``: judge -> rate, default 0.0 for
+    CAM++ and 0.05 for the d-vector)."""
+    content = {} if content is None else content
+    eer = {"verifier": 0.0, "dvector_verifier": 0.05} | ({} if eer is None else eer)
     rows = {}
-    for condition, (verifier, lr) in rates.items():
+    for condition, (verifier, dvector) in rates.items():
         rec = {"n": n, "mcd_db": 4.0, "lsd_db": 15.0, "rms_ratio_db": 0.0, "snr_db": np.nan}
-        for judge, rate in (("verifier", verifier), ("dvector_lr", lr), ("closer_centroid", 1.0)):
+        kept = content.get(condition, 0.0 if condition == "control_scrambled" else 0.9)
+        for judge, rate in (("verifier", verifier), ("dvector_verifier", dvector), ("closer_centroid", 1.0),
+                            ("content", kept)):
             low, high = metrics.wilson_interval(round(rate * n), n)
             rec.update({f"{judge}_rate": rate, f"{judge}_ci_low": low, f"{judge}_ci_high": high})
+        rec.update({f"{judge}_eer": value for judge, value in eer.items()})
         rows[condition] = rec
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("condition")

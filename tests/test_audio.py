@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import voiced
+from signals import voiced
 from voxlib import audio
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from conftest import voiced
+from signals import voiced
 from voxlib import datasets
 
 

@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 from IPython.display import Audio  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
-from conftest import voiced  # noqa: E402
+from signals import voiced  # noqa: E402
 from voxlib import audio, explore, reconstruction  # noqa: E402
 from voxlib.datasets import write_manifest  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from conftest import voiced
+from signals import voiced
 from voxlib import audio, datasets, images, transforms
 
 

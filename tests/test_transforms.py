@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from conftest import voiced
+from signals import voiced
 from voxlib import audio, datasets, images, transforms
 
 SIX = ["hamming", "blackman", "kaiser", "bump", "morse", "amor"]

@@ -1,4 +1,4 @@
-"""Time alignment of two clips of one sentence, and a frame-wise ridge baseline.
+"""Time alignment of two clips of one sentence, and frame-mapping baselines (ridge, joint-density GMM).
 
 The thesis paired a source and a target clip only by voice-activity
 alignment (:func:`voxlib.audio.vad_align`): both start speaking 0.5 s in, so
@@ -16,16 +16,23 @@ are made.
 ridge regression from each source-image column (with its ``context``
 neighbours on either side) to the matching column of the time-aligned target
 image, the penalty chosen by K-fold cross-validation in which whole images are
-the folds.
+the folds. :class:`GMMMapping` is the classic parallel voice-conversion baseline on frame rows
+(any features): a joint-density Gaussian mixture of aligned source and target frames, mapped by
+its minimum-mean-square-error estimate, with an optional global-variance post-filter.
 """
 from __future__ import annotations
 
 import librosa
 import numpy as np
+import scipy.linalg
+import scipy.special
+from sklearn.mixture import GaussianMixture
 
 from voxlib import audio
+from voxlib.checks import Interval, Options, check_params
 
-__all__ = ["FramesError", "mfcc", "dtw_path", "dtw_cost", "dtw_time_map", "warp_columns", "RidgeMapping"]
+__all__ = ["FramesError", "mfcc", "dtw_path", "dtw_cost", "dtw_time_map", "warp_columns", "RidgeMapping",
+           "GMMMapping"]
 
 
 class FramesError(ValueError):
@@ -496,4 +503,240 @@ class RidgeMapping:
         out = np.ascontiguousarray(out)
         if channels is not None:
             out = np.repeat(out[..., None], channels, axis=3)
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Joint-density GMM baseline (Toda, Black & Tokuda 2007)
+# ---------------------------------------------------------------------------
+
+
+def _as_frames(frames, name: str) -> np.ndarray:
+    """(n_frames, n_features) float64 rows, finite."""
+    arr = np.asarray(frames)
+    if arr.ndim != 2:
+        raise FramesError(f"{name} has shape {arr.shape}; expected frames as rows, (n_frames, n_features) "
+                          "(a single feature per frame: frames[:, None])")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)) or arr.dtype == bool:
+        raise FramesError(f"{name} has dtype {arr.dtype}; expected real-valued features")
+    if min(arr.shape) == 0:
+        raise FramesError(f"{name} has shape {arr.shape}; no axis may be empty")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise FramesError(f"{name} contains NaN or infinite values; fix or drop those frames")
+    return arr
+
+
+def _as_groups(groups, n: int) -> np.ndarray:
+    """Integer group index (0..n_groups-1) of each of ``n`` frames; all 0 when ``groups`` is None."""
+    if groups is None:
+        return np.zeros(n, dtype=np.int64)
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise FramesError(f"groups has shape {groups.shape}; expected one utterance label per frame, shape ({n},)")
+    return np.unique(groups, return_inverse=True)[1].reshape(n)
+
+
+def _group_variance(frames: np.ndarray, group_idx: np.ndarray) -> np.ndarray:
+    """Per-dimension variance of each group's frames around the group's mean, averaged over groups."""
+    return np.mean([frames[group_idx == g].var(axis=0) for g in np.unique(group_idx)], axis=0)
+
+
+def _standardise(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, sd = frames.mean(axis=0), frames.std(axis=0)
+    return mean, np.where(sd > 1e-12 * max(1.0, float(sd.max())), sd, 1.0)
+
+
+class GMMMapping:
+    """Joint-density GMM frame mapping: the classic parallel voice-conversion baseline.
+
+    Toda, Black & Tokuda (2007, "Voice conversion based on maximum-likelihood estimation of
+    spectral parameter trajectory", IEEE TASLP 15(8)): a Gaussian mixture is fitted to the joint
+    vectors ``[x; y]`` of time-aligned source and target frames (``sklearn.mixture.GaussianMixture``,
+    seeded), and a source frame is mapped to the minimum-mean-square-error estimate
+
+    .. math:: \\hat y = \\sum_m P(m \\mid x)\\,\\big(\\mu^y_m + \\Sigma^{yx}_m (\\Sigma^{xx}_m)^{-1}
+              (x - \\mu^x_m)\\big),
+
+    a blend of per-component linear regressions weighted by the posterior of each component under
+    the source marginal. The MMSE estimate is over-smoothed; ``global_variance=True`` applies the
+    global-variance post-filter: in each utterance, every output dimension is scaled about the
+    utterance's mean so that its variance equals the target's variance in the training
+    utterances (the mean over training utterances of each utterance's variance, Toda's GV; with no
+    ``groups`` in :meth:`fit`, the variance of all training frames). Features are whatever rows the
+    caller gives (mel-cepstra, log-mel envelope bands from
+    :func:`voxlib.vocoder.envelope_to_bands`, ...); both sides are standardised per dimension
+    before the fit. The frames must already be paired (DTW-aligned, :func:`dtw_path`).
+
+    Parameters
+    ----------
+    n_components : int >= 1
+        Mixture components (choose on training/validation sentences; 1 is a single linear map).
+    covariance_type : {"full", "tied"}
+        Full joint covariances per component, or one shared by all (fewer parameters, for very
+        little data). Diagonal joint covariances are not offered: they have no source-target
+        cross-covariance, so the mapping would ignore ``x`` within a component.
+    reg_covar : float > 0
+        Added to the covariances' diagonals, in standardised units (variance 1 per feature).
+    global_variance : bool
+        Apply the global-variance post-filter in :meth:`predict`.
+    max_iter : int >= 1
+        EM iterations.
+    n_init : int >= 1
+        EM restarts (the best likelihood is kept).
+    seed : int >= 0
+        Seeds the k-means initialisation (``random_state``).
+
+    Attributes
+    ----------
+    gmm_ : sklearn.mixture.GaussianMixture
+        The fitted joint mixture (on standardised ``[x; y]``).
+    gv_ : np.ndarray [shape=(n_targets,)]
+        Target variance per dimension (original units) the post-filter restores.
+    n_features_in_, n_targets_ : int
+        Source and target feature counts seen in :meth:`fit`.
+
+    Examples
+    --------
+    >>> model = GMMMapping(n_components=2, global_variance=True).fit(x_train, y_train, groups)  # doctest: +SKIP
+    >>> y_hat = model.predict(x_test)                                                           # doctest: +SKIP
+    """
+
+    _CONSTRAINTS = {
+        "n_components": [Interval(int, 1, None)],
+        "covariance_type": [Options({"full", "tied"})],
+        "reg_covar": [Interval(float, 0, None, closed="neither")],
+        "global_variance": [bool],
+        "max_iter": [Interval(int, 1, None)],
+        "n_init": [Interval(int, 1, None)],
+        "seed": [Interval(int, 0, None)],
+    }
+
+    def __init__(self, n_components: int = 2, covariance_type: str = "full", reg_covar: float = 1e-3,
+                 global_variance: bool = False, max_iter: int = 200, n_init: int = 1, seed: int = 0):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.global_variance = global_variance
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.seed = seed
+
+    def _check_params(self) -> None:
+        check_params(self._CONSTRAINTS, {name: getattr(self, name) for name in self._CONSTRAINTS}, error=FramesError)
+
+    def fit(self, source_frames, target_frames, groups=None) -> "GMMMapping":
+        """Fit the joint mixture on paired frames.
+
+        Parameters
+        ----------
+        source_frames : np.ndarray [shape=(n_frames, n_features)]
+        target_frames : np.ndarray [shape=(n_frames, n_targets)]
+            Row ``i`` of both is one aligned frame pair. Pass training frames only.
+        groups : array-like [shape=(n_frames,)], optional
+            Utterance label of each pair: the post-filter's target variance is the mean of each
+            utterance's variance. Default: all frames are one utterance.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        FramesError
+            Bad parameters, frames that are not 2-D finite rows, different numbers of rows, or fewer
+            frame pairs than ``n_components``.
+        """
+        self._check_params()
+        x = _as_frames(source_frames, "source_frames")
+        y = _as_frames(target_frames, "target_frames")
+        if x.shape[0] != y.shape[0]:
+            raise FramesError(f"source_frames holds {x.shape[0]} frames but target_frames {y.shape[0]}; pass "
+                              "aligned pairs (row i of both = one frame pair, e.g. from dtw_path)")
+        if x.shape[0] < max(2, self.n_components):
+            raise FramesError(f"{x.shape[0]} frame pair(s) for n_components={self.n_components}; pass more "
+                              "frames or lower n_components")
+        group_idx = _as_groups(groups, x.shape[0])
+        self._x_mean, self._x_sd = _standardise(x)
+        self._y_mean, self._y_sd = _standardise(y)
+        joint = np.hstack([(x - self._x_mean) / self._x_sd, (y - self._y_mean) / self._y_sd])
+        self.gmm_ = GaussianMixture(n_components=self.n_components, covariance_type=self.covariance_type,
+                                    reg_covar=float(self.reg_covar), max_iter=self.max_iter, n_init=self.n_init,
+                                    random_state=self.seed).fit(joint)
+        self.n_features_in_, self.n_targets_ = x.shape[1], y.shape[1]
+        self.gv_ = _group_variance(y, group_idx)
+        self._prepare_regressions()
+        return self
+
+    def _prepare_regressions(self) -> None:
+        """Per component: the source marginal's Cholesky factor and the regression of y on x."""
+        dx = self.n_features_in_
+        cov = self.gmm_.covariances_
+        if self.covariance_type == "tied":
+            cov = np.broadcast_to(cov, (self.n_components,) + cov.shape)
+        mu_x, mu_y = self.gmm_.means_[:, :dx], self.gmm_.means_[:, dx:]
+        self._chol = np.linalg.cholesky(cov[:, :dx, :dx])  # (K, dx, dx)
+        # A_m = S_yx S_xx^-1, solved through the Cholesky factor: A_m^T = S_xx^-1 S_xy
+        a_t = np.stack([scipy.linalg.cho_solve((c, True), s[:dx, dx:]) for c, s in zip(self._chol, cov)])
+        self._coef = a_t  # (K, dx, dy)
+        self._offset = mu_y - np.einsum("kd,kde->ke", mu_x, a_t)  # (K, dy)
+        self._mu_x = mu_x
+        self._log_norm = (np.log(self.gmm_.weights_) - np.log(np.diagonal(self._chol, axis1=1, axis2=2)).sum(1)
+                          - 0.5 * dx * np.log(2 * np.pi))
+
+    def _posteriors(self, zx: np.ndarray) -> np.ndarray:
+        """P(m | x) under the source marginal, shape (n_frames, K)."""
+        log_p = np.empty((zx.shape[0], self.n_components))
+        for m in range(self.n_components):
+            sol = scipy.linalg.solve_triangular(self._chol[m], (zx - self._mu_x[m]).T, lower=True)
+            log_p[:, m] = self._log_norm[m] - 0.5 * np.einsum("ij,ij->j", sol, sol)
+        return np.exp(log_p - scipy.special.logsumexp(log_p, axis=1, keepdims=True))
+
+    def predict(self, source_frames, groups=None) -> np.ndarray:
+        """Mapped target frames (the MMSE estimate, then the post-filter when ``global_variance``).
+
+        Parameters
+        ----------
+        source_frames : np.ndarray [shape=(n_frames, n_features)]
+            Same ``n_features`` as in :meth:`fit`.
+        groups : array-like [shape=(n_frames,)], optional
+            Utterance label of each frame: the post-filter works utterance by utterance. Default:
+            all frames are one utterance (pass one utterance per call, or label them).
+
+        Returns
+        -------
+        np.ndarray [shape=(n_frames, n_targets), float64]
+
+        Raises
+        ------
+        FramesError
+            Not fitted, or frames of another width.
+        """
+        if not hasattr(self, "gmm_"):
+            raise FramesError("this GMMMapping is not fitted yet; call fit(source_frames, target_frames) first")
+        x = _as_frames(source_frames, "source_frames")
+        if x.shape[1] != self.n_features_in_:
+            raise FramesError(f"source_frames has {x.shape[1]} columns but the model was fitted on "
+                              f"{self.n_features_in_}; pass the same features")
+        group_idx = _as_groups(groups, x.shape[0])
+        zx = (x - self._x_mean) / self._x_sd
+        post = self._posteriors(zx)
+        zy = np.einsum("nk,nke->ne", post, np.einsum("nd,kde->nke", zx, self._coef) + self._offset)
+        y = zy * self._y_sd + self._y_mean
+        if self.global_variance:
+            y = self._global_variance(y, group_idx)
+        return y
+
+    def transform(self, source_frames, groups=None) -> np.ndarray:
+        """The same as :meth:`predict`."""
+        return self.predict(source_frames, groups)
+
+    def _global_variance(self, y: np.ndarray, group_idx: np.ndarray) -> np.ndarray:
+        """Scale each group's output about its mean so that each dimension's variance is ``gv_``."""
+        out = y.copy()
+        for g in np.unique(group_idx):
+            rows = group_idx == g
+            mean, var = y[rows].mean(axis=0), y[rows].var(axis=0)
+            gain = np.sqrt(np.divide(self.gv_, var, out=np.ones_like(var), where=var > 1e-24))
+            out[rows] = mean + (y[rows] - mean) * gain
         return out

@@ -38,7 +38,9 @@ def classifier(corpus):
 
 @pytest.fixture(scope="session")
 def judges(corpus):
-    """The d-vector judges fitted on the training sentences' aligned clips (other sentences than measured)."""
+    """The judges fitted on the training sentences' aligned clips (other sentences than measured)."""
     train = corpus[corpus["utterance"].isin(TRAIN_UTTS)]
-    return R.fit_judges([R.load_aligned(p, SR, **ALIGN) for p in train["path"]], list(train["speaker"]), SR,
-                        target=TARGET, source=SOURCE)
+    clips = {sp: {str(r["utterance"]): R.load_aligned(r["path"], SR, **ALIGN) for _, r in g.iterrows()}
+             for sp, g in train.groupby("speaker")}
+    return R.fit_judges(R.TrainingClips(source=clips[SOURCE], target=clips[TARGET], sr=SR), target=TARGET,
+                        source=SOURCE)

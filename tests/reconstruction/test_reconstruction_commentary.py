@@ -42,20 +42,57 @@ def test_verdict_doubts_a_target_rate_the_spectrum_does_not_support():
     assert "too low for this rate to mean much" in weak_judge
 
 
-def test_verdict_uses_only_judges_that_reject_the_controls():
+def test_verdict_uses_only_judges_that_reject_their_controls_and_pass_their_calibration():
     good = _summary({"source": (0.0, 0.0), "converted": (0.1, 0.9), "null_flat": (0.0, 0.6),
-                     "control_channel": (0.1, 0.2), "target": (0.9, 1.0)})
+                     "control_channel": (0.1, 0.2), "control_scrambled": (0.8, 0.9), "target": (0.9, 1.0)})
     check = R.control_check(good)
-    assert check["reliable"].to_dict() == {"verifier": True, "dvector_lr": False, "closer_centroid": False}
+    assert check["reliable"].to_dict() == {"verifier": True, "dvector_verifier": False, "closer_centroid": False,
+                                           "content": True}
     text = R.verdict(good)
-    assert "Primary judge, speaker verification" in text and "accepts 1/10 (10%, 95% CI" in text
-    assert "9/10 (90%" in text and "clearly less often than the real target" in text
-    assert "no verdict on the voice" not in text
-    assert "d-vector + logistic regression" in text and "unreliable for this pair, not used" in text
-    assert "not a verdict" in text and "No classifier" in text
-    fooled = _summary({"source": (0.0, 0.0), "converted": (0.0, 0.9), "null_flat": (0.3, 0.0),
+    assert "Primary judge of the voice, CAM++ speaker verification" in text and "calibration EER 0.0%" in text
+    assert "accepts 1/10 (10%, 95% CI" in text and "9/10 (90%" in text
+    assert "clearly less often than the real target" in text and "no verdict on the voice" not in text
+    # the d-vector verifier accepts the flat image in 60 % of sentences: named, and none of its counts quoted
+    assert "The d-vector verifier (the bundle's earlier judge) is not used for this pair: accepts null_flat in 60%" in text
+    assert "6/10" not in text and "the d-vector verifier (calibration" not in text.lower()
+    # the content check, beside the source's own rate and its scrambled control
+    assert "Content check" in text and "the scrambled-target control in 0/10" in text and "content is kept" in text
+    # the verifier accepts the scrambled target (it keeps the voice): not a control it is held to
+    assert "control_scrambled" not in check.columns or np.isnan(check.loc["verifier"].get("control_scrambled", np.nan))
+    fooled = _summary({"source": (0.0, 0.0), "converted": (0.0, 0.0), "null_flat": (0.3, 0.0),
                        "control_channel": (0.0, 0.0), "target": (0.9, 1.0)})
     text = R.verdict(fooled)
-    assert "unreliable for this pair and no verdict on the voice is given" in text and "null_flat 30%" in text
-    assert "No converted clip passes" not in text
-    assert "(reliable: it rejects the controls)" in text
+    assert "accepts null_flat in 30% of sentences" in text and "no verdict on the voice is given" in text
+    assert "No converted clip passes" not in text and "0/10 (0%" not in text.split("For comparison")[0]
+    assert "For comparison, the d-vector verifier (calibration EER 5.0%" in text
+    weak = _summary({"source": (0.0, 0.0), "converted": (0.5, 0.0), "null_flat": (0.0, 0.0),
+                     "control_channel": (0.0, 0.0), "target": (1.0, 1.0)}, eer={"verifier": 0.2})
+    text = R.verdict(weak)
+    assert "calibration EER 20.0% on the training clips (above 10%)" in text and "5/10" not in text
+    lost = _summary({"source": (0.0, 0.0), "converted": (0.6, 0.0), "null_flat": (0.0, 0.0),
+                     "control_channel": (0.0, 0.0), "control_scrambled": (1.0, 1.0), "target": (1.0, 1.0)},
+                    content={"converted": 0.3, "source": 0.9})
+    assert "the content is partly lost (6 sentences fewer than the source)" in R.verdict(lost)
+    unscored = R.verdict(lost.drop(index="control_scrambled"))      # a judge without its control is not trusted
+    assert "The content check is not used for this pair: none of its controls was scored" in unscored
+
+
+def test_a_ridge_comparison_within_noise_is_a_tie_and_counts_only_a_reliable_judge():
+    rates = {"source": (0.0, 0.0), "converted": (0.0, 0.0), "ridge": (0.1, 0.0), "null_flat": (0.0, 0.0),
+             "control_channel": (0.0, 0.0), "target": (1.0, 1.0)}
+    text = R.verdict(_summary(rates))
+    assert "CAM++ verifier acceptance 0/10" in text and "tied within noise" in text
+    assert "does not match" not in text
+    separated = R.verdict(_summary(rates | {"ridge": (0.9, 0.0)}))
+    assert "pix2pix does not match a linear frame mapping" in separated
+    unreliable = R.verdict(_summary(rates | {"null_flat": (0.5, 0.0)}))
+    assert "Against the ridge-regression baseline" in unreliable and "verifier acceptance" not in unreliable
+
+
+def test_every_number_names_its_measure():
+    summary = _summary({"source": (0.0, 0.0), "converted": (0.0, 0.0), "converted_refined": (0.0, 0.0),
+                        "target": (1.0, 1.0)})
+    summary["median_f0_hz"], summary["has_f0"], summary["log_f0_rmse_st"] = 180.0, 1.0, 2.0
+    text = R.verdict(summary)
+    assert "Phase refinement gives an MCD of 4.00 dB" in text
+    assert "mean over the clips of each clip's median F0" in text

@@ -46,11 +46,16 @@ def test_pipeline_on_the_oracle_manifest(generated, classifier, judges, tmp_path
     rates = R.acceptance(table)
     assert set(rates["judge"]) == set(R.JUDGES) and (rates["n"] == len(TEST_UTTS)).all()
     assert (rates["ci_low"] <= rates["rate"]).all() and (rates["rate"] <= rates["ci_high"]).all()
-    assert set(R.control_check(summary).columns) == {"role", "null_flat", "control_channel", "reliable"}
+    assert set(R.control_check(summary).columns) == {"role", "null_flat", "control_channel", "control_scrambled",
+                                                     "calibration_eer", "reliable", "why"}
+    # the content check scores every clip, and the real recordings it is matched against find themselves; the
+    # verifiers' calibration travels with the table (and so with summary.csv, which the report reads)
+    assert table["content_kept"].notna().all() and by.loc[judges.content.references, "content_kept"].all()
+    assert summary.loc["target", "verifier_eer"] == pytest.approx(judges.verifier.eer)
     text = R.verdict(summary, profile="quick")
     assert f"{summary.loc['converted', 'mcd_db']:.2f} dB MCD" in text and "closing" in text
     assert "quick profile" in text and "image classifier" in text and "beats a flat image" in text
-    assert "Primary judge, speaker verification" in text and "of the channel control" in text
+    assert "Primary judge of the voice, CAM++ speaker verification" in text and "calibration EER" in text
     with pytest.raises(FileExistsError):  # a second run refuses to clobber without overwrite=True
         R.write_reconstructions(manifest, tmp_path / "rec", progress=False)
 

@@ -1,7 +1,7 @@
 """Generated scalograms back to sound, and the numbers that judge them (notebook 05).
 
 Each module answers one question; arrows run from the later to the earlier
-(``commentary`` → ``measures`` → ``judges`` → ``conditions`` → ``phase``):
+(``commentary`` → ``measures`` → ``judges`` → ``conditions`` → ``content``, ``phase``):
 
 - :mod:`~voxlib.reconstruction.phase`: how does an image become sound? Image → CWT magnitude
   (:func:`image_to_magnitude`), a borrowed and optionally refined phase (:func:`reconstruct`,
@@ -11,9 +11,14 @@ Each module answers one question; arrows run from the later to the earlier
   Notebook 04's manifest (:func:`load_generated`, :func:`wavelet_of`, :func:`load_aligned`), the
   :data:`CONDITIONS` and the channel control (:func:`channel_control`), written as WAVs
   (:func:`write_reconstructions`, :func:`width_study`);
-- :mod:`~voxlib.reconstruction.judges`: who says a clip is the target's voice? The speaker judges
-  (:data:`JUDGES`, :func:`fit_judges`), their acceptance rates (:func:`acceptance`), the control rule
-  (:func:`control_check`) and notebook 02's classifier (:func:`classify_audio`);
+- :mod:`~voxlib.reconstruction.content`: does a clip still say its sentence? The content check
+  (:func:`content_check`: MFCC-DTW against the real recordings of every held-out sentence), its
+  content-destroying control (:func:`scramble`) and its settings chosen on training sentences
+  (:func:`choose_content_check`);
+- :mod:`~voxlib.reconstruction.judges`: who says a clip is the target's voice? The judges (:data:`JUDGES`:
+  CAM++ verification, the d-vector for comparison, the content check; :func:`fit_judges`), their
+  acceptance rates (:func:`acceptance`), the control and calibration rule (:func:`control_check`) and
+  notebook 02's classifier (:func:`classify_audio`);
 - :mod:`~voxlib.reconstruction.measures`: how close is each clip, and which phase mode? The metrics
   table (:func:`measure`) and its summaries, :func:`phase_study` / :func:`choose_phase` /
   :func:`resolve_phase_mode`, :func:`chosen_phase_mode`, and notebook 05's tables as files (:func:`write_table`);
@@ -28,10 +33,14 @@ from voxlib.reconstruction.conditions import (CONDITIONS, DEFAULT_TRANSFORM, DIG
                                               QUIET_SHARE, SAME_TIMING, channel_control, frequency_limits_of,
                                               load_aligned, load_generated, noise_floor_db, noise_frames,
                                               wavelet_of, width_study, write_reconstructions)
+from voxlib.reconstruction.content import (CONTENT_OPTIONS, SCRAMBLE_CHUNK_SECONDS, ContentCheck,
+                                           choose_content_check, content_check, content_costs, content_features,
+                                           scramble)
 from voxlib.reconstruction.errors import PRODUCERS, ReconstructionError
-from voxlib.reconstruction.judges import (CONTROL_MAX_RATE, CONTROLS, JUDGES, PRIMARY_JUDGE, SpeakerJudges,
-                                          acceptance, acceptance_table, classifier_images, classify_audio,
-                                          control_check, fit_judges, training_clips)
+from voxlib.reconstruction.judges import (CALIBRATION_MAX_EER, CONTENT_CONTROLS, CONTROL_MAX_RATE, CONTROLS,
+                                          JUDGE_CONTROLS, JUDGE_ENCODERS, JUDGES, PRIMARY_JUDGE, SpeakerJudges,
+                                          TrainingClips, acceptance, acceptance_table, classifier_images,
+                                          classify_audio, control_check, fit_judges, training_clips)
 from voxlib.reconstruction.measures import (MEASURE_HIGHPASS_HZ, MIN_VOICED_SHARE, SIMILARITIES, SIMILARITY_NOISE,
                                             TABLES, choose_phase, chosen_phase_mode, measure, phase_study,
                                             resolve_phase_mode, sentence_table, similarity_intervals,
@@ -42,5 +51,5 @@ from voxlib.reconstruction.phase import (CONFIDENT_DB, COVERAGE, PHASE_MODES, Co
 from voxlib.reconstruction.commentary import MAJORITY_RATE, PIPELINE_SNR_DB, RELIABLE_JUDGE_RATE, TIE_DB, verdict
 
 #: Every public name of the submodules (each lists its own in ``__all__``).
-__all__ = [*errors.__all__, *phase.__all__, *conditions.__all__, *judges.__all__, *measures.__all__,
+__all__ = [*errors.__all__, *phase.__all__, *conditions.__all__, *content.__all__, *judges.__all__, *measures.__all__,
            *commentary.__all__]

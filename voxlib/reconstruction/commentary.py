@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxlib.reconstruction.judges import CONTROL_MAX_RATE, CONTROLS, PRIMARY_JUDGE, control_check
+from voxlib.reconstruction.judges import CALIBRATION_MAX_EER, CONTROL_MAX_RATE, PRIMARY_JUDGE, control_check
 from voxlib.reconstruction.measures import MIN_VOICED_SHARE
 
 __all__ = ["PIPELINE_SNR_DB", "TIE_DB", "RELIABLE_JUDGE_RATE", "MAJORITY_RATE", "verdict"]
@@ -89,7 +89,7 @@ def _method_sentences(s, converted) -> list:
     """What phase refinement and the thesis's rescale path give (internal)."""
     parts = []
     if "converted_refined" in s.index and converted != "converted_refined":
-        parts.append(f"Phase refinement gives {s.loc['converted_refined', 'mcd_db']:.2f} dB.")
+        parts.append(f"Phase refinement gives an MCD of {s.loc['converted_refined', 'mcd_db']:.2f} dB.")
     if "converted_thesis" in s.index and converted in s.index:
         parts.append(f"The thesis's rescale-to-[0, 1] path comes out "
                      f"{s.loc['converted_thesis', 'rms_ratio_db']:.1f} dB in loudness relative to the target "
@@ -105,25 +105,48 @@ def _pitch_sentence(s, converted) -> str | None:
     closer = conv["log_f0_rmse_st"] < base["log_f0_rmse_st"]
     text = (f"Pitch: the converted clips' F0 is {conv['log_f0_rmse_st']:.2f} semitones (RMS, after DTW) from the "
             f"target's against {base['log_f0_rmse_st']:.2f} for the source ({'closer' if closer else 'not closer'}; "
-            f"median F0 {conv['median_f0_hz']:.0f} Hz, target {s['median_f0_hz'].get('target', np.nan):.0f} Hz, "
-            f"source {base['median_f0_hz']:.0f} Hz), and an F0 is detectable in {100 * conv['has_f0']:.0f}% of them")
+            f"mean over the clips of each clip's median F0: {conv['median_f0_hz']:.0f} Hz, target "
+            f"{s['median_f0_hz'].get('target', np.nan):.0f} Hz, source {base['median_f0_hz']:.0f} Hz), and an F0 is "
+            f"detectable in {100 * conv['has_f0']:.0f}% of them")
     return text + (" (voicing kept)." if conv["has_f0"] >= MIN_VOICED_SHARE else
                    f", below the {100 * MIN_VOICED_SHARE:.0f}% that keeps voicing: part of the voice is lost.")
 
 
-def _ridge_sentence(s, converted) -> str | None:
-    """pix2pix against the ridge baseline on the same pairs and path (internal)."""
+def _reliable(check, judge) -> bool:
+    return judge in check.index and bool(check.loc[judge, "reliable"])
+
+
+def _ordered(s, judge, a, b) -> str:
+    """How two conditions' acceptance by one judge compare: ``"more often"``, ``"less often"`` when their
+    Wilson intervals separate, else ``"tied within noise"`` (internal)."""
+    lo, hi = f"{judge}_ci_low", f"{judge}_ci_high"
+    if s.loc[a, lo] > s.loc[b, hi]:
+        return "more often"
+    if s.loc[a, hi] < s.loc[b, lo]:
+        return "less often"
+    return "tied within noise"
+
+
+def _ridge_sentence(s, converted, check) -> str | None:
+    """pix2pix against the ridge baseline on the same pairs and path (internal): LSD, and the verifier's
+    counts only when the verifier passed its controls and its calibration."""
     if "ridge" not in s.index or converted not in s.index:
         return None
     conv, ridge = s.loc[converted], s.loc["ridge"]
-    judge = f"{PRIMARY_JUDGE}_rate"
-    text = f"Against the ridge-regression baseline (same pairs, same phase): LSD {conv['lsd_db']:.1f} dB vs {ridge['lsd_db']:.1f} dB"
-    if judge in s.columns:
-        text += f", verifier acceptance {_count(s, PRIMARY_JUDGE, converted)} vs {_count(s, PRIMARY_JUDGE, 'ridge')}"
-    ahead = conv["lsd_db"] <= ridge["lsd_db"] + TIE_DB and (judge not in s.columns or conv[judge] >= ridge[judge])
-    return text + (": pix2pix at least matches it." if ahead else
-                   ": pix2pix does not match a linear frame mapping here, so its adversarial training adds nothing "
-                   "on this run.")
+    text = (f"Against the ridge-regression baseline (same pairs, same phase): LSD {conv['lsd_db']:.1f} dB vs "
+            f"{ridge['lsd_db']:.1f} dB")
+    worse_lsd = conv["lsd_db"] > ridge["lsd_db"] + TIE_DB
+    order = None
+    if f"{PRIMARY_JUDGE}_rate" in s.columns and _reliable(check, PRIMARY_JUDGE):
+        order = _ordered(s, PRIMARY_JUDGE, converted, "ridge")
+        text += (f", CAM++ verifier acceptance {_count(s, PRIMARY_JUDGE, converted)} vs "
+                 f"{_count(s, PRIMARY_JUDGE, 'ridge')} ({order})")
+    if worse_lsd or order == "less often":
+        return text + ": pix2pix does not match a linear frame mapping here, so its adversarial training adds " \
+                      "nothing on this run."
+    if conv["lsd_db"] < ridge["lsd_db"] - TIE_DB or order == "more often":
+        return text + ": pix2pix does better than the linear frame mapping."
+    return text + ": the two are tied within noise."
 
 
 def _count(s, judge, condition) -> str:
@@ -134,18 +157,22 @@ def _count(s, judge, condition) -> str:
             f"-{100 * s.loc[condition, f'{judge}_ci_high']:.0f}%)")
 
 
-def _unreliable_text(check, judge) -> str:
-    """Which controls a judge accepts too often (internal)."""
-    bad = [f"{c} {100 * check.loc[judge, c]:.0f}%" for c in CONTROLS
-           if c in check.columns and check.loc[judge, c] > CONTROL_MAX_RATE]
-    return ", ".join(bad) if bad else "no control was scored"
+def _calibration(check, judge) -> str:
+    eer = check.loc[judge, "calibration_eer"] if judge in check.index else np.nan
+    return "" if not np.isfinite(eer) else f"calibration EER {100 * eer:.1f}% on the pair's training clips"
 
 
 def _verifier_sentences(s, converted, check) -> list:
-    """The primary judge's counts and conclusion (internal)."""
+    """The primary judge's counts and conclusion; nothing counted when it fails its controls or its
+    calibration (internal)."""
     judge = PRIMARY_JUDGE
     if f"{judge}_rate" not in s.columns or converted not in s.index:
         return ["No speaker verifier was run, so no judge of the voice is reported."]
+    head = (f"Primary judge of the voice, CAM++ speaker verification (equal-error threshold on the training clips; "
+            f"{_calibration(check, judge)})")
+    if not _reliable(check, judge):
+        return [f"{head}: {check.loc[judge, 'why']}, so it cannot judge this pair and none of its counts is used: "
+                "no verdict on the voice is given."]
     others = [f"{_count(s, judge, c)} of {label}" for c, label in
               (("target", "the real held-out target clips (the ceiling)"), ("source", "the real source clips"),
                ("oracle_source_phase", "the oracle with the target's image and the source's phase"),
@@ -154,41 +181,56 @@ def _verifier_sentences(s, converted, check) -> list:
                ("oracle_own", "the oracle with the target's own phase"),
                ("null_flat", "the flat-image control"), ("control_channel", "the channel control"))
               if c in s.index]
-    parts = [f"Primary judge, speaker verification (d-vector, equal-error threshold on the training clips): it "
-             f"accepts {_count(s, judge, converted)} of the converted clips as the target, against "
+    parts = [f"{head}: it accepts {_count(s, judge, converted)} of the converted clips as the target, against "
              + "; ".join(others) + "."]
-    if not check.loc[judge, "reliable"]:
-        parts.append(f"It accepts a control in more than {100 * CONTROL_MAX_RATE:.0f}% of sentences "
-                     f"({_unreliable_text(check, judge)}), so it is unreliable for this pair and no verdict on "
-                     "the voice is given.")
-        return parts
-    conv, ceiling = s.loc[converted], s.loc["target"] if "target" in s.index else None
+    conv = s.loc[converted]
     if conv[f"{judge}_rate"] == 0:
         parts.append("No converted clip passes as the target's voice.")
-    elif ceiling is not None and conv[f"{judge}_ci_high"] < ceiling[f"{judge}_ci_low"]:
+    elif "target" in s.index and _ordered(s, judge, converted, "target") == "less often":
         parts.append("The converted voice passes as the target in some sentences, clearly less often than the "
                      "real target does.")
-    elif ceiling is not None:
+    elif "target" in s.index:
         parts.append("The converted voice passes as the target about as often as the real target does (the "
                      "intervals overlap).")
     return parts
 
 
-def _secondary_sentences(s, converted, check) -> list:
-    """The d-vector + LR judge and the centroid comparison, labelled for what they are (internal)."""
-    parts = []
-    if "dvector_lr_rate" in s.columns and converted in s.index:
-        text = (f"Secondary judge, d-vector + logistic regression: {_count(s, 'dvector_lr', converted)} of the "
-                f"converted clips labelled as the target")
-        parts.append(text + (" (reliable: it rejects the controls)." if check.loc["dvector_lr", "reliable"] else
-                             f", but it accepts controls ({_unreliable_text(check, 'dvector_lr')}): unreliable "
-                             "for this pair, not used."))
-    if "closer_centroid_rate" in s.columns and converted in s.index:
-        controls = ", ".join(f"{100 * s.loc[c, 'closer_centroid_rate']:.0f}% of {c}" for c in CONTROLS if c in s.index)
-        parts.append(f"Closer to the target's centroid than to the source's holds for "
-                     f"{100 * s.loc[converted, 'closer_centroid_rate']:.0f}% of the converted clips"
-                     + (f" and {controls}" if controls else "") + ": not a verdict.")
-    return parts
+def _comparison_sentences(s, converted, check) -> list:
+    """The d-vector verifier, for comparison: its counts only when it passes its controls and calibration."""
+    judge = "dvector_verifier"
+    if f"{judge}_rate" not in s.columns or converted not in s.index:
+        return []
+    if not _reliable(check, judge):
+        return [f"The d-vector verifier (the bundle's earlier judge) is not used for this pair: "
+                f"{check.loc[judge, 'why']}."]
+    return [f"For comparison, the d-vector verifier ({_calibration(check, judge)}) accepts "
+            f"{_count(s, judge, converted)} of the converted clips and {_count(s, judge, 'target')} of the real "
+            "target clips." if "target" in s.index else ""]
+
+
+def _content_sentences(s, converted, check) -> list:
+    """Whether the converted clips still say their sentence (the content check), against the source's own
+    rate and the scrambled control (internal)."""
+    judge = "content"
+    if f"{judge}_rate" not in s.columns or converted not in s.index:
+        return []
+    if not _reliable(check, judge):
+        return [f"The content check is not used for this pair: {check.loc[judge, 'why']}."]
+    n = int(s.loc[converted, "n"])
+    conv = int(round(s.loc[converted, f"{judge}_rate"] * n))
+    text = (f"Content check (each clip aligned by MFCC-DTW to the real recordings of all {n} held-out sentences; "
+            f"right when its own sentence aligns best): the converted clips find their sentence in "
+            f"{_count(s, judge, converted)}")
+    if "source" in s.index:
+        src = int(round(s.loc["source", f"{judge}_rate"] * n))
+        text += f", the unconverted source in {_count(s, judge, 'source')}"
+        verdict = ("the content is kept" if conv >= src - 1 else
+                   f"the content is partly lost ({src - conv} sentences fewer than the source)")
+    else:
+        verdict = "no source to compare with"
+    if "control_scrambled" in s.index:
+        text += f", the scrambled-target control in {_count(s, judge, 'control_scrambled')}"
+    return [f"{text}: {verdict}."]
 
 
 def _classifier_sentences(s, converted, check=None) -> list:
@@ -196,10 +238,8 @@ def _classifier_sentences(s, converted, check=None) -> list:
     if "target_rate" not in s.columns or converted not in s.index:
         return ["No classifier was available, so the target-speaker rate is not reported."]
     if check is not None and "classifier" in check.index and not check.loc["classifier", "reliable"]:
-        return [f"Secondary judge, notebook 02's image classifier: it labels {100 * s.loc[converted, 'target_rate']:.0f}% "
-                f"of the converted clips as the target, but it also accepts controls "
-                f"({_unreliable_text(check, 'classifier')}): it hears the recording channel or the source's phase, "
-                "not the voice, so it is unreliable for this pair and not used."]
+        return [f"Notebook 02's image classifier is not used for this pair: {check.loc['classifier', 'why']} "
+                "(it hears the recording channel or the source's phase, not the voice)."]
     real = s["target_rate"].get("target", np.nan)
     parts = [("Secondary judge, notebook 02's image classifier: it" if check is not None else
               "The sweep's classifier") + f" labels {100 * s.loc[converted, 'target_rate']:.0f}% of the "
@@ -250,10 +290,11 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
     against_null, beats_null = _null_sentence(summary, converted)
     parts = [p for p in (_pipeline_sentence(summary), conversion, against_null) if p]
     parts += _method_sentences(summary, converted)
-    parts += [p for p in (_pitch_sentence(summary, converted), _ridge_sentence(summary, converted)) if p]
     check = control_check(summary)
+    parts += [p for p in (_pitch_sentence(summary, converted), _ridge_sentence(summary, converted, check)) if p]
     if PRIMARY_JUDGE in check.index:
-        parts += (_verifier_sentences(summary, converted, check) + _secondary_sentences(summary, converted, check)
+        parts += (_verifier_sentences(summary, converted, check) + _content_sentences(summary, converted, check)
+                  + _comparison_sentences(summary, converted, check)
                   + _classifier_sentences(summary, converted, check))
     else:
         parts += _classifier_sentences(summary, converted)

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from voxlib import audio, images, transforms
 from voxlib.datasets import load_manifest, write_manifest
 from voxlib.gan import GENERATED_REQUIRED
+from voxlib.reconstruction import content
 from voxlib.reconstruction.errors import PRODUCERS, ReconstructionError
 from voxlib.reconstruction.phase import (PHASE_MODES, _check_scale, image_round_trip, image_to_magnitude,
                                          quality_vs_width, reconstruct)
@@ -331,6 +332,8 @@ CONDITIONS = {  # name -> what the row is, for the table and the text
     "null_flat": "generated image flattened to its mean level, the chosen phase (a generator that drew nothing)",
     "control_channel": "real source speech carrying the target recording's channel (its background noise and "
                        "spectral tilt, channel_control): a control every judge must reject",
+    "control_scrambled": "real target speech cut into 0.1 s chunks in random order (content.scramble): the "
+                         "target's voice saying no sentence, a control the content check must reject",
     "oracle_source_phase": "target's own image (time-aligned to the source), source phase",
     "oracle_refined": "target's own image (time-aligned to the source), the chosen phase (the best this method "
                       "can do)",
@@ -423,6 +426,8 @@ def _reconstruct_row(row, *, phase, n_iter, modes=None, ridge_path=None, conditi
                                                        tf_src),
                "null_flat": lambda: make(np.full(shape, mag.mean()), phase),
                "control_channel": lambda: _channel_row(row),
+               "control_scrambled": lambda: content.scramble(clips["target"], int(row["sr"]),
+                                                             seed=zlib.crc32(str(row["utterance"]).encode())),
                "oracle_source_phase": lambda: make(target()[1], "source"),
                "oracle_own": lambda: _own_oracle(row, *target(), image_shape)}
     if str(row.get("pitch_mode", "")) == "convert":   # the pitch-converted source clip itself

@@ -21,7 +21,8 @@ from voxlib import audio, metrics, pitch
 from voxlib.reconstruction.conditions import (CONDITIONS, PHASE_CONDITIONS, SAME_TIMING, _as_generated, _check_modes,
                                               _reconstruct_row)
 from voxlib.reconstruction.errors import ReconstructionError
-from voxlib.reconstruction.judges import JUDGES, _judge_utterance, acceptance, classify_audio
+from voxlib.reconstruction import content
+from voxlib.reconstruction.judges import JUDGES, acceptance, classify_audio
 from voxlib.reconstruction.phase import PHASE_MODES
 
 __all__ = [
@@ -77,7 +78,7 @@ def _measure_utterance(utt, group, *, classifier, image_size, similarity, judges
     ref, src = signals["target"], signals["source"]
     labels = (classify_audio(classifier, list(signals.values()), sr, image_size=image_size)
               if classifier is not None else [None] * len(signals))
-    judged = _judge_utterance(judges, signals, sr) if judges is not None else None
+    judged = judges.judge(signals, sr) if judges is not None else None
     target = str(rows.loc["target"].get("target_speaker", ""))
     out = []
     for (condition, y), label in zip(signals.items(), labels):
@@ -145,11 +146,35 @@ def measure(reconstructions, *, classifier=None, judges=None, image_size=(512, 5
         out += _measure_utterance(utt, group, classifier=classifier, image_size=image_size,
                                   similarity=similarity, judges=judges)
     table = pd.DataFrame(out)
+    if judges is not None:
+        table = table.merge(_content_columns(reconstructions, judges.content), on=["utterance", "condition"],
+                            how="left")
+        for judge, eer in judges.calibration().items():
+            table[f"{judge}_eer"] = eer
     meta = reconstructions.drop_duplicates("utterance").set_index("utterance")
     for col in ("split", "source_speaker", "target_speaker"):
         if col in meta.columns:
             table.insert(1, col, table["utterance"].map(meta[col]))
     return table
+
+
+def _content_columns(reconstructions, check) -> pd.DataFrame:
+    """The content check of every clip (internal): ``content_kept`` and ``content_margin`` per (utterance,
+    condition), against the real recordings (``check.references``: the ``target`` or ``source`` condition)
+    of every sentence in ``reconstructions``."""
+    rows = reconstructions.set_index(["utterance", "condition"])
+    sr = int(rows["sr"].iloc[0])
+    utterances = list(dict.fromkeys(reconstructions["utterance"]))
+    references = {u: _load_row_signal(rows.loc[(u, check.references)]) for u in utterances}
+    if len(references) < 2:   # one sentence: nothing to tell it apart from
+        return pd.DataFrame(columns=["utterance", "condition", "content_kept", "content_margin"])
+    out = []
+    for condition, group in reconstructions.groupby("condition", sort=False):
+        clips = {u: _load_row_signal(r) for u, r in group.set_index("utterance").iterrows()}
+        found = content.content_check(clips, references, sr, cmn=check.cmn)
+        out.append(pd.DataFrame({"utterance": found["utterance"], "condition": condition,
+                                 "content_kept": found["kept"], "content_margin": found["margin"]}))
+    return pd.concat(out, ignore_index=True)
 
 
 def sentence_table(table, measure="mcd_db", *, mean=True) -> pd.DataFrame:
@@ -197,7 +222,8 @@ def summarize_conditions(table) -> pd.DataFrame:
     numeric = [c for c in ("mcd_db", "lsd_db", "snr_db", "spectral_convergence", "rms_ratio_db",
                            "median_f0_hz", "has_f0", "log_f0_rmse_st",
                            "sim_target", "sim_source", "sim_target_centroid", "sim_source_centroid",
-                           "sim_target_utt", "sim_source_utt") if c in table.columns]
+                           "sim_target_utt", "sim_source_utt", "dvector_verifier_sim_target", "content_margin",
+                           *(f"{j}_eer" for j in JUDGES)) if c in table.columns]
     grouped = table.groupby("condition", sort=False)
     summary = grouped[numeric].mean()
     summary.insert(0, "n", grouped.size())
@@ -260,7 +286,7 @@ def phase_study(generated, judges, *, modes=PHASE_MODES, n_iter=16, split="train
         made = _reconstruct_row(row, phase="source", n_iter=n_iter, modes=modes,
                                 conditions=["target", *(PHASE_CONDITIONS[m] for m in modes)])
         signals = [made[PHASE_CONDITIONS[m]] for m in modes]
-        judged = judges.judge(judges.encoder.embed_many(signals, sr))
+        judged = judges.judge({PHASE_CONDITIONS[m]: y for m, y in zip(modes, signals)}, sr)
         for mode, y, (_, j) in zip(modes, signals, judged.iterrows()):
             rec = _clip_measures(made["target"], None, y, sr, same_timing=False, similarity=False)
             out.append({"utterance": row["utterance"], "mode": mode,

@@ -1,7 +1,7 @@
 """How well do non-image classifiers do on the same recordings: the sweep's baselines.
 
 :data:`BASELINES` are reference classifiers that read the audio, not an image: MFCC statistics or
-a d-vector (:mod:`voxlib.speaker`), then a logistic regression. :func:`run_baseline` trains and
+a speaker embedding (:mod:`voxlib.speaker`: the d-vector, or CAM++), then a logistic regression. :func:`run_baseline` trains and
 scores one on the same recordings and split as the networks, and returns its ``sweep.csv`` row
 (``transform`` :data:`BASELINE_TRANSFORM`, no saved model).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
@@ -18,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from voxlib import audio, datasets, speaker
+from voxlib import audio, datasets, frames, speaker
 from voxlib.transfer.table import _BASELINE_PRECISION, _SETTINGS_KEY, _sweep_row
 from voxlib.transfer.training import score_predictions
 
@@ -35,7 +34,9 @@ __all__ = [
 
 #: Non-image reference classifiers, in the same registry of runs as the networks:
 #: trained and scored on the same recordings and split, written to ``sweep.csv``.
-BASELINES = ("MFCC+LR", "d-vector+LR")
+BASELINES = ("MFCC+LR", "d-vector+LR", "CAM++ +LR")
+#: The speaker encoder (:data:`voxlib.speaker.ENCODERS`) each embedding baseline reads.
+_BASELINE_ENCODERS = {"d-vector+LR": "dvector", "CAM++ +LR": "campplus"}
 #: The ``transform`` of a baseline row: it reads the audio, not an image.
 BASELINE_TRANSFORM = "audio"
 N_MFCC = 20
@@ -61,13 +62,13 @@ def _baseline_key(name: str, data: pd.DataFrame, seed: int) -> dict:
 def mfcc_statistics(y: np.ndarray, sr: int, *, n_mfcc: int = N_MFCC) -> np.ndarray:
     """Mean and standard deviation over frames of ``n_mfcc`` MFCCs (librosa's defaults
     otherwise): the classic fixed-length description of a voice, ``(2 * n_mfcc,)``."""
-    m = librosa.feature.mfcc(y=np.asarray(y, np.float32), sr=sr, n_mfcc=n_mfcc)
+    m = frames.mfcc(np.asarray(y, np.float32), sr, n_mfcc=n_mfcc, n_fft=2048, hop_length=512, n_mels=128)
     return np.concatenate([m.mean(axis=1), m.std(axis=1)]).astype(np.float32)
 
 
 def baseline_features(name: str, paths, *, sr=None, progress: bool = False) -> np.ndarray:
-    """Features of recordings for a baseline: MFCC statistics, or the d-vector of
-    :mod:`voxlib.speaker` (its own front end: 60 Hz high-pass, speech crop, 16 kHz)."""
+    """Features of recordings for a baseline: MFCC statistics, or a speaker embedding of
+    :mod:`voxlib.speaker` (the d-vector or CAM++; their front end: 60 Hz high-pass, speech crop, 16 kHz)."""
     paths = [str(p) for p in paths]
     if name == "MFCC+LR":
         out = []
@@ -75,8 +76,8 @@ def baseline_features(name: str, paths, *, sr=None, progress: bool = False) -> n
             y, rate = audio.load(p, sr=sr)
             out.append(mfcc_statistics(y, rate))
         return np.stack(out)
-    if name == "d-vector+LR":
-        return speaker.get_encoder().embed_files(paths, sr=sr, progress=progress)
+    if name in _BASELINE_ENCODERS:
+        return speaker.get_encoder(_BASELINE_ENCODERS[name]).embed_files(paths, sr=sr, progress=progress)
     raise ValueError(f"baseline {name!r} unknown; allowed: {list(BASELINES)}")
 
 
