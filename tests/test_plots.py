@@ -12,6 +12,7 @@ import sys  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
@@ -216,3 +217,15 @@ def test_plots_imports_no_stage_module():
             "(['voxlib', 'results'], ['voxlib', 'transfer'], ['voxlib', 'gan'], ['voxlib', 'reconstruction'])))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_confusion_and_history_figures_of_one_run(tmp_path):
+    cm = pd.DataFrame([[3, 1], [0, 4]], index=pd.Index(["A", "B"], name="predicted"),
+                      columns=pd.Index(["A", "B"], name="true"))
+    fig = plots.plot_confusion(cm, path=tmp_path / "cm.png")
+    assert (tmp_path / "cm.png").is_file()
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["0", "1", "3", "4"]
+    hist = pd.DataFrame({"epoch": [1, 2], "accuracy": [0.5, 0.9], "loss": [1.0, 0.3],
+                         "val_accuracy": [0.4, 0.6], "val_loss": [1.2, 0.9]})
+    fig = plots.plot_history(hist)
+    assert len(fig.axes[0].lines) == 2 and fig.axes[0].lines[0].get_ydata()[1] == pytest.approx(90)

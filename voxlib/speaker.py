@@ -737,8 +737,8 @@ def evaluate(embeddings, speakers) -> dict:
 
     Parameters
     ----------
-    embeddings : np.ndarray [shape=(n, d)]
-    speakers : sequence of str [shape=(n,)]
+    embeddings, speakers :
+        As in :func:`trial_scores`.
 
     Returns
     -------

@@ -122,17 +122,3 @@ def test_score_predictions_confusion_rows_are_predictions():
     assert ev["accuracy"] == 75.0
     # log loss of the true class: three certain answers and one at the 1e-7 floor
     assert ev["loss"] == pytest.approx(-np.log(1e-7) / 4)
-
-
-def test_plots(tmp_path):
-    """voxlib.plots's figures of one run (its home is tests/test_plots.py, being moved as this was split)."""
-    from voxlib.plots import plot_confusion, plot_history
-    cm = pd.DataFrame([[3, 1], [0, 4]], index=pd.Index(["A", "B"], name="predicted"),
-                      columns=pd.Index(["A", "B"], name="true"))
-    fig = plot_confusion(cm, path=tmp_path / "cm.png")
-    assert (tmp_path / "cm.png").is_file()
-    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["0", "1", "3", "4"]
-    hist = pd.DataFrame({"epoch": [1, 2], "accuracy": [0.5, 0.9], "loss": [1.0, 0.3],
-                         "val_accuracy": [0.4, 0.6], "val_loss": [1.2, 0.9]})
-    fig = plot_history(hist)
-    assert len(fig.axes[0].lines) == 2 and fig.axes[0].lines[0].get_ydata()[1] == pytest.approx(90)
