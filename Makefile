@@ -19,7 +19,7 @@ export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND := Agg
 
-.PHONY: run test install bench clean-runs lab report
+.PHONY: run test install bench clean-runs lab report figures
 
 run: $(STAMP) $(SEEDED)
 	$(PY) -m voxlib.run --profile $(PROFILE) --report
@@ -27,6 +27,11 @@ run: $(STAMP) $(SEEDED)
 # The offline HTML report of runs/$(PROFILE) (runs/<name> for a YAML profile): runs/<...>/report/index.html
 report: $(STAMP) $(SEEDED)
 	$(PY) -m voxlib.report runs/$(basename $(notdir $(PROFILE)))
+
+# Maintainers only: copy the reference run's figures (runs/quick/figures, from `make run`) over the README's figures/.
+# No run writes figures/ itself, so a newcomer's `make run` leaves the clone clean.
+figures: $(STAMP)
+	$(PY) -m voxlib.run --publish-figures
 
 test: $(STAMP) $(SEEDED)
 	$(PY) -m pytest -q

@@ -129,15 +129,15 @@ def test_failed_notebook_is_recorded_with_its_error(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("profile, run_dir, figures_dir, expected", [
-    ("quick", None, None, "figures"),                      # the reference run: the README's figures
-    ("quick", "runs/quick", None, "figures"),              # the same folder, named
+    ("quick", None, None, "runs/quick/figures"),           # the reference run too: figures/ is published by hand
+    ("quick", "runs/quick", None, "runs/quick/figures"),   # the same folder, named
     ("quick", "runs/try", None, "runs/try/figures"),       # another folder
     ("full", None, None, "runs/full/figures"),             # another profile
     ("full", "runs/quick", None, "runs/quick/figures"),    # another profile into quick's folder
     ("full", None, "figures", "figures"),                  # explicit wins
     ("quick", None, "elsewhere/f", "elsewhere/f"),
 ])
-def test_only_the_reference_run_writes_figures(tmp_path, monkeypatch, profile, run_dir, figures_dir, expected):
+def test_a_run_writes_its_figures_in_its_own_folder(tmp_path, monkeypatch, profile, run_dir, figures_dir, expected):
     root = _two_notebooks(tmp_path)
     monkeypatch.setenv("VOXLIB_ROOT", str(root))
     calls = []
@@ -147,6 +147,21 @@ def test_only_the_reference_run_writes_figures(tmp_path, monkeypatch, profile, r
     assert parameters["figures_dir"] == str(root / expected)
     assert (root / expected).is_dir()
     assert run.figures_dir_for(profile, run_dir, figures_dir) == root / expected
+    assert not (root / "figures").exists() or figures_dir == "figures"   # the README's figures are untouched
+
+
+def test_publish_figures_copies_the_reference_runs_figures_and_only_when_asked(tmp_path, monkeypatch):
+    root = _two_notebooks(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    with pytest.raises(FileNotFoundError, match="make run"):
+        run.publish_figures()
+    made = root / "runs" / "quick" / "figures"
+    made.mkdir(parents=True)
+    (made / "01_a.png").write_bytes(b"new")
+    (root / "figures").mkdir()
+    (root / "figures" / "01_a.png").write_bytes(b"old")
+    assert run.main(["--publish-figures"]) == 0
+    assert (root / "figures" / "01_a.png").read_bytes() == b"new"
 
 
 def test_output_dirs_resolves_and_creates_figures(tmp_path, monkeypatch):

@@ -13,15 +13,17 @@ entries and keeps the others'.
 ``--report`` then writes the run's offline HTML report (:func:`voxlib.report.build_report`,
 ``<run_dir>/report/index.html``), also after a failed notebook (flagged in it), and prints its path.
 
-Figures: only the reference run (profile ``quick`` into the default
-``runs/quick``) writes the README's ``figures/``; every other run writes
-``<run_dir>/figures``; an explicit ``figures_dir`` wins (:func:`figures_dir_for`).
+Figures: every run writes ``<run_dir>/figures`` (an explicit ``figures_dir`` wins,
+:func:`figures_dir_for`), so a run changes no file that git tracks. The README's
+``figures/`` are refreshed from the reference run only by an explicit maintainer command,
+``python -m voxlib.run --publish-figures`` (``make figures``: :func:`publish_figures`).
 Notebooks resolve their folders with :func:`output_dirs`.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,6 +41,7 @@ __all__ = [
     "resolve",
     "output_dirs",
     "figures_dir_for",
+    "publish_figures",
     "list_notebooks",
     "load_profile",
     "run_notebooks",
@@ -49,7 +52,7 @@ __all__ = [
     "REFERENCE_PROFILE",
 ]
 
-#: The profile whose run (into its default folder) makes the README's figures in ``figures/``.
+#: The profile whose run (into its default folder, ``runs/quick``) the README's ``figures/`` are published from.
 REFERENCE_PROFILE = "quick"
 
 
@@ -118,20 +121,42 @@ def _default_run_dir(profile: str) -> Path:
 
 def figures_dir_for(profile: str, run_dir: str | os.PathLike | None,
                     figures_dir: str | os.PathLike | None = None) -> Path:
-    """Where a run's figures go, absolute.
-
-    An explicit ``figures_dir`` wins. Otherwise only the reference run, profile
-    :data:`REFERENCE_PROFILE` into its default folder ``runs/quick`` (``run_dir``
-    None or that folder), writes the repository's ``figures/`` (the README's
-    figures); every other run writes ``<run_dir>/figures``, so trying a profile
-    or a run folder never overwrites them.
-    """
+    """Where a run's figures go, absolute: ``figures_dir`` if given, else ``<run_dir>/figures``
+    (``run_dir`` defaulting to ``runs/<profile>``). No run writes the repository's ``figures/``
+    unless asked to: :func:`publish_figures` copies the reference run's there."""
     if figures_dir is not None:
         return resolve(figures_dir)
-    run = resolve(run_dir) if run_dir is not None else _default_run_dir(profile)
-    reference = (_profile_path(profile) == _profile_path(REFERENCE_PROFILE)
-                 and run == _default_run_dir(REFERENCE_PROFILE))
-    return resolve("figures") if reference else run / "figures"
+    return (resolve(run_dir) if run_dir is not None else _default_run_dir(profile)) / "figures"
+
+
+#: Where the README's figures live (committed), refreshed only by :func:`publish_figures`.
+README_FIGURES = "figures"
+
+
+def publish_figures(run_dir: str | os.PathLike | None = None, dest: str | os.PathLike | None = None) -> list[Path]:
+    """Copy a finished run's figures (``<run_dir>/figures/*.png``) over the README's ``figures/``.
+
+    A maintainer's command (``make figures``), never part of a run: the figures differ from CPU to CPU,
+    and a newcomer's ``make run`` must leave their clone clean. ``run_dir`` defaults to the reference run
+    (``runs/quick``). Returns the files written.
+
+    Raises
+    ------
+    FileNotFoundError
+        The run has no figures: run it first (``make run``).
+    """
+    run = resolve(run_dir) if run_dir is not None else _default_run_dir(REFERENCE_PROFILE)
+    pngs = sorted((run / "figures").glob("*.png"))
+    if not pngs:
+        raise FileNotFoundError(f"{run / 'figures'} holds no figure: run the reference profile first (make run)")
+    out = resolve(dest if dest is not None else README_FIGURES)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for png in pngs:
+        target = out / png.name
+        shutil.copyfile(png, target)
+        written.append(target)
+    return written
 
 
 def list_notebooks(only: list[str] | None = None) -> list[Path]:
@@ -338,8 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="quick", help="quick, full, or a YAML file (default quick)")
     ap.add_argument("--only", nargs="*", help="notebook numbers or stems, e.g. 01 03")
     ap.add_argument("--run-dir", help="output folder (default runs/<profile>)")
-    ap.add_argument("--figures-dir", help="figure folder (default: figures/ for the quick profile into "
-                                          "runs/quick, else <run-dir>/figures)")
+    ap.add_argument("--figures-dir", help="figure folder (default <run-dir>/figures)")
+    ap.add_argument("--publish-figures", action="store_true",
+                    help="copy the run's figures (default runs/quick) over the README's figures/ and stop "
+                         "(a maintainer's command: make figures)")
     ap.add_argument("--report", action="store_true",
                     help="then write the offline HTML report <run-dir>/report/index.html and print its path")
     ap.add_argument(
@@ -347,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         help="override one parameter, value parsed as YAML (e.g. -p 02 epochs 3)",
     )
     args = ap.parse_args(argv)
+    if args.publish_figures:
+        written = publish_figures(args.run_dir)
+        print(f"[voxlib.run] {len(written)} figures copied to {written[0].parent}")
+        return 0
     overrides: dict[str, dict] = {}
     for key, name, value in args.param:
         (nb,) = list_notebooks([key])
