@@ -22,10 +22,13 @@ back on the FFT bins. :func:`envelope_to_image` quantises the bands to 8 bits on
 ``pixel = round(255 (dB - db_floor) / scale)`` with ``scale = db_ceiling - db_floor``, one column
 per analysis frame (no time resampling: squeezing time loses the speaker) and the highest band in
 row 0, as the CWT images (low frequency at the bottom). The default scale, -90 to +10 dB, was
-measured on the speech frames of the embedded corpus (high-passed at 60 Hz, VAD-aligned): 0.2 % of
-their band values fall below it, none above; one level is 0.39 dB. The scale rides in the image's
-metadata (``scale``, ``db_floor``, ... through :func:`voxlib.images.save_image`), so
-:func:`image_to_envelope` inverts any saved image exactly up to half a level (0.196 dB).
+measured on the embedded corpus (60 clips of each speaker of the two cloning pairs, high-passed at
+60 Hz, VAD-aligned to 3 s): within the speech span 0.06-1.1 % of the pixels are 0 and none 255, the
+median pixel is 119-143; outside it the VAD padding is digital silence (about -160 dB) and is 0.
+One level is 0.39 dB. The scale rides in the image's metadata (``scale``, ``db_floor``, ... through
+:func:`voxlib.images.save_image`), so :func:`image_to_envelope` inverts a saved image up to half a
+level (0.196 dB) on the mel-band curve; on those speech frames the whole round trip (band fit,
+quantisation, clipping) differs from the WORLD envelope by a log-spectral distance of 0.3-1.0 dB.
 """
 from __future__ import annotations
 
@@ -490,7 +493,7 @@ def envelope_to_image(envelope, sr, *, n_bands=N_BANDS, fmin=FMIN, fmax=None, db
         Lowest and highest band centre in Hz (``fmax=None``: ``sr / 2``).
     db_floor, db_ceiling : float
         dB of pixel 0 and pixel 255. Fixed, so a pixel means the same level in every image; the
-        default -90..10 dB holds 99.8 % of the speech frames' bands of the embedded corpus.
+        default -90..10 dB holds 98.9-99.9 % of the speech frames' bands of the embedded corpus.
 
     Returns
     -------
