@@ -117,3 +117,39 @@ def test_highpass_removes_drift_and_keeps_speech_in_place():
     np.testing.assert_array_equal(audio.highpass(speech, sr, None), speech)
     with pytest.raises(ValueError, match="cutoff_hz"):
         audio.highpass(speech, sr, 5000.0)
+
+
+def _session(sr, bursts, pauses, seed=0):
+    """Voiced bursts (seconds) separated by silent pauses (seconds); returns the signal and burst bounds."""
+    parts, bounds, at = [], [], 0
+    for k, (b, p) in enumerate(zip(bursts, pauses)):
+        burst = voiced(sr, b, f0=110 + 7 * k, seed=seed + k)
+        bounds.append((at, at + burst.size))
+        parts += [burst, np.zeros(int(p * sr), np.float32)]
+        at += burst.size + int(p * sr)
+    return np.concatenate(parts), np.array(bounds)
+
+
+def test_speech_segments_cut_at_silences_within_the_duration_limits():
+    sr = 8000
+    rng = np.random.default_rng(0)
+    y, bursts = _session(sr, rng.uniform(0.4, 3.0, 30), rng.uniform(0.6, 1.5, 30))
+    seg = audio.speech_segments(y, sr, max_duration=4.0, min_duration=1.0)
+    lengths = (seg[:, 1] - seg[:, 0]) / sr
+    assert len(seg) >= 10 and lengths.min() >= 1.0 and lengths.max() <= 4.0
+    assert (np.diff(seg.ravel()) >= 0).all()                     # in time order, never overlapping
+    for a, b in bursts:          # never cut inside speech: a burst's loud middle lies within one segment (or none)
+        core = (a + (b - a) // 4, b - (b - a) // 4)
+        touching = seg[(seg[:, 1] > core[0]) & (seg[:, 0] < core[1])]
+        assert len(touching) <= 1 and all(s <= core[0] and core[1] <= e for s, e in touching)
+    kept = sum(((seg[:, 0] <= a + (b - a) // 4) & (b - (b - a) // 4 <= seg[:, 1])).any() for a, b in bursts)
+    assert kept >= 25                                            # only short lone bursts are dropped
+    # speech with no pause longer than max_duration is still cut, at its quietest frame
+    long = np.concatenate([voiced(sr, 0.5, seed=k) for k in range(30)])     # 15 s, dips but no pause
+    cut = audio.speech_segments(long, sr, max_duration=4.0)
+    assert ((cut[:, 1] - cut[:, 0]) <= 4.0 * sr).all() and (cut[:, 1] - cut[:, 0]).sum() > 0.9 * long.size
+    assert audio.speech_segments(np.full(sr, 1e-9, np.float32), sr).shape == (0, 2)   # no speech: no segment
+    with pytest.raises(ValueError, match="max_duration"):
+        audio.speech_segments(y, sr, max_duration=0)
+    with pytest.raises(ValueError, match="min_duration=5"):
+        audio.speech_segments(y, sr, max_duration=4.0, min_duration=5)

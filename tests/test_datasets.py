@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import shutil
+import struct
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import yaml
 
 from signals import voiced
-from voxlib import datasets
+from voxlib import audio, datasets, transforms
 
 
 def _tree(root, spec):
@@ -296,3 +299,123 @@ def test_prepare_corpus_chains_split_sample_screen_and_writes_the_rejected_table
     assert datasets.pick_example(corpus, "ben/u1")["utterance"] == "u1"
     with pytest.raises(ValueError, match="speaker/utterance"):
         datasets.pick_example(corpus, "nobody/x")
+
+
+# ---- long recordings, every rejected file, one corpus per run -------------------------------
+
+def _session(seconds, sr, seed):
+    """``seconds`` of voiced bursts (1.2-3 s) separated by pauses (0.6-1.2 s), float32."""
+    rng = np.random.default_rng(seed)
+    parts, total = [], 0
+    while total < seconds * sr:
+        burst = voiced(sr, rng.uniform(1.2, 3.0), f0=rng.uniform(100, 220), seed=int(rng.integers(1 << 16)))
+        pause = np.zeros(int(sr * rng.uniform(0.6, 1.2)), np.float32)
+        parts += [burst, pause]
+        total += burst.size + pause.size
+    return np.concatenate(parts)[: int(seconds * sr)]
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    """``two``: three speakers with two 60-s recordings (sessions) each; ``solo``: the same and a fourth
+    speaker with one session."""
+    root = tmp_path_factory.mktemp("sessions")
+    for i, spk in enumerate(["ana", "ben", "cris"]):
+        (root / "two" / spk).mkdir(parents=True)
+        for r in range(2):
+            sf.write(root / "two" / spk / f"session{r}.wav", _session(60, 8000, 10 * i + r), 8000)
+    shutil.copytree(root / "two", root / "solo")
+    (root / "solo" / "solo").mkdir()
+    sf.write(root / "solo" / "solo" / "session0.wav", _session(60, 8000, 99), 8000)
+    return root
+
+
+def _files(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def test_long_recordings_become_segments_with_provenance_split_by_recording(sessions, tmp_path):
+    data = tmp_path / "corpus"
+    shutil.copytree(sessions / "two", data)
+    before = _files(data)
+    run_dir = tmp_path / "run"
+    corpus, rejected = datasets.prepare_corpus(data, run_dir, sr=8000, max_duration=10.0, progress=False)
+    assert _files(data) == before                                  # the user's folder is only read
+    assert {"recording", "start", "end"} <= set(corpus.columns) and rejected.empty
+    assert corpus.groupby("speaker")["recording"].nunique().to_dict() == {"ana": 2, "ben": 2, "cris": 2}
+    assert len(corpus) >= 3 * 2 * 12 and corpus["duration"].between(1.0, 10.0).all()
+    assert (corpus["end"] - corpus["start"]).round(6).equals(corpus["duration"].round(6))
+    assert all(Path(p).is_relative_to(run_dir / datasets.SEGMENTS_DIR) for p in corpus["path"])
+    row = corpus.iloc[5]                                           # a segment is its recording's samples
+    y, _ = sf.read(row["path"], dtype="float32")
+    whole, _ = sf.read(row["recording_path"], dtype="float32")
+    start = int(round(row["start"] * 8000))
+    assert np.allclose(y, whole[start:start + y.size], atol=1e-4)
+    # the run's split keeps each recording whole, and every speaker on both sides
+    assert (corpus.groupby(["speaker", "recording"])["split"].nunique() == 1).all()
+    assert (corpus.groupby("speaker")["split"].nunique() == 2).all()
+    split = datasets.load_split(run_dir / "split.csv")
+    assert sorted(split["utterance"].unique()) == ["session0", "session1"]      # drawn over recordings
+
+
+def test_a_speaker_with_one_recording_names_the_opt_in(sessions, tmp_path):
+    with pytest.raises(ValueError, match=r"'solo' have a single recording.*split_within_recording = True"):
+        datasets.prepare_corpus(sessions / "solo", tmp_path / "run", sr=8000, max_duration=10.0, progress=False)
+    corpus, _ = datasets.prepare_corpus(sessions / "solo", tmp_path / "run2", sr=8000, max_duration=10.0,
+                                        split_within_recording=True, progress=False)
+    solo = corpus[corpus["speaker"] == "solo"]
+    assert set(solo["recording"]) == {"session0"} and set(solo["split"]) == {"train", "test"}
+
+
+def test_a_recording_too_long_for_the_transforms_is_refused_before_computing(sessions, tmp_path):
+    n = 60 * 8000
+    rows = transforms.cwt_scales(n, "amor").size                   # the largest of the three CWTs
+    need = rows * n * 8                                            # complex64
+    with pytest.raises(audio.AudioTooLongError) as err:
+        datasets.prepare_corpus(sessions / "two", tmp_path / "run", sr=8000, max_duration=None,
+                                max_transform_bytes=need - 1, progress=False)
+    msg = str(err.value)
+    assert "session0.wav" in msg and "60.0 s" in msg and f"{need / 2 ** 30:.2f} GiB" in msg
+    assert f"{rows} rows x {n} samples" in msg and "max_duration" in msg
+    # the STFTs alone are small: nothing to refuse
+    corpus, _ = datasets.prepare_corpus(sessions / "two", tmp_path / "run", sr=8000, transforms=["hamming"],
+                                        max_transform_bytes=need - 1, progress=False)
+    assert corpus["duration"].min() == pytest.approx(60.0)
+
+
+def _malformed_fmt_wav(path):
+    """A WAV whose ``fmt `` chunk names an unknown format tag (0x1234): libsndfile cannot decode it."""
+    fmt = struct.pack("<HHIIHH", 0x1234, 1, 8000, 16000, 2, 16)
+    data = np.zeros(800, "<i2").tobytes()
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def test_files_discovery_skips_are_in_the_rejected_table(tmp_path):
+    root = _tree(tmp_path / "corpus", {"ana": ["a", "b", "c"], "ben": ["a", "b", "c"]})
+    _malformed_fmt_wav(root / "ben" / "bad.wav")
+    (root / "ana" / "notes.pdf").write_bytes(b"%PDF")
+    sf.write(root / "ana" / "quiet.wav", np.zeros(8000, np.float32), 8000)
+    with pytest.warns(UserWarning, match="bad.wav"):
+        corpus, rejected = datasets.prepare_corpus(root, tmp_path / "run", sr=8000, progress=False)
+    on_disk = pd.read_csv(tmp_path / "run" / datasets.REJECTED_FILE)
+    assert list(rejected.columns) == datasets.SCREEN_COLUMNS == list(on_disk.columns)
+    reasons = dict(zip(rejected["utterance"], rejected["reason"]))
+    assert set(reasons) == set(on_disk["utterance"]) == {"bad", "notes", "quiet"}
+    assert "Malformed 'fmt ' chunk" in reasons["bad"] and "not an audio file" in reasons["notes"]
+    assert "silent" in reasons["quiet"] and len(corpus) == 6
+
+
+def test_a_corpus_the_runs_split_does_not_cover_names_data_dir_and_the_runs_corpus(tmp_path):
+    first = _tree(tmp_path / "first", {"ana": ["a", "b", "c"], "ben": ["a", "b", "c"]})
+    other = _tree(tmp_path / "other", {"ana": ["x", "y"], "ben": ["x", "y"]})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "params.yaml").write_text(yaml.safe_dump({"01_transforms": {"data_dir": str(first)}}))
+    datasets.run_split(datasets.discover(first), run_dir)
+    with pytest.raises(ValueError, match="recording\\(s\\) are not in the run's split") as err:
+        datasets.run_split(datasets.discover(other), run_dir)
+    assert f"data_dir = {first}" in str(err.value) and "Set data_dir" in str(err.value)
+    (run_dir / "params.yaml").unlink()                              # a run that recorded no corpus says so
+    with pytest.raises(ValueError, match="this run recorded no corpus.*Set data_dir"):
+        datasets.run_split(datasets.discover(other), run_dir)

@@ -238,3 +238,16 @@ def test_an_unreadable_record_stops_the_runner_and_the_report_without_rewriting_
             run._record(run_dir / "params.yaml", "01_transforms", {"status": "ok"})
         assert (run_dir / "params.yaml").read_text() == text   # the user's file is left as it was
     assert run.read_record(tmp_path) == {}
+
+
+def test_corpus_of_is_the_given_folder_else_the_one_the_runs_notebook_01_used(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert run.corpus_of(run_dir) == run.resolve(run.DEFAULT_DATA_DIR)   # nothing recorded: notebook 01's default
+    (run_dir / run.RECORD_FILE).write_text(yaml.safe_dump({"01_transforms": {"data_dir": str(tmp_path / "mine"),
+                                                                             "status": "ok"}}))
+    assert run.corpus_of(run_dir) == tmp_path / "mine" == run.recorded_data_dir(run_dir)
+    assert run.corpus_of(run_dir, tmp_path / "other") == tmp_path / "other"   # an explicit data_dir wins
+    assert run.corpus_of(run_dir, "data/embedded") == run.project_root() / "data" / "embedded"
+    (run_dir / run.RECORD_FILE).write_text(yaml.safe_dump({"01_transforms": {"status": "ok"}}))
+    assert run.recorded_data_dir(run_dir) is None and run.corpus_of(run_dir) == run.resolve(run.DEFAULT_DATA_DIR)

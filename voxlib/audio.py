@@ -1,4 +1,4 @@
-"""Reading, writing and aligning speech.
+"""Reading, writing, aligning and segmenting speech.
 
 Every reader here validates its input and raises an :class:`AudioError` that
 names the file and says what to do, so that one bad recording in a corpus is
@@ -15,12 +15,15 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
+from voxlib.checks import Interval, check_params
+
 __all__ = [
     "AudioError",
     "AudioFileError",
     "InvalidSamplesError",
     "SilentAudioError",
     "AudioTooShortError",
+    "AudioTooLongError",
     "NoSpeechError",
     "AUDIO_EXTENSIONS",
     "valid_audio",
@@ -30,6 +33,7 @@ __all__ = [
     "resample",
     "write_wav",
     "speech_span",
+    "speech_segments",
     "vad_align",
 ]
 
@@ -58,6 +62,11 @@ class SilentAudioError(AudioError):
 
 class AudioTooShortError(AudioError):
     """The file is shorter than the analysis needs."""
+
+
+class AudioTooLongError(AudioError):
+    """The recording is too long for the analysis to hold in memory; the message names the file, its
+    duration, the memory it would need and the parameter to change."""
 
 
 class NoSpeechError(AudioError):
@@ -327,6 +336,126 @@ def speech_span(
     start = int(active[0] * hop)
     stop = int(min(y.size, active[-1] * hop + frame))
     return start, stop
+
+
+_SEGMENT_CONSTRAINTS = {
+    "max_duration": [Interval(float, 0, None, closed="neither")],
+    "min_duration": [Interval(float, 0, None)],
+    "min_silence": [Interval(float, 0, None, closed="neither")],
+    "pad": [Interval(float, 0, None)],
+    "top_db": [Interval(float, 0, None, closed="neither")],
+}
+
+
+def _runs(mask: np.ndarray) -> np.ndarray:
+    """``(k, 2)`` frame bounds ``[first, last + 1)`` of the runs of True in ``mask``."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+
+
+def _cut_long(spans: list, db: np.ndarray, hop: int, longest: int, shortest: int) -> list:
+    """Split every span longer than ``longest`` samples at its quietest frame, keeping pieces of at least
+    ``shortest`` samples where the span allows it (recursively, so every piece fits)."""
+    out = []
+    todo = list(spans)[::-1]
+    while todo:
+        a, b = todo.pop()
+        if b - a <= longest:
+            out.append((a, b))
+            continue
+        lo = (a + min(shortest, longest // 2)) // hop + 1     # the cut leaves both pieces usable ...
+        hi = max(lo + 1, (a + longest) // hop)                # ... and the first one short enough
+        cut = int(lo + np.argmin(db[lo:hi])) * hop
+        todo += [(cut, b), (a, cut)]
+    return out
+
+
+def _join_short(spans: list, longest: int, shortest: int) -> list:
+    """Join each span shorter than ``shortest`` samples with the next while the union fits in ``longest``."""
+    out = []
+    for a, b in spans:
+        if out and out[-1][1] - out[-1][0] < shortest and b - out[-1][0] <= longest:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def speech_segments(
+    y: np.ndarray,
+    sr: int,
+    *,
+    max_duration: float = 10.0,
+    min_duration: float = 1.0,
+    min_silence: float = 0.5,
+    pad: float = 0.1,
+    top_db: float = 30.0,
+    floor_db: float = -55.0,
+    frame_seconds: float = 0.025,
+    hop_seconds: float = 0.010,
+) -> np.ndarray:
+    """Cut a long recording at its silences into utterance-like segments.
+
+    The frames :func:`speech_mask` calls speech (the rule of :func:`speech_span`, relative to the
+    loudest frame of the whole recording) form spans; spans closer than ``min_silence`` are one span
+    (pauses inside a sentence). A span longer than ``max_duration`` is cut at its quietest frame; a span
+    shorter than ``min_duration`` is joined with the next one while the union fits in ``max_duration``,
+    and dropped if it stays short. Each segment is then widened by up to ``pad`` seconds of context on
+    each side (never into its neighbour, never beyond ``max_duration``).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], float
+    sr : int > 0, Hz
+    max_duration : float > 0
+        Longest segment, seconds.
+    min_duration : float >= 0
+        Shortest segment kept, seconds.
+    min_silence : float > 0
+        Shortest pause that separates two segments, seconds.
+    pad : float >= 0
+        Context kept before and after the speech, seconds.
+    top_db, floor_db, frame_seconds, hop_seconds : float
+        The energy VAD's settings (:func:`speech_span`).
+
+    Returns
+    -------
+    np.ndarray [shape=(k, 2), dtype=int64]
+        ``[start, stop)`` sample bounds, in time order; ``k = 0`` when no span is long enough.
+
+    Raises
+    ------
+    InvalidSamplesError
+        ``y`` is not a usable signal (:func:`valid_audio`).
+    ValueError
+        A setting out of range (the message names it), or ``min_duration > max_duration``.
+    """
+    check_params(_SEGMENT_CONSTRAINTS, {"max_duration": max_duration, "min_duration": min_duration,
+                                        "min_silence": min_silence, "pad": pad, "top_db": top_db})
+    if min_duration > max_duration:
+        raise ValueError(f"min_duration={min_duration!r} exceeds max_duration={max_duration!r}; "
+                         "the shortest segment must fit in the longest")
+    y = valid_audio(y, "y")
+    frame = max(1, int(round(frame_seconds * sr)))
+    hop = max(1, int(round(hop_seconds * sr)))
+    db = frame_rms_db(y, frame, hop)
+    runs = _runs(speech_mask(db, top_db=top_db, floor_db=floor_db))
+    if runs.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    gap = runs[1:, 0] - runs[:-1, 1]                       # frames of silence between consecutive runs
+    starts = np.concatenate([[0], np.flatnonzero(gap * hop >= min_silence * sr) + 1])
+    stops = np.concatenate([starts[1:], [len(runs)]]) - 1
+    spans = [(int(runs[i, 0] * hop), int(min(y.size, (runs[j, 1] - 1) * hop + frame)))
+             for i, j in zip(starts, stops)]
+    longest, shortest = int(max_duration * sr), int(round(min_duration * sr))
+    spans = [s for s in _join_short(_cut_long(spans, db, hop, longest, shortest), longest, shortest)
+             if s[1] - s[0] >= shortest]
+    out = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    room = np.minimum(int(round(pad * sr)), (longest - (out[:, 1] - out[:, 0])) // 2)
+    bounds = np.concatenate([[0], (out[1:, 0] + out[:-1, 1]) // 2, [y.size]])   # midpoints of the pauses
+    out[:, 0] = np.maximum(out[:, 0] - room, bounds[:-1])
+    out[:, 1] = np.minimum(out[:, 1] + room, bounds[1:])
+    return out
 
 
 def vad_align(

@@ -1,7 +1,8 @@
-"""Corpora as tidy tables: discovery, pairing, splits and manifests.
+"""Corpora as tidy tables: discovery, screening, segmentation, pairing, splits and manifests.
 
 A corpus is a :class:`pandas.DataFrame` with one row per recording
-(``path, speaker, utterance, duration, sr, channels``). Stages hand their
+(``path, speaker, utterance, duration, sr, channels``), or per segment of a
+long recording (:func:`segment_corpus`, with its provenance). Stages hand their
 outputs to each other as manifests: CSV files whose ``*path`` columns are
 stored relative to the manifest's folder, so a run folder can be moved.
 """
@@ -18,7 +19,8 @@ import pandas as pd
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from voxlib import audio
+from voxlib import audio, run
+from voxlib import transforms as T
 
 __all__ = [
     "discover",
@@ -42,6 +44,11 @@ __all__ = [
     "corpus_summary",
     "pick_example",
     "REJECTED_FILE",
+    "segment_corpus",
+    "SEGMENT_COLUMNS",
+    "SEGMENTS_DIR",
+    "check_transform_memory",
+    "MAX_TRANSFORM_BYTES",
 ]
 
 CORPUS_COLUMNS = ["path", "speaker", "utterance", "duration", "sr", "channels"]
@@ -51,19 +58,14 @@ _IGNORED = {".ds_store", "thumbs.db", "desktop.ini"}
 _DOC_SUFFIXES = {".md", ".txt", ".csv", ".json", ".yaml", ".yml"}
 
 
-def _probe(path: Path) -> dict | None:
-    """Duration, rate and channels of one file, or ``None`` (with a warning) if unreadable."""
+def _probe(path: Path) -> dict | str:
+    """Duration, rate and channels of one file, or why it cannot be used (a str)."""
     if path.stat().st_size == 0:
-        warnings.warn(f"skipping {path}: empty file (0 bytes); re-export or delete it", stacklevel=3)
-        return None
+        return "empty file (0 bytes); re-export or delete it"
     try:
         info = sf.info(str(path))
     except Exception as exc:
-        warnings.warn(
-            f"skipping {path}: cannot decode it as audio ({exc}); convert it to WAV/FLAC or delete it",
-            stacklevel=3,
-        )
-        return None
+        return f"cannot decode it as audio ({exc}); convert it to WAV/FLAC or delete it"
     return {"duration": info.frames / info.samplerate, "sr": int(info.samplerate),
             "channels": int(info.channels)}
 
@@ -72,40 +74,38 @@ def _is_audio(path: Path) -> bool:
     return path.suffix.lower() in audio.AUDIO_EXTENSIONS
 
 
-def _folder_layout(root: Path) -> list[tuple[Path, str, str]]:
+def _folder_layout(root: Path) -> list[tuple[Path, str, str, str | None]]:
+    """``(file, speaker, utterance, why it is skipped or None)`` for every file of ``root/<speaker>/``."""
     items = []
     for spk_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for f in sorted(spk_dir.rglob("*")):
             if f.is_dir() or f.name.lower() in _IGNORED or f.name.startswith("."):
                 continue
+            utt = "-".join(f.relative_to(spk_dir).with_suffix("").parts)
             if not _is_audio(f):
                 if f.suffix.lower() not in _DOC_SUFFIXES:
-                    warnings.warn(f"skipping {f}: not an audio file ({', '.join(audio.AUDIO_EXTENSIONS)})",
-                                  stacklevel=3)
+                    items.append((f, spk_dir.name, utt, f"not an audio file ({', '.join(audio.AUDIO_EXTENSIONS)})"))
                 continue
-            utt = "-".join(f.relative_to(spk_dir).with_suffix("").parts)
-            items.append((f, spk_dir.name, utt))
+            items.append((f, spk_dir.name, utt, None))
     return items
 
 
-def _flat_layout(root: Path) -> list[tuple[Path, str, str]]:
+def _flat_layout(root: Path) -> list[tuple[Path, str | None, str, str | None]]:
+    """``(file, speaker, utterance, why it is skipped or None)`` for the thesis's flat naming."""
     items = []
     for f in sorted(p for p in root.iterdir() if p.is_file()):
         if f.name.lower() in _IGNORED or f.name.startswith(".") or f.suffix.lower() in _DOC_SUFFIXES:
             continue
         if not _is_audio(f):
-            warnings.warn(f"skipping {f}: not an audio file", stacklevel=3)
+            items.append((f, None, f.stem, "not an audio file"))
             continue
         m = FLAT_PATTERN.search(f.stem)
         if not m:
-            warnings.warn(
-                f"skipping {f}: no speaker letter between underscores in its name "
-                "(thesis naming, e.g. 'frase03_A_1.wav'); rename it or use one folder per speaker",
-                stacklevel=3,
-            )
+            items.append((f, None, f.stem, "no speaker letter between underscores in its name (thesis naming, "
+                                           "e.g. 'frase03_A_1.wav'); rename it or use one folder per speaker"))
             continue
         utt = (f.stem[: m.start()] + "_" + f.stem[m.end():]).strip("_")
-        items.append((f, m.group(1).upper(), utt))
+        items.append((f, m.group(1).upper(), utt, None))
     return items
 
 
@@ -137,7 +137,11 @@ def discover(
     pandas.DataFrame
         Columns ``path`` (absolute), ``speaker``, ``utterance``, ``duration``
         (s), ``sr`` (Hz), ``channels``; sorted by speaker and utterance.
-        Unreadable and non-audio files are skipped with a warning naming them.
+        Unreadable (empty, undecodable, e.g. a malformed ``fmt `` chunk) and
+        non-audio files are skipped with a warning naming them, and listed in
+        ``df.attrs["rejected"]`` (one dict per file with the keys of
+        :data:`SCREEN_COLUMNS`), which :func:`prepare_corpus` joins to the
+        screen's rejections.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -146,10 +150,13 @@ def discover(
         layout = "folders" if any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir()) else "flat"
     if layout not in _LAYOUTS:
         raise ValueError(f"layout={layout!r}; allowed: 'auto', {', '.join(map(repr, _LAYOUTS))}")
-    rows = []
-    for f, speaker, utt in _LAYOUTS[layout](root):
-        info = _probe(f)
-        if info is not None:
+    rows, rejected = [], []
+    for f, speaker, utt, problem in _LAYOUTS[layout](root):
+        info = problem if problem is not None else _probe(f)
+        if isinstance(info, str):
+            warnings.warn(f"skipping {f}: {info}", stacklevel=2)
+            rejected.append({"path": str(f.resolve()), "speaker": speaker, "utterance": utt, "reason": f"{f}: {info}"})
+        else:
             rows.append({"path": str(f.resolve()), "speaker": speaker, "utterance": utt, **info})
     if not rows:
         raise FileNotFoundError(
@@ -170,6 +177,7 @@ def discover(
             "are needed to hold utterances out for testing: add recordings or remove the speaker",
             stacklevel=2,
         )
+    df.attrs["rejected"] = rejected
     return df
 
 
@@ -343,7 +351,7 @@ def content_split(corpus: pd.DataFrame, *, test_size: float = 0.25, seed: int = 
     Returns
     -------
     pandas.DataFrame
-        :data:`SPLIT_COLUMNS` (those present), one row per recording, sorted.
+        :data:`SPLIT_COLUMNS` (those present, and ``recording`` for segments), one row per recording, sorted.
     """
     require_columns(corpus, ["speaker", "utterance"], "corpus")
     if not 0 < test_size < 1:
@@ -373,7 +381,7 @@ def content_split(corpus: pd.DataFrame, *, test_size: float = 0.25, seed: int = 
             held += n
     _keep_both_sides(members, speakers, test_groups)
     out["split"] = np.where(out["group"].isin(test_groups), "test", "train")
-    cols = [c for c in SPLIT_COLUMNS if c in out.columns]
+    cols = [c for c in [*SPLIT_COLUMNS, "recording"] if c in out.columns]
     return out[cols].sort_values(["speaker", "utterance"], ignore_index=True)
 
 
@@ -424,10 +432,11 @@ def _read_split_file(path: Path) -> pd.DataFrame:
     return table
 
 
-def apply_split(corpus: pd.DataFrame, split_table: pd.DataFrame, *, where: str = "split table") -> pd.DataFrame:
+def apply_split(corpus: pd.DataFrame, split_table: pd.DataFrame, *, where: str = "split table",
+                fix: str = "add them to it, or use a new run_dir so a split is drawn for this corpus") -> pd.DataFrame:
     """``corpus`` with the ``split`` (and ``group``) of ``split_table``, matched by (speaker, utterance).
 
-    Raises ``ValueError`` naming recordings the split table does not cover.
+    Raises ``ValueError`` naming recordings the split table does not cover, then ``fix`` (what to do).
     """
     require_columns(corpus, ["speaker", "utterance"], "corpus")
     cols = [c for c in ("speaker", "utterance", "group", "split") if c in split_table.columns]
@@ -437,8 +446,7 @@ def apply_split(corpus: pd.DataFrame, split_table: pd.DataFrame, *, where: str =
     missing = out[out["split"].isna()]
     if len(missing):
         shown = ", ".join(f"{r.speaker}/{r.utterance}" for r in missing.head(3).itertuples())
-        raise ValueError(f"{len(missing)} recording(s) are not in the {where}, e.g. {shown}: add them to it, "
-                         "or use a new run_dir so a split is drawn for this corpus")
+        raise ValueError(f"{len(missing)} recording(s) are not in the {where}, e.g. {shown}: {fix}")
     return out
 
 
@@ -466,7 +474,23 @@ def run_split(corpus: pd.DataFrame, run_dir, *, test_size: float = 0.25, seed: i
     if drawn is not None:
         write_manifest(drawn, path)
         return apply_split(corpus, drawn)
-    return apply_split(corpus, load_split(path), where=f"run's split {path} (drawn earlier in this run folder)")
+    return apply_split(corpus, load_split(path), where=f"run's split {path} (drawn earlier in this run folder)",
+                       fix=_other_corpus_fix(run_dir))
+
+
+def _other_corpus_fix(run_dir) -> str:
+    """What to do when a corpus is not the one the run's split was drawn for: name the run's corpus."""
+    try:
+        recorded = run.recorded_data_dir(run_dir)
+    except run.RunRecordError:      # an unreadable record: the runner reports it on its own
+        recorded = None
+    if recorded is None:
+        told = (f"this run recorded no corpus ({Path(run_dir) / run.RECORD_FILE} has no data_dir of notebook 01: "
+                f"it ran outside the runner or with its default, {run.DEFAULT_DATA_DIR})")
+    else:
+        told = f"this run's split was drawn for notebook 01's data_dir = {recorded} (recorded in {run.RECORD_FILE})"
+    return (f"{told}. Set data_dir to the run's corpus (None in notebooks 04-05 means the run's), "
+            "or use a new run_dir so a split is drawn for this corpus")
 
 
 def load_split(path) -> pd.DataFrame:
@@ -603,30 +627,249 @@ def screen(corpus: pd.DataFrame, *, sr: int | None = None, min_duration: float =
 REJECTED_FILE = "rejected.csv"
 
 
-def prepare_corpus(data_dir, run_dir, *, speakers=None, utterances_per_speaker=None, sr=None, test_size=0.25,
-                   seed=0, split_file=None, progress=True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Notebook 01's corpus: discover, attach the run's split, keep ``speakers``, sample, screen.
+#: Where :func:`prepare_corpus` writes the segments of long recordings, inside the run folder.
+SEGMENTS_DIR = "segments"
+#: Columns of a segmented corpus: the corpus's, then each row's provenance (``start``, ``end`` in seconds
+#: of the recording ``recording``, the utterance id of the file ``recording_path``).
+SEGMENT_COLUMNS = [*CORPUS_COLUMNS, "recording", "recording_path", "start", "end"]
 
-    The steps in order: :func:`discover` ``data_dir``; :func:`run_split` (the run's one split, drawn
-    once over the whole corpus and shared by every stage); keep ``speakers`` (None: all); a seeded
-    sample of ``utterances_per_speaker`` per speaker (None: all); :func:`screen` at ``sr``. The
-    rejected files are written to ``<run_dir>/rejected.csv`` (empty table when none).
+
+def _wav_subtype(path) -> str:
+    """The source's sample format when WAV can hold it (16/24-bit PCM ...), else 32-bit float."""
+    subtype = sf.info(str(path)).subtype
+    return subtype if sf.check_format("WAV", subtype) else "FLOAT"
+
+
+def _write_segment(path: Path, y: np.ndarray, sr: int, subtype: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    sf.write(str(tmp), y, sr, subtype=subtype, format="WAV")
+    os.replace(tmp, path)
+
+
+def _segment_one(rec: dict, out_dir: Path, max_duration: float, min_duration: float) -> list[dict]:
+    """The segment rows of one long recording, their WAVs written under ``out_dir/<speaker>/``."""
+    y, sr = audio.load(rec["path"])
+    bounds = audio.speech_segments(y, sr, max_duration=max_duration, min_duration=min_duration)
+    if not len(bounds):
+        raise audio.NoSpeechError(
+            f"{rec['path']}: {rec['duration']:.1f} s long, longer than max_duration = {max_duration:g} s, but no "
+            f"speech span of {min_duration:g} to {max_duration:g} s was found between its silences; check "
+            "the recording or remove it")
+    subtype, rows = _wav_subtype(rec["path"]), []
+    for k, (a, b) in enumerate(bounds):
+        utt = f"{rec['utterance']}__{k:03d}"
+        path = out_dir / str(rec["speaker"]) / f"{utt}.wav"
+        _write_segment(path, y[a:b], sr, subtype)
+        rows.append({"path": str(path.resolve()), "speaker": rec["speaker"], "utterance": utt, "duration": (b - a) / sr,
+                     "sr": sr, "channels": 1, "recording": rec["utterance"], "recording_path": rec["path"],
+                     "start": a / sr, "end": b / sr})
+    return rows
+
+
+def segment_corpus(corpus: pd.DataFrame, out_dir, *, max_duration: float = 10.0, min_duration: float = 1.0,
+                   progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cut the recordings longer than ``max_duration`` into utterance-like segments at their silences.
+
+    Each long recording is decoded (first channel, its own rate), cut by
+    :func:`voxlib.audio.speech_segments` into speech spans of ``min_duration`` to ``max_duration``
+    seconds, and each span is written as ``out_dir/<speaker>/<utterance>__<k>.wav`` (k = 000, 001, ...
+    in time order; the source's sample format). ``out_dir`` belongs to the run (notebook 01 passes
+    ``<run_dir>/segments``): the user's files are only read, and its ``manifest.csv`` lists the segments.
+    Shorter recordings stay as they are, as one row each.
+
+    Parameters
+    ----------
+    corpus : pandas.DataFrame
+        :func:`discover`'s table (``path, speaker, utterance, duration``, ...).
+    out_dir : path
+        Folder for the segments; it must not hold any recording of ``corpus``.
+    max_duration : float > 0
+        Longest segment (and longest recording kept whole), seconds.
+    min_duration : float >= 0
+        Shortest segment kept, seconds.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    corpus : pandas.DataFrame [columns=SEGMENT_COLUMNS]
+        One row per segment or short recording, with its provenance: ``recording`` (the recording's
+        utterance id), ``recording_path``, ``start`` and ``end`` (seconds into the recording).
+    rejected : pandas.DataFrame [columns=SCREEN_COLUMNS]
+        Long recordings that cannot be decoded or hold no usable speech span, with the reason.
+    """
+    require_columns(corpus, ["path", "speaker", "utterance", "duration"], "corpus")
+    out_dir = Path(out_dir).resolve()
+    inside = [p for p in corpus["path"] if Path(p).resolve().is_relative_to(out_dir)]
+    if inside:
+        raise ValueError(f"{inside[0]} is a recording of the corpus inside the segments folder {out_dir}; keep "
+                         "the corpus (data_dir) outside the run folder")
+    rows, rejected = [], []
+    for rec in tqdm(corpus.to_dict("records"), desc="segmenting", unit="file", disable=not progress):
+        if rec["duration"] <= max_duration:
+            rows.append({**rec, "recording": rec["utterance"], "recording_path": rec["path"], "start": 0.0,
+                         "end": rec["duration"]})
+            continue
+        try:
+            rows += _segment_one(rec, out_dir, max_duration, min_duration)
+        except audio.AudioError as exc:
+            rejected.append({"path": rec["path"], "speaker": rec["speaker"], "utterance": rec["utterance"],
+                             "reason": str(exc)})
+    table = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    clash = table[table.duplicated(["speaker", "utterance"], keep=False)]
+    if len(clash):
+        raise ValueError(f"segment id {clash.iloc[0]['utterance']!r} of speaker {clash.iloc[0]['speaker']!r} is also "
+                         "a recording's name; rename that recording")
+    write_manifest(table[table["path"] != table["recording_path"]], out_dir / "manifest.csv")
+    return table, pd.DataFrame(rejected, columns=SCREEN_COLUMNS)
+
+
+def _split_by_recording(segments: pd.DataFrame, recordings: pd.DataFrame, run_dir, **split_kw) -> pd.DataFrame:
+    """Segments with their recording's side of the run's split, drawn over whole recordings."""
+    counts = recordings.groupby("speaker")["utterance"].nunique()
+    single = sorted(counts[counts < 2].index.astype(str))
+    if single:
+        raise ValueError(
+            f"speaker(s) {', '.join(map(repr, single))} have a single recording: the run's split holds out whole "
+            "recordings, since segments of one recording on both sides would leak its session and channel "
+            "(room, microphone, voice of the day) into the held-out score. Add a second recording, remove the "
+            "speaker (speakers), or set split_within_recording = True in notebook 01 to split each recording's "
+            "segments between training and test (the run's params.yaml records it)")
+    table = run_split(recordings, run_dir, **split_kw)
+    keyed = table[["speaker", "utterance", "group", "split"]].rename(columns={"utterance": "recording"})
+    return segments.astype({"speaker": str, "recording": str}).merge(keyed, on=["speaker", "recording"], how="left")
+
+
+#: The most memory one recording's CWT coefficients may take (bytes, complex64) before
+#: :func:`check_transform_memory` refuses the recording.
+MAX_TRANSFORM_BYTES = 2 ** 30
+
+
+def _cwt_bytes(n: int, wavelets) -> tuple[int, str, int]:
+    """``(bytes, wavelet, rows)`` of the largest complex64 CWT of an n-sample signal among ``wavelets``."""
+    sizes = []
+    for w in wavelets:
+        try:
+            sizes.append((T.cwt_scales(n, w).size, w))
+        except ValueError:        # too short for any CWT: the transform says so itself
+            continue
+    rows, wavelet = max(sizes, default=(0, ""))
+    return rows * n * np.dtype(np.complex64).itemsize, wavelet, rows
+
+
+def check_transform_memory(corpus: pd.DataFrame, *, sr: int | None = None, transforms=tuple(T.TRANSFORMS),
+                           max_bytes: int = MAX_TRANSFORM_BYTES) -> None:
+    """Refuse, before computing anything, recordings whose CWT would not fit in ``max_bytes``.
+
+    The memory is estimated from the transform's shape, rows x samples x 8 bytes (complex64): MATLAB's
+    CWT keeps one column per sample and its number of rows grows with the length
+    (:func:`voxlib.transforms.cwt_scales`), so a 10-minute recording at 8 kHz needs about 7 GiB.
+
+    Parameters
+    ----------
+    corpus : pandas.DataFrame
+        Columns ``path``, ``duration`` (s) and ``sr`` (Hz).
+    sr : int > 0 or None
+        The analysis rate (Hz); None: each file's own.
+    transforms : sequence of str
+        Registry names; only the CWTs among them are estimated (the STFTs are small).
+    max_bytes : int > 0
+
+    Raises
+    ------
+    voxlib.audio.AudioTooLongError
+        Naming the first file over the limit, its duration, the memory it would need and the
+        parameter to change (``max_duration``), and how many more there are.
+    """
+    require_columns(corpus, ["path", "duration", "sr"], "corpus")
+    wavelets = sorted({T.get_transform(n).settings["wavelet"] for n in transforms if T.get_transform(n).kind == "cwt"})
+    over = []
+    for rec in corpus.to_dict("records"):
+        rate = int(sr if sr is not None else rec["sr"])
+        n = int(round(rec["duration"] * rate))
+        need, wavelet, rows = _cwt_bytes(n, wavelets) if wavelets else (0, "", 0)
+        if need > max_bytes:
+            over.append((rec, rate, n, need, wavelet, rows))
+    if over:
+        rec, rate, n, need, wavelet, rows = over[0]
+        more = f" ({len(over) - 1} more recording(s) too)" if len(over) > 1 else ""
+        raise audio.AudioTooLongError(
+            f"{rec['path']}: {rec['duration']:.1f} s at {rate} Hz is too long for the transforms{more}: its {wavelet} "
+            f"CWT would need {need / 2 ** 30:.2f} GiB ({rows} rows x {n} samples x 8 bytes of complex64), over "
+            f"the {max_bytes / 2 ** 30:.2f} GiB allowed. Set max_duration in notebook 01 (seconds, e.g. 10) to cut "
+            "long recordings at their silences into segments, or cut the file yourself")
+
+
+def _attach_split(rows: pd.DataFrame, found: pd.DataFrame, run_dir, *, split_within_recording: bool,
+                  **split_kw) -> pd.DataFrame:
+    """The run's split on ``rows``: by recording (``found``) for segments, unless ``split_within_recording``."""
+    if "recording" not in rows.columns or split_within_recording:
+        return run_split(rows, run_dir, **split_kw)
+    return _split_by_recording(rows, found, run_dir, **split_kw)
+
+
+def prepare_corpus(data_dir, run_dir, *, speakers=None, utterances_per_speaker=None, sr=None, test_size=0.25,
+                   seed=0, split_file=None, max_duration=None, split_within_recording=False,
+                   transforms=tuple(T.TRANSFORMS), max_transform_bytes=MAX_TRANSFORM_BYTES,
+                   progress=True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Notebook 01's corpus: discover, segment, attach the run's split, keep ``speakers``, sample, screen.
+
+    The steps in order: :func:`discover` ``data_dir``; with ``max_duration``, :func:`segment_corpus`
+    cuts the longer recordings at their silences into ``<run_dir>/segments``; :func:`run_split` (the
+    run's one split, drawn once over the whole corpus's recordings and shared by every stage; each
+    segment takes its recording's side, so no recording has segments on both sides, unless
+    ``split_within_recording``); keep ``speakers`` (None: all); a seeded sample of
+    ``utterances_per_speaker`` per speaker (None: all); :func:`screen` at ``sr``. Before the split,
+    :func:`check_transform_memory` refuses the ``speakers``' recordings (or segments) too long for the
+    transforms. Every rejected file (discovery's, segmentation's, the screen's) is written to
+    ``<run_dir>/rejected.csv`` (empty table when none).
+
+    Parameters
+    ----------
+    max_duration : float > 0 or None
+        Seconds; longer recordings are cut into segments of 1 s to ``max_duration``. None: none is cut.
+    split_within_recording : bool
+        Draw the split over segments, so one recording may have segments on both sides (the held-out
+        score then shares the recording's session and channel with training). Needed when a speaker
+        has a single recording.
+    transforms : sequence of str
+        The transforms to come: recordings whose CWT would exceed ``max_transform_bytes`` are refused.
 
     Returns
     -------
     corpus : pandas.DataFrame
-        The accepted recordings, with ``group`` and ``split`` columns.
+        The accepted recordings (or segments, with :data:`SEGMENT_COLUMNS`), with ``group`` and ``split``.
     rejected : pandas.DataFrame [columns=SCREEN_COLUMNS]
+
+    Raises
+    ------
+    voxlib.audio.AudioTooLongError
+        A recording too long for the transforms (:func:`check_transform_memory`).
+    ValueError
+        A speaker with a single recording of segments (unless ``split_within_recording``), unknown
+        ``speakers``, or a corpus the run's split does not cover.
     """
-    corpus = run_split(discover(data_dir), run_dir, test_size=test_size, seed=seed, split_file=split_file)
+    found = discover(data_dir)
+    rejected = [pd.DataFrame(found.attrs.get("rejected", []), columns=SCREEN_COLUMNS)]
     if speakers is not None:
-        unknown = sorted(set(speakers) - set(corpus["speaker"]))
+        unknown = sorted(set(speakers) - set(found["speaker"]))
         if unknown:
             raise ValueError(f"speakers names {unknown}, not in {data_dir}; it has: "
-                             f"{', '.join(sorted(corpus['speaker'].unique()))}")
+                             f"{', '.join(sorted(found['speaker'].unique()))}")
+    rows = found
+    if max_duration is not None:
+        rows, cut = segment_corpus(found, Path(run_dir) / SEGMENTS_DIR, max_duration=max_duration, progress=progress)
+        rejected.append(cut)
+    mine = rows if speakers is None else rows[rows["speaker"].isin(speakers)]
+    check_transform_memory(mine, sr=sr, transforms=transforms, max_bytes=max_transform_bytes)
+    corpus = _attach_split(rows, found, run_dir, split_within_recording=split_within_recording,
+                           test_size=test_size, seed=seed, split_file=split_file)
+    if speakers is not None:
         corpus = corpus[corpus["speaker"].isin(speakers)]
     corpus = sample_per_speaker(corpus, utterances_per_speaker, seed=seed)
-    corpus, rejected = screen(corpus, sr=sr, progress=progress)
+    corpus, screened = screen(corpus, sr=sr, progress=progress)
+    rejected = pd.concat([r for r in [*rejected, screened] if len(r)] or [screened], ignore_index=True)
     rejected.to_csv(Path(run_dir) / REJECTED_FILE, index=False)
     return corpus, rejected
 

@@ -49,6 +49,9 @@ __all__ = [
     "NotebookFailed",
     "RunRecordError",
     "read_record",
+    "corpus_of",
+    "recorded_data_dir",
+    "DEFAULT_DATA_DIR",
     "REFERENCE_PROFILE",
 ]
 
@@ -66,6 +69,9 @@ class RunRecordError(ValueError):
 
 #: The runner's record of a run, in its folder: the parameters and status of each notebook.
 RECORD_FILE = "params.yaml"
+
+#: Notebook 01's default corpus (its ``data_dir``), used when a run recorded none.
+DEFAULT_DATA_DIR = "data/embedded"
 
 
 def project_root() -> Path:
@@ -233,6 +239,37 @@ def read_record(run_dir) -> dict[str, dict]:
         raise RunRecordError(f"{path}: expected a mapping notebook -> parameters (the runner's record); "
                              "move it away and rerun the notebooks with python -m voxlib.run to rewrite it")
     return {str(k): dict(v or {}) for k, v in data.items()}
+
+
+def corpus_of(run_dir, data_dir=None) -> Path:
+    """The corpus a notebook of this run reads: ``data_dir`` if given, else the run's.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run's folder; its ``params.yaml`` (:func:`read_record`) holds notebook 01's ``data_dir``.
+    data_dir : path or None
+        A corpus root chosen for this notebook; None means the one notebook 01 used in this run
+        (its recorded ``data_dir``), else :data:`DEFAULT_DATA_DIR` (notebook 01's default) when the
+        run recorded none (notebook 01 not run by the runner, or run with its default).
+
+    Returns
+    -------
+    Path
+        Absolute (relative paths are taken from the project root, :func:`resolve`).
+    """
+    if data_dir is not None:
+        return resolve(data_dir)
+    recorded = recorded_data_dir(run_dir)
+    return recorded if recorded is not None else resolve(DEFAULT_DATA_DIR)
+
+
+def recorded_data_dir(run_dir) -> Path | None:
+    """Notebook 01's ``data_dir`` as the run recorded it (:func:`read_record`), absolute; None if not recorded."""
+    record = read_record(resolve(run_dir))
+    first = [entry for stem, entry in sorted(record.items()) if stem.startswith("01_")]
+    recorded = first[0].get("data_dir") if first else None
+    return resolve(recorded) if recorded is not None else None
 
 
 def _record(path: Path, stem: str, entry: dict) -> None:
