@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from gan_toys import DATA, manifest_rows, shared_corpus, toy_pairs, write_image
 
-from voxlib import audio, datasets, gan, images, metrics
+from voxlib import audio, datasets, gan, images, metrics, vocoder
 
 
 def test_folder_pairs_and_bad_inputs(tmp_path):
@@ -147,3 +147,48 @@ def test_dtw_pairs_line_up_better_than_vad_pairs(tmp_path):
     l1 = gan.alignment_l1(pairs, vad)        # notebook 04's table: the same numbers, training rows only
     assert l1 == {"VAD only (the thesis)": pytest.approx(metrics.image_l1(pairs.source, vad)),
                   "dtw (this run)": pytest.approx(metrics.image_l1(pairs.source, pairs.target))}
+
+
+@pytest.mark.parametrize("representation", ["wavelet", "Envelope", None, 1])
+def test_representation_is_checked_by_name_before_writing(tmp_path, representation):
+    with pytest.raises(ValueError, match="representation"):
+        gan.write_paired_images(shared_corpus(2, 0), "es-mx_allison", "es-co_july", tmp_path / "out",
+                                representation=representation)
+    assert not (tmp_path / "out").exists()
+
+
+def test_envelope_pairs_of_the_corpus_line_up_and_rerun_identically(tmp_path):
+    """Envelope pairs: 64 bands x 640 columns (601 frames padded), the source's own-pitch clip, the target
+    warped by the DTW map; the generated manifest carries world_envelope rows with the time map; a rerun
+    writes the same bytes."""
+    rows = shared_corpus(n_train=2, n_test=1)
+    kw = dict(image_size=(64, 128), representation="envelope", test_size=0.25)
+    pairs = gan.write_paired_images(rows, "es-mx_allison", "es-co_july", tmp_path / "a", **kw)
+    assert pairs.source.shape == pairs.target.shape == (3, 64, 640, 1)
+    meta = pairs.meta
+    assert set(meta["transform"]) == {vocoder.ENVELOPE_IMAGE} and (meta["n_time"] == 601).all()
+    assert np.allclose(meta["scale"], vocoder.DB_CEILING - vocoder.DB_FLOOR) and (meta["db_floor"] == -90.0).all()
+    assert all("/clips/source/" in p for p in meta["source_audio_path"])          # the PSOLA clip, for notebook 05
+    assert all("/clips/source_plain/" in p for p in meta["source_plain_path"])    # the clip the image shows
+    for k, path in enumerate(meta["source_plain_path"]):
+        expected, _ = gan.envelope_image(audio.load(path)[0], 8000)
+        np.testing.assert_array_equal(pairs.source[k, ..., 0], expected)
+    vad = gan.unwarped_targets(pairs)
+    assert vad.shape == pairs.target.shape
+    train = (meta["split"] == "train").to_numpy()
+    assert metrics.image_l1(pairs.source[train], pairs.target[train]) < metrics.image_l1(pairs.source[train],
+                                                                                         vad[train])
+    g = gan.build_generator((64, 640), in_channels=1, out_channels=1, residual=True)
+    _, manifest = gan.write_generated(g, pairs, tmp_path / "gen", source="es-mx_allison", target="es-co_july")
+    loaded = datasets.load_manifest(tmp_path / "gen" / "manifest.csv")
+    assert set(loaded["transform"]) == {vocoder.ENVELOPE_IMAGE}
+    assert [np.load(p).shape for p in loaded["time_map_path"]] == [(24000,)] * 3
+    img, info = images.load_image(loaded["path"].iloc[0])
+    assert img.shape == (64, 640) and info["n_time"] == 601 and info["db_floor"] == -90.0
+    assert vocoder.image_to_envelope(img[:, :601], info, 8000, 512).shape == (601, 257)
+    before = {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    again = gan.write_paired_images(rows, "es-mx_allison", "es-co_july", tmp_path / "a", **kw)   # a rerun
+    np.testing.assert_array_equal(again.target, pairs.target)
+    after = {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    assert len(before) > 20 and sorted(after) == sorted(before)
+    assert [p for p in before if after[p] != before[p]] == []

@@ -1,8 +1,9 @@
 """Which images pair with which: paired data sets, their one fixed scale, the split.
 
-Two sources of pairs: two speakers' scalograms of the same sentences (:func:`write_paired_images`
-makes them from :func:`voxlib.gan.clips.prepare_clips`'s clips with notebook 01's recipe,
-:func:`voxlib.images.write_images`, on one fixed image scale, :data:`SINE_SCALE` by default;
+Two sources of pairs: two speakers' images of the same sentences (:func:`write_paired_images` makes
+them from :func:`voxlib.gan.clips.prepare_clips`'s clips, in one of :data:`REPRESENTATIONS`: the
+thesis's scalograms, notebook 01's recipe :func:`voxlib.images.write_images` on one fixed image scale,
+:data:`SINE_SCALE` by default; or WORLD envelope images, :mod:`voxlib.gan.envelopes`;
 :func:`load_manifest_pairs` reads an images manifest), or two plain folders of same-named images
 (:func:`load_folder_pairs`). Pairs whose images carry different scales are refused.
 :func:`split_pairs` holds out the run's test sentences.
@@ -18,13 +19,15 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from voxlib import audio, datasets, images, metrics
+from voxlib import audio, datasets, images, metrics, vocoder
 from voxlib.checks import Interval, Options, check_params
+from voxlib.gan import envelopes
 from voxlib.gan.clips import ClipSettings, GanDataError, prepare_clips
 from voxlib.gan.pix2pix import as_size
 
 __all__ = [
     "alignment_l1",
+    "REPRESENTATIONS",
     "SINE_SCALE",
     "PairedImages",
     "join_pairs",
@@ -36,6 +39,9 @@ __all__ = [
     "unwarped_targets",
 ]
 
+#: What a pair's images show: ``"scalogram"`` (the thesis: a CWT magnitude resized to ``image_size``) or
+#: ``"envelope"`` (the WORLD spectral envelope, one column per 5 ms frame, :mod:`voxlib.gan.envelopes`).
+REPRESENTATIONS = ("scalogram", "envelope")
 #: Image scale of a full-scale sinusoid: 50 log10(1 + |W|) with |W| = 1.
 SINE_SCALE = 50 * math.log10(2.0)
 #: Relative tolerance under which two image scales count as the same fixed scale.
@@ -51,6 +57,7 @@ _CONSTRAINTS = {
     "on_missing": [Options({"error", "skip"})],
     "test_size": [Interval(float, 0, 1, closed="left")],
     "max_pairs": [Interval(int, 2, None), None],
+    "representation": [Options(REPRESENTATIONS)],
 }
 
 
@@ -391,7 +398,7 @@ def _check_pair_scale(scale):
 
 def write_paired_images(corpus, source, target, out_dir, *, clip_settings=ClipSettings(), image_size=(256, 256),
                         transform="amor", scale=SINE_SCALE, frequency_limits=None, channels=1, max_pairs=None,
-                        test_size=0.25, seed=0):
+                        test_size=0.25, seed=0, representation="scalogram"):
     """Images of two speakers' clips of the same sentences, lined up, on one fixed scale.
 
     The clips come from :func:`voxlib.gan.clips.prepare_clips` (high-pass, VAD alignment, the
@@ -408,6 +415,13 @@ def write_paired_images(corpus, source, target, out_dir, *, clip_settings=ClipSe
     ``scale="max"`` instead runs a first pass (``out_dir/scan``, twice the
     CWT cost) and uses the largest image maximum, so the brightest image spans
     all 255 levels.
+
+    ``representation="envelope"`` makes WORLD envelope images instead
+    (:func:`voxlib.gan.envelopes.write_envelope_images`: the source clip with its own pitch, the target
+    warped frame by frame by the DTW time map, ``image_size[0]`` mel bands on the fixed dB scale of
+    :func:`voxlib.vocoder.envelope_to_image`, one column per 5 ms frame padded to the width the U-Net
+    needs, ``n_time`` = the frame count); ``transform``, ``scale``, ``frequency_limits`` and ``image_size[1]``
+    apply to scalograms only.
 
     Parameters
     ----------
@@ -439,30 +453,38 @@ def write_paired_images(corpus, source, target, out_dir, *, clip_settings=ClipSe
     test_size : float
         Share of held-out sentences in the subset (see ``max_pairs``).
     seed : int
+    representation : {"scalogram", "envelope"}
+        What the images show (:data:`REPRESENTATIONS`).
 
     Returns
     -------
     PairedImages
         ``meta`` also names each pair's clips (``source_plain_path``, the
-        originals, the ``time_map``) and the settings notebook 05 needs.
+        originals, the ``time_map``) and the settings notebook 05 needs
+        (for envelope images also :data:`voxlib.gan.envelopes.ENVELOPE_META`).
     """
     scale = _check_pair_scale(scale)
-    check_params(_CONSTRAINTS, {"channels": channels, "max_pairs": max_pairs})
+    check_params(_CONSTRAINTS, {"channels": channels, "max_pairs": max_pairs, "representation": representation})
+    image_size = as_size(image_size)
     subset = _pair_subset(corpus, source, target, max_pairs, seed, test_size)
     out_dir = Path(out_dir)
     clips = prepare_clips(subset, source, target, out_dir / "clips", clip_settings)
-    common = dict(transforms=[transform], image_size=as_size(image_size), sr=clip_settings.sr, aligned=False,
-                  frequency_limits=frequency_limits)
-    if scale == "max":
-        scan = images.write_images(clips, out_dir / "scan", scale=None, **common)
-        scale = float(scan["scale"].max())
-    manifest = images.write_images(clips, out_dir, scale=scale, **common)
+    if representation == "envelope":
+        manifest = envelopes.write_envelope_images(clips, out_dir, n_bands=image_size[0])
+        transform, frequency_limits = vocoder.ENVELOPE_IMAGE, None
+    else:
+        manifest = _write_scalograms(clips, out_dir, transform=transform, image_size=image_size, scale=scale,
+                                     sr=clip_settings.sr, frequency_limits=frequency_limits)
     pairs = load_manifest_pairs(manifest, source, target, transform=transform, channels=channels,
                                 align_duration=clip_settings.align_duration, align_lead=clip_settings.align_lead)
     by_role = {role: clips[clips["role"] == role].set_index("utterance").loc[pairs.names]
                for role in ("source", "target")}
     f_lo, f_hi = (None, None) if frequency_limits is None else (float(frequency_limits[0]),
                                                                 float(frequency_limits[1]))
+    if representation == "envelope":  # the recipe, and the clip the phase / PSOLA path uses
+        recipe = manifest[manifest["speaker"] == source].set_index("utterance").loc[pairs.names]
+        pairs.meta = pairs.meta.assign(**{k: list(recipe[k]) for k in envelopes.ENVELOPE_META},
+                                       source_audio_path=list(by_role["source"]["path"]))
     pairs.meta = pairs.meta.assign(
         source_plain_path=list(by_role["source"]["plain_path"]),
         source_original_path=list(by_role["source"]["original_path"]),
@@ -473,24 +495,39 @@ def write_paired_images(corpus, source, target, out_dir, *, clip_settings=ClipSe
     return pairs
 
 
+def _write_scalograms(clips, out_dir, *, transform, image_size, scale, sr, frequency_limits):
+    """The clips' scalograms on one fixed scale (``"max"``: measured in a first pass) and their manifest."""
+    common = dict(transforms=[transform], image_size=image_size, sr=sr, aligned=False,
+                  frequency_limits=frequency_limits)
+    if scale == "max":
+        scan = images.write_images(clips, out_dir / "scan", scale=None, **common)
+        scale = float(scan["scale"].max())
+    return images.write_images(clips, out_dir, scale=scale, **common)
+
+
 def unwarped_targets(pairs) -> np.ndarray:
     """The pairs' target images *without* their DTW time maps: what the thesis's VAD alignment gives.
 
     Made from each pair's target clip with the pairs' own recipe (transform,
-    size, scale, band), so ``metrics.image_l1(pairs.source, unwarped_targets(pairs))``
-    against ``metrics.image_l1(pairs.source, pairs.target)`` says what the
-    alignment changes. Returns uint8 ``(N, H, W, C)`` like ``pairs.target``.
+    size, scale, band; for envelope images the target's frame ``t`` in column ``t``), so
+    ``metrics.image_l1(pairs.source, unwarped_targets(pairs))`` against
+    ``metrics.image_l1(pairs.source, pairs.target)`` says what the alignment changes. Returns uint8
+    ``(N, H, W, C)`` like ``pairs.target``.
     """
     meta = pairs.meta
     if "target_audio_path" not in meta.columns:
-        raise GanDataError("these pairs have no target clips (folder mode); unwarped targets need scalogram pairs")
+        raise GanDataError("these pairs have no target clips (folder mode); unwarped targets need pairs made "
+                           "from clips")
     size = pairs.target.shape[1:3]
     out = []
     for _, m in meta.iterrows():
         y, rate = audio.load(m["target_audio_path"], sr=int(m["sr"]))
-        band = None if pd.isna(m.get("f_lo", np.nan)) else (float(m["f_lo"]), float(m["f_hi"]))
-        img, _ = images.audio_to_image(y, rate, m["transform"], image_size=size, scale=float(m["target_scale"]),
-                                       frequency_limits=band)
+        if m["transform"] == vocoder.ENVELOPE_IMAGE:  # frame t of the target clip in column t
+            img, _ = envelopes.envelope_image(y, rate, n_bands=size[0], n_time=int(m["n_time"]), width=size[1])
+        else:
+            band = None if pd.isna(m.get("f_lo", np.nan)) else (float(m["f_lo"]), float(m["f_hi"]))
+            img, _ = images.audio_to_image(y, rate, m["transform"], image_size=size, scale=float(m["target_scale"]),
+                                           frequency_limits=band)
         out.append(_as_channels(img, pairs.target.shape[-1]))
     return np.stack(out)
 
