@@ -1,13 +1,14 @@
 """Fake inputs for the tests of voxlib.reconstruction (and of report): synthetic speech, a generated
-manifest whose "generated" image is the target's own, a stand-in for notebook 02's classifier, prompts
-both embedded speakers recorded, and a summarize_conditions-like table with every judge's rates."""
+manifest whose "generated" image is the target's own (CWT scalograms, or WORLD envelope images as notebook
+04's envelope path writes them), a stand-in for notebook 02's classifier, prompts both embedded speakers
+recorded, and a summarize_conditions-like table with every judge's rates."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import scipy.signal
 
-from voxlib import datasets, images, metrics
+from voxlib import audio, datasets, frames, images, metrics, pitch, vocoder
 
 SR = 8000
 ALIGN = {"duration": 3.0, "lead": 0.5}
@@ -54,6 +55,59 @@ def oracle_manifest(corpus, out, transform, utterances=TEST_UTTS):
                      "transform": transform, "scale": t["scale"], "sr": SR, "n_freq": t["n_freq"],
                      "n_time": t["n_time"], "height": t["height"], "width": t["width"],
                      "align_duration": ALIGN["duration"], "align_lead": ALIGN["lead"]})
+    path = out / "cloning" / f"{SOURCE}__{TARGET}" / "generated" / "manifest.csv"
+    datasets.write_manifest(pd.DataFrame(rows), path)
+    return path
+
+
+def _save_envelope(path, envelope, width, meta=None):
+    """An envelope as notebook 04 saves it: vocoder.envelope_to_image, padded to ``width`` columns by repeating
+    the last one, with the clip metadata."""
+    img, info = vocoder.envelope_to_image(envelope, SR)
+    img = np.pad(img, ((0, 0), (0, width - img.shape[1])), mode="edge")
+    images.save_image(path, img, {**info, "width": width, **(meta or {})})
+    return path
+
+
+def envelope_manifest(corpus, out, splits=None, *, width=640, pitch_ratio=1.15):
+    """A generated manifest of notebook 04's envelope path (``transform == "world_envelope"``) whose
+    'generated' envelope is the target's own, DTW-warped onto the source's timeline; returns its path.
+
+    ``splits``: utterance -> split (default: TEST_UTTS held out). The clips are written VAD-aligned
+    (``clip_aligned``): the source with its own pitch, the source with its F0 raised by ``pitch_ratio``
+    (PSOLA, ``pitch_mode == "convert"``) and the target; the originals stay the corpus files."""
+    splits = {u: "test" for u in TEST_UTTS} if splits is None else splits
+    by = corpus.set_index(["speaker", "utterance"])["path"]
+    hop = int(SR * vocoder.FRAME_PERIOD / 1000)
+    rows = []
+    for utt, split in splits.items():
+        clips = {who: audio.vad_align(audio.load(by[(sp, utt)], sr=SR)[0], SR, **ALIGN)
+                 for who, sp in (("source", SOURCE), ("target", TARGET))}
+        stats = pitch.log_f0_stats([clips["source"]], SR)
+        clips["pitched"] = pitch.convert_pitch(clips["source"], SR, stats,
+                                               pitch.LogF0Stats(stats.mean + np.log(pitch_ratio), stats.std, 1))
+        paths = {who: audio.write_wav(out / "clips" / who / f"{utt}.wav", y, SR, overwrite=True)
+                 for who, y in clips.items()}
+        time_map = frames.dtw_time_map(clips["source"], clips["target"], SR)
+        np.save(out / "clips" / f"{utt}.npy", time_map)
+        env_s, env_t = (vocoder.analyse(clips[who], SR).envelope for who in ("source", "target"))
+        n_frames = env_s.shape[0]
+        take = np.clip(np.rint(time_map[np.minimum(np.arange(n_frames) * hop, time_map.size - 1)] / hop),
+                       0, env_t.shape[0] - 1).astype(int)
+        meta = {"transform": vocoder.ENVELOPE_IMAGE, "n_time": n_frames, "clip_aligned": True}
+        src_img = _save_envelope(out / "images" / "source" / f"{utt}.png", env_s, width, meta)
+        tgt_img = _save_envelope(out / "images" / "target" / f"{utt}.png", env_t[take], width, meta)
+        rows.append({"utterance": utt, "source_speaker": SOURCE, "target_speaker": TARGET,
+                     "transform": vocoder.ENVELOPE_IMAGE, "split": split, "path": tgt_img,
+                     "source_image_path": src_img, "target_image_path": tgt_img,
+                     "source_audio_path": paths["pitched"], "target_audio_path": paths["target"],
+                     "scale": vocoder.DB_CEILING - vocoder.DB_FLOOR, "sr": SR, "n_freq": vocoder.N_BANDS,
+                     "n_time": n_frames, "height": vocoder.N_BANDS, "width": width,
+                     "align_duration": ALIGN["duration"], "align_lead": ALIGN["lead"], "clip_aligned": True,
+                     "source_plain_path": paths["source"], "source_original_path": by[(SOURCE, utt)],
+                     "target_original_path": by[(TARGET, utt)], "f_lo": np.nan, "f_hi": np.nan,
+                     "pair_alignment": "dtw", "pitch_mode": "convert", "generated_by": "pix2pix",
+                     "time_map_path": out / "clips" / f"{utt}.npy"})
     path = out / "cloning" / f"{SOURCE}__{TARGET}" / "generated" / "manifest.csv"
     datasets.write_manifest(pd.DataFrame(rows), path)
     return path

@@ -1,11 +1,13 @@
-"""Fixtures of the voxlib.reconstruction tests: real speech of the embedded corpus, the oracle manifest, the
-stand-in classifier and the d-vector judges (session-scoped: the tests only read them)."""
+"""Fixtures of the voxlib.reconstruction tests: real speech of the embedded corpus, the oracle manifests (CWT
+scalograms, and WORLD envelope images with their synthesis statistics), the stand-in classifier and the judges
+(session-scoped: the tests only read them)."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from reconstruction_fakes import ALIGN, SOURCE, SR, TARGET, TEST_UTTS, TRAIN_UTTS, NearestCentroid, oracle_manifest
+from reconstruction_fakes import (ALIGN, SOURCE, SR, TARGET, TEST_UTTS, TRAIN_UTTS, NearestCentroid, envelope_manifest,
+                                  oracle_manifest)
 from voxlib import audio
 from voxlib import reconstruction as R
 
@@ -44,3 +46,17 @@ def judges(corpus):
              for sp, g in train.groupby("speaker")}
     return R.fit_judges(R.TrainingClips(source=clips[SOURCE], target=clips[TARGET], sr=SR), target=TARGET,
                         source=SOURCE)
+
+
+@pytest.fixture(scope="session")
+def envelope_generated(corpus, tmp_path_factory):
+    """Notebook 04's envelope manifest whose 'generated' envelope is the target's own: the test sentences held
+    out, two training sentences."""
+    splits = {**{u: "test" for u in TEST_UTTS}, **{u: "train" for u in TRAIN_UTTS[:2]}}
+    return envelope_manifest(corpus, tmp_path_factory.mktemp("envelope"), splits)
+
+
+@pytest.fixture(scope="session")
+def envelope_statistics(envelope_generated):
+    """The synthesis statistics fitted on that manifest's training clips."""
+    return R.fit_statistics(R.training_clips(R.load_generated(envelope_generated)))

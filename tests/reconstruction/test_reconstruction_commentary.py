@@ -96,3 +96,62 @@ def test_every_number_names_its_measure():
     text = R.verdict(summary)
     assert "Phase refinement gives an MCD of 4.00 dB" in text
     assert "mean over the clips of each clip's median F0" in text
+
+
+ENVELOPE_RATES = {"source": (0.0, 0.0), "source_pitch": (0.0, 0.0), "converted": (0.3, 0.0), "gmm": (0.4, 0.0),
+                  "ridge": (0.2, 0.0), "null_flat": (0.0, 0.0), "control_channel": (0.0, 0.0),
+                  "control_scrambled": (0.8, 0.0), "oracle_world": (0.3, 0.0), "oracle_filter": (0.5, 0.0),
+                  "world_copy": (1.0, 0.0), "target": (1.0, 1.0)}
+
+
+def test_the_verdict_names_the_synthesis():
+    summary = _summary(ENVELOPE_RATES)
+    text = R.verdict(summary, synthesis=R.SynthesisSettings("world", global_variance=True))
+    assert "Synthesis of the envelope images: world, converted aperiodicity, GV (WORLD synthesis" in text
+    assert "global-variance post-filter" in text and "a flat envelope through the same synthesis" in text
+    scalogram = _summary({c: ENVELOPE_RATES[c] for c in ("source", "converted", "null_flat", "control_channel",
+                                                          "target")})
+    assert "inverse CWT of each image with the source's phase" in R.verdict(scalogram, synthesis="source_phase")
+    assert "Synthesis" not in R.verdict(scalogram) and "flat image with the source's phase" in R.verdict(scalogram)
+
+
+def test_the_verdict_says_which_ceiling_the_conversion_ran_into():
+    world = R.SynthesisSettings("world")
+    text = R.verdict(_summary(ENVELOPE_RATES), synthesis=world)
+    # converted 3/10 tied with the true envelope through WORLD (3/10), which is clearly below WORLD copy (10/10)
+    assert "CAM++ verifier acceptance: converted 3/10 (30%" in text and "world_copy 10/10 (100%" in text
+    assert "The conversion ran into the synthesis: it is tied within noise with the true target envelope through " \
+           "the same synthesis (oracle_world)" in text
+    generator = R.verdict(_summary(ENVELOPE_RATES | {"converted": (0.0, 0.0), "oracle_world": (0.8, 0.0)}),
+                          synthesis=world)
+    assert "The conversion ran into the generator" in generator
+    vocoder = R.verdict(_summary(ENVELOPE_RATES | {"converted": (0.8, 0.0)}), synthesis=world)
+    assert "The conversion ran into the vocoder's own ceiling" in vocoder
+    # a filter run is held to the filter's own oracle: 5/10, tied with converted (3/10) and with WORLD copy
+    filtered = R.verdict(_summary(ENVELOPE_RATES), synthesis=R.SynthesisSettings("filter"))
+    assert "Synthesis of the envelope images: filter (the pitch-converted" in filtered
+    assert "ran into no single ceiling" in filtered
+    filtered = R.verdict(_summary(ENVELOPE_RATES | {"converted": (0.0, 0.0), "oracle_filter": (0.8, 0.0)}),
+                         synthesis=R.SynthesisSettings("filter"))
+    assert "ran into the generator: the true target envelope through the same synthesis (oracle_filter)" in filtered
+    # a verifier that accepts a control counts nothing: the ceiling is read from LSD alone
+    fooled = _summary(ENVELOPE_RATES | {"null_flat": (0.5, 0.0)})
+    fooled["lsd_db"] = fooled.index.map({"converted": 9.0, "oracle_world": 7.0}).fillna(6.0)
+    text = R.verdict(fooled, synthesis=world)
+    assert "CAM++ verifier acceptance" not in text and "ceiling is read from LSD alone" in text
+    assert "the conversion ran into the generator" in text and "3/10" not in text
+
+
+def test_pix2pix_is_held_to_the_baselines_on_acceptance_within_noise():
+    world = R.SynthesisSettings("world")
+    tied = R.verdict(_summary(ENVELOPE_RATES), synthesis=world)
+    assert "Against the baselines on the same envelopes and synthesis" in tied
+    assert "the joint-density GMM baseline LSD 15.0 dB, CAM++ acceptance 4/10" in tied
+    assert "(pix2pix: tied within noise)" in tied and "trails the joint-density GMM baseline by 1 of 10" in tied
+    assert "Against the ridge-regression baseline" not in tied                  # the scalogram run's sentence
+    behind = R.verdict(_summary(ENVELOPE_RATES | {"gmm": (1.0, 0.0), "converted": (0.1, 0.0)}), synthesis=world)
+    assert "pix2pix falls short of the joint-density GMM baseline by 9 of 10 sentences" in behind
+    ahead = R.verdict(_summary(ENVELOPE_RATES | {"converted": (0.9, 0.0)}), synthesis=world)
+    assert "pix2pix is accepted at least as often as every baseline" in ahead
+    unreliable = R.verdict(_summary(ENVELOPE_RATES | {"control_channel": (0.4, 0.0)}), synthesis=world)
+    assert "acceptance is not compared" in unreliable and "4/10" not in unreliable

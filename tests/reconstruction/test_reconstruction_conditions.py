@@ -3,6 +3,7 @@ written as WAVs, the width study, bad inputs that name the notebook making them,
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -138,3 +139,92 @@ def test_channel_control_is_the_source_speech_on_the_target_channel(embedded_roo
         R.channel_control(np.zeros(SR, np.float32), y_t, SR)
     with pytest.raises(R.ReconstructionError, match="numtaps"):
         R.channel_control(y_s, y_t, SR, numtaps=64)
+
+
+# --------------------------------------------------------------------------
+# Envelope rows (notebook 04's envelope path)
+# --------------------------------------------------------------------------
+def _baseline_manifest(generated, tmp_path, name, column):
+    """A baseline manifest in the generated columns whose image is the row's ``column`` image."""
+    table = R.load_generated(generated, split="test")
+    table = table.assign(path=table[column], generated_by=name)
+    path = tmp_path / name / "manifest.csv"
+    datasets.write_manifest(table, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def envelope_recon(envelope_generated, envelope_statistics, tmp_path_factory):
+    """Every condition of the held-out envelope rows through WORLD, with a GMM and a ridge manifest."""
+    out = tmp_path_factory.mktemp("envelope_rec")
+    test = R.load_generated(envelope_generated, split="test")
+    recon = R.write_reconstructions(test, out / "rec", synthesis="world", statistics=envelope_statistics,
+                                    gmm=_baseline_manifest(envelope_generated, out, "gmm", "source_image_path"),
+                                    ridge=_baseline_manifest(envelope_generated, out, "ridge", "target_image_path"),
+                                    progress=False)
+    return test, recon, out
+
+
+def test_envelope_rows_make_the_envelope_conditions(envelope_recon, envelope_statistics):
+    test, recon, _ = envelope_recon
+    assert R.representation_of(test) == "envelope" and list(test["transform"]) == ["world_envelope"] * 2
+    assert set(recon["condition"]) == set(R.ENVELOPE_CONDITIONS) <= set(R.CONDITIONS)
+    assert (recon.groupby("condition").size() == len(TEST_UTTS)).all()
+    per = recon[recon["utterance"] == TEST_UTTS[0]].set_index("condition")
+    y = {c: audio.load(per.loc[c, "path"], sr=SR, allow_silent=True)[0] * np.float32(per.loc[c, "gain"])
+         for c in per.index}
+    assert len({v.size for v in y.values()}) == 1
+    # the 'generated' envelope is the target's (warped), and so are the ridge baseline's and the oracles'
+    np.testing.assert_array_equal(y["converted"], y["oracle_world"])
+    np.testing.assert_array_equal(y["converted"], y["ridge"])
+    # the GMM stand-in is the source's own envelope through the same WORLD synthesis: the source, pitch converted
+    row = test.iloc[0]
+    source = R.AnalysedClip(R.load_aligned(row["source_plain_path"], SR, duration=None), SR)
+    env = R.read_envelope(row["source_image_path"], sr=SR, n_frames=int(row["n_time"]))
+    want = R.render(env, envelope_statistics, R.SynthesisSettings("world"), source=source, pitched=source)
+    assert np.max(np.abs(y["gmm"] - want)) < 1e-3                           # 16-bit WAV
+    assert np.max(np.abs(y["oracle_filter"] - y["oracle_world"])) > 0.01
+    assert metrics.log_spectral_distance(y["target"], y["world_copy"]) < 9.0
+    assert metrics.rms_ratio_db(y["converted"], y["null_flat"]) != pytest.approx(0.0, abs=0.1)
+
+
+def test_world_copy_of_a_real_clip_is_accepted_by_the_verifier(envelope_recon, judges):
+    _, recon, _ = envelope_recon
+    table = R.measure(recon[recon["condition"].isin(["source", "target", "world_copy"])], judges=judges,
+                      similarity=False, progress=False).set_index(["condition", "utterance"])
+    assert table.loc["world_copy", "verifier_accepts"].all()
+    assert not table.loc["source", "verifier_accepts"].any()
+
+
+def test_an_envelope_rerun_is_bit_identical(envelope_recon, envelope_statistics):
+    test, recon, out = envelope_recon
+    again = R.write_reconstructions(test, out / "again", synthesis="world", statistics=envelope_statistics,
+                                    gmm=out / "gmm" / "manifest.csv", ridge=out / "ridge" / "manifest.csv",
+                                    progress=False)
+    for (_, a), (_, b) in zip(recon.iterrows(), again.iterrows()):
+        assert a["condition"] == b["condition"] and Path(a["path"]).read_bytes() == Path(b["path"]).read_bytes()
+
+
+def test_the_synthesis_is_checked_against_the_rows_by_name(envelope_generated, envelope_statistics, generated,
+                                                          tmp_path):
+    test = R.load_generated(envelope_generated, split="test")
+    with pytest.raises(R.ReconstructionError, match="synthesis='source_phase' inverts CWT scalograms.*envelope"):
+        R.write_reconstructions(test, tmp_path / "a", synthesis="source_phase", statistics=envelope_statistics)
+    with pytest.raises(R.ReconstructionError, match="synthesis must be one of 'filter', 'source_phase', 'world'.*"
+                                                    "got 'griffin'"):
+        R.write_reconstructions(test, tmp_path / "a", synthesis="griffin", statistics=envelope_statistics)
+    with pytest.raises(R.ReconstructionError, match="statistics=NoneType.*fit_statistics"):
+        R.write_reconstructions(test, tmp_path / "a", synthesis="world")
+    scalograms = R.load_generated(generated)
+    for bad in ("world", "filter", R.SynthesisSettings("filter")):
+        with pytest.raises(R.ReconstructionError, match=r"synthesis='(world|filter)' needs envelope images.*"
+                                                        "synthesis='source_phase'"):
+            R.write_reconstructions(scalograms, tmp_path / "a", synthesis=bad)
+    with pytest.raises(R.ReconstructionError, match="gmm is a baseline on envelope images"):
+        R.write_reconstructions(scalograms, tmp_path / "a", gmm=envelope_generated)
+    with pytest.raises(R.ReconstructionError, match="width_study.*envelope images"):
+        R.width_study(test)
+    mixed = pd.concat([scalograms, test], ignore_index=True)
+    with pytest.raises(R.ReconstructionError, match="mixes envelope images"):
+        R.write_reconstructions(mixed, tmp_path / "a")
+    assert not (tmp_path / "a").exists()

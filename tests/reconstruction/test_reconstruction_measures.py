@@ -16,7 +16,9 @@ def test_pipeline_on_the_oracle_manifest(generated, classifier, judges, tmp_path
     recon = R.write_reconstructions(manifest, tmp_path / "rec", phase="refined", n_iter=8, progress=False)
     assert (tmp_path / "rec" / "reconstructions.csv").is_file()
     # an older manifest (VAD-aligned recordings, no pitch-converted clip, no ridge images): all other conditions
-    assert set(recon["condition"]) == set(R.CONDITIONS) - {"source_pitch", "ridge", "converted_confident"}
+    # of a scalogram row (the envelope rows' baseline and ceilings are not made for it)
+    assert set(recon["condition"]) == set(R.CONDITIONS) - {"source_pitch", "ridge", "converted_confident", "gmm",
+                                                            "oracle_world", "oracle_filter", "world_copy"}
     assert all(p.is_file() for p in recon["path"])
     table = R.measure(recon, classifier=classifier, judges=judges, progress=False, similarity=False)
     # every judge scores every clip; each clip's similarity to its own sentence's real utterances
@@ -141,9 +143,10 @@ def test_write_table_writes_notebook_05s_files_as_to_csv_did(tmp_path):
     table = pd.DataFrame({"utterance": ["a", "b"], "condition": ["source", "converted"], "mcd_db": [4.0, 3.5]})
     summary = table.set_index("condition")
     expected = {"metrics": table.to_csv(index=False), "acceptance": table.to_csv(index=False),
-                "summary": summary.to_csv(), "phase_choice": summary.to_csv()}
+                "summary": summary.to_csv(), "phase_choice": summary.to_csv(), "synthesis_choice": summary.to_csv()}
     for name, text in expected.items():
-        path = R.write_table(summary if name in ("summary", "phase_choice") else table, tmp_path / "new", name=name)
+        path = R.write_table(summary if name in ("summary", "phase_choice", "synthesis_choice") else table,
+                             tmp_path / "new", name=name)
         assert path == tmp_path / "new" / f"{name}.csv" and path.read_text() == text
     assert set(R.TABLES) == set(expected)
     with pytest.raises(R.ReconstructionError, match="name='sweep'"):
@@ -166,3 +169,93 @@ def test_phase_study_measures_a_mode_as_measure_does(generated, judges, tmp_path
     assert got["sim_target_centroid"] == pytest.approx(want["sim_target_centroid"], abs=2e-3)
     with pytest.raises(R.ReconstructionError, match="modes='griffin'"):
         R.phase_study(manifest, judges, modes=("griffin",), progress=False)
+
+
+
+# --------------------------------------------------------------------------
+# The synthesis of envelope rows, chosen on training sentences
+# --------------------------------------------------------------------------
+WORLD, WORLD_GV, FILTER, FILTER_GV = R.SYNTHESIS_CANDIDATES
+
+
+def _synthesis_study(rows, source_kept=4):
+    """A synthesis_study-like table: per setting, four sentences of (accepted, sim_target, voiced, content kept)."""
+    recs = [dict(utterance=f"u{k}", setting=R.SOURCE_SETTING, mode="source", aperiodicity="", global_variance=False,
+                 verifier_accepts=False, sim_target_centroid=0.4, sim_source_centroid=0.5, has_f0=True,
+                 log_f0_rmse_st=3.0, lsd_db=14.0, content_kept=k < source_kept) for k in range(4)]
+    for settings, per in rows.items():
+        recs += [dict(utterance=f"u{k}", setting=settings.name, **settings.record(), verifier_accepts=acc,
+                      sim_target_centroid=st, sim_source_centroid=0.5, has_f0=voiced, log_f0_rmse_st=1.0,
+                      lsd_db=10.0, content_kept=kept) for k, (acc, st, voiced, kept) in enumerate(per)]
+    return pd.DataFrame(recs)
+
+
+def test_choose_synthesis_keeps_content_and_voicing_then_the_verifier_then_margin_then_lsd():
+    study = _synthesis_study({
+        WORLD: [(True, 0.9, k % 2 == 0, True) for k in range(4)],        # accepted always, F0 lost in half
+        FILTER: [(k < 3, 0.9, True, k < 1) for k in range(4)],           # content kept in 1 of 4 (source: 4)
+        WORLD_GV: [(k < 2, 0.7, True, k < 3) for k in range(4)],         # 3 of 4: the source's minus one
+        FILTER_GV: [(k < 2, 0.71, True, True) for k in range(4)]})
+    study.loc[study["setting"] == FILTER_GV.name, "lsd_db"] = 12.0
+    chosen, table = R.choose_synthesis(study)
+    assert chosen == WORLD_GV and table.loc[WORLD_GV.name, "chosen"] and table["chosen"].sum() == 1
+    assert table.loc[WORLD.name, "verifier_rate"] == 1.0 and not table.loc[WORLD.name, "eligible"]
+    assert not table.loc[FILTER.name, "eligible"] and table.loc[FILTER.name, "content_kept"] == 1
+    assert list(table.index)[0] == R.SOURCE_SETTING and not table.loc[R.SOURCE_SETTING, "eligible"]
+    # a clearly larger margin beats the lower LSD; a lower verifier rate loses whatever its LSD
+    clear = study.copy()
+    clear.loc[clear["setting"] == FILTER_GV.name, "sim_target_centroid"] = 0.8
+    assert R.choose_synthesis(clear)[0] == FILTER_GV
+    fewer = study.copy()
+    fewer.loc[(fewer["setting"] == FILTER_GV.name) & (fewer["utterance"] == "u1"), "verifier_accepts"] = False
+    assert R.choose_synthesis(fewer.assign(lsd_db=np.where(fewer["setting"] == FILTER_GV.name, 1.0, 10.0)))[0] == WORLD_GV
+    # nothing eligible: the default synthesis, marked chosen when it was studied
+    none, table = R.choose_synthesis(_synthesis_study({WORLD: [(True, 0.9, False, True)] * 4}))
+    assert none == R.DEFAULT_SYNTHESIS and table.loc[WORLD.name, "chosen"]
+    with pytest.raises(R.ReconstructionError, match="lacks the source's rows"):
+        R.choose_synthesis(study[study["setting"] != R.SOURCE_SETTING])
+
+
+def test_resolve_synthesis_reads_the_choice_and_names_bad_values(tmp_path):
+    study = _synthesis_study({WORLD: [(k < 2, 0.7, True, True) for k in range(4)],
+                              WORLD_GV: [(k < 1, 0.7, True, True) for k in range(4)],
+                              FILTER: [(k < 3, 0.7, True, True) for k in range(4)],
+                              FILTER_GV: [(True, 0.7, False, True) for k in range(4)]})
+    _, table = R.choose_synthesis(study)
+    read = pd.read_csv(R.write_table(table, tmp_path, name="synthesis_choice"), index_col=0)
+    for choice in (table, read):
+        assert R.resolve_synthesis("auto", choice) == FILTER
+        assert R.resolve_synthesis("world", choice) == WORLD          # the rule, among the WORLD settings
+        assert R.resolve_synthesis("filter", choice) == FILTER
+        assert R.resolve_synthesis("source_phase", choice) == "source_phase"
+    assert R.chosen_synthesis(tmp_path) == FILTER                     # what write_reconstructions defaults to
+    assert R.resolve_synthesis("auto", None) == "source_phase"        # a scalogram run has no synthesis study
+    assert R.resolve_synthesis("world", None) == R.SynthesisSettings("world")
+    with pytest.raises(R.ReconstructionError, match="synthesis must be one of 'auto', 'filter', 'source_phase', "
+                                                    "'world'; got 'griffin'"):
+        R.resolve_synthesis("griffin", table)
+
+
+def test_synthesis_study_judges_each_setting_on_training_sentences(envelope_generated, envelope_statistics, judges,
+                                                                  generated):
+    settings = (WORLD, FILTER)
+    study = R.synthesis_study(envelope_generated, judges, settings, statistics=envelope_statistics, progress=False)
+    assert list(study.columns) == ["utterance", "setting", "mode", "aperiodicity", "global_variance",
+                                   "verifier_accepts", "sim_target_centroid", "sim_source_centroid", "has_f0",
+                                   "log_f0_rmse_st", "lsd_db", "content_kept"]
+    train = sorted(R.load_generated(envelope_generated).query("split == 'train'")["utterance"])
+    assert sorted(study["utterance"].unique()) == train                 # training sentences only
+    assert list(study["setting"].unique()) == [R.SOURCE_SETTING, WORLD.name, FILTER.name]
+    assert study["has_f0"].all() and study["content_kept"].dtype == bool
+    # the 'generated' envelope is the target's: closer to the target than the source clip is
+    by = study.groupby("setting")[["lsd_db", "sim_target_centroid"]].mean()
+    assert by.loc[WORLD.name, "lsd_db"] < by.loc[R.SOURCE_SETTING, "lsd_db"] - 3.0
+    assert by.loc[WORLD.name, "sim_target_centroid"] > by.loc[R.SOURCE_SETTING, "sim_target_centroid"]
+    chosen, table = R.choose_synthesis(study)
+    assert chosen in settings and table.loc[chosen.name, "eligible"]
+    with pytest.raises(R.ReconstructionError, match="synthesis_study needs envelope images"):
+        R.synthesis_study(generated, judges, settings, progress=False)
+    with pytest.raises(R.ReconstructionError, match="the content check needs at least 2"):
+        R.synthesis_study(envelope_generated, judges, settings, statistics=envelope_statistics, n_sentences=1)
+    with pytest.raises(R.ReconstructionError, match="phase modes invert scalograms.*synthesis_study"):
+        R.phase_study(envelope_generated, judges, progress=False)

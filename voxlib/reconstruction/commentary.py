@@ -4,7 +4,10 @@
 :func:`control_check`, so the text stays true when the parameters change.
 Every threshold of its wording is a named constant: the four below, and the rules it shares with the
 phase choice (:data:`MIN_VOICED_SHARE`) and the control check
-(:data:`CONTROL_MAX_RATE`).
+(:data:`CONTROL_MAX_RATE`). For an envelope run (conditions :data:`ENVELOPE_CEILINGS` present, or a
+:class:`~voxlib.reconstruction.synthesis.SynthesisSettings` passed) it names the synthesis, compares the
+converted clips with the ceilings and the baselines on the same envelopes, and says which ceiling the
+conversion ran into.
 """
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ import numpy as np
 
 from voxlib.reconstruction.judges import CALIBRATION_MAX_EER, CONTROL_MAX_RATE, PRIMARY_JUDGE, control_check
 from voxlib.reconstruction.measures import MIN_VOICED_SHARE
+from voxlib.reconstruction.synthesis import SynthesisSettings
 
-__all__ = ["PIPELINE_SNR_DB", "TIE_DB", "RELIABLE_JUDGE_RATE", "MAJORITY_RATE", "verdict"]
+__all__ = ["PIPELINE_SNR_DB", "TIE_DB", "RELIABLE_JUDGE_RATE", "MAJORITY_RATE", "ENVELOPE_CEILINGS",
+           "ENVELOPE_BASELINES", "verdict"]
 
 # Thresholds of the verdict's wording. None is a published value; each says where it comes from.
 #: Pipeline check: the SNR (dB) of ``oracle_own`` (the target's own image and phase) above which the
@@ -32,6 +37,11 @@ RELIABLE_JUDGE_RATE = 0.7
 #: Target rate of the converted clips from which the verdict checks that the spectrum supports it
 #: (LSD closer to the target than the source's): a majority, a convention.
 MAJORITY_RATE = 0.5
+#: The ceilings of an envelope run: the true target envelope through WORLD and through the filter, and
+#: WORLD copy-synthesis of the target clip.
+ENVELOPE_CEILINGS = ("oracle_world", "oracle_filter", "world_copy")
+#: The baselines an envelope run's pix2pix is held to (same envelopes' pairs, same synthesis): name -> label.
+ENVELOPE_BASELINES = {"gmm": "the joint-density GMM baseline", "ridge": "the ridge baseline"}
 
 
 def _pipeline_sentence(s) -> str | None:
@@ -70,17 +80,20 @@ def _conversion_sentence(s, converted) -> tuple[str | None, bool]:
     return f"{text}: {verdicts[(mcd_better, lsd_better)]}.", mcd_better and lsd_better
 
 
-def _null_sentence(s, converted) -> tuple[str | None, bool]:
-    """Whether the generator beats a flat image with the source's phase, on MCD or LSD."""
+def _null_sentence(s, converted, envelope=False) -> tuple[str | None, bool]:
+    """Whether the generator beats a flat image with the source's phase (an envelope run: a flat envelope
+    through the same synthesis), on MCD or LSD."""
     if "null_flat" not in s.index or converted not in s.index:
         return None, True
     null, conv = s.loc["null_flat"], s.loc[converted]
+    flat = "a flat envelope through the same synthesis" if envelope else "a flat image with the source's phase"
+    cause = "the synthesis itself" if envelope else "re-synthesising the source's phase"
     better = [m.split("_")[0].upper() for m in ("mcd_db", "lsd_db") if conv[m] < null[m] - TIE_DB]
     if not better:
-        return (f"But a flat image with the source's phase scores as well (MCD {null['mcd_db']:.2f} dB, "
+        return (f"But {flat} scores as well (MCD {null['mcd_db']:.2f} dB, "
                 f"LSD {null['lsd_db']:.1f} dB vs {conv['lsd_db']:.1f} dB): the gain over the source comes "
-                "from re-synthesising the source's phase, not from what the generator drew."), False
-    return (f"It beats a flat image with the source's phase on {' and '.join(better)} "
+                f"from {cause}, not from what the generator drew."), False
+    return (f"It beats {flat} on {' and '.join(better)} "
             f"(MCD {null['mcd_db']:.2f} dB, LSD {null['lsd_db']:.1f} dB vs {conv['lsd_db']:.1f} dB), "
             "so the generator's drawing matters."), True
 
@@ -149,6 +162,95 @@ def _ridge_sentence(s, converted, check) -> str | None:
     return text + ": the two are tied within noise."
 
 
+def _synthesis_sentence(synthesis) -> str | None:
+    """Which synthesis made the clips (internal)."""
+    if isinstance(synthesis, SynthesisSettings):
+        return f"Synthesis of the envelope images: {synthesis.name} ({synthesis.describe()})."
+    if synthesis == "source_phase":
+        return "Synthesis: the inverse CWT of each image with the source's phase (the thesis's)."
+    return None
+
+
+def _oracle_of(synthesis) -> str:
+    """The ceiling with the true envelope through the run's own synthesis (internal)."""
+    return "oracle_filter" if getattr(synthesis, "mode", "world") == "filter" else "oracle_world"
+
+
+def _ran_into(s, converted, oracle, order) -> str:
+    """Which ceiling the converted clips ran into, from ``order(a, b)`` ("more often", "less often" or
+    "tied within noise": a better, worse or tied with b) (internal)."""
+    has = {c: c in s.index for c in (oracle, "world_copy")}
+    if has[oracle] and order(converted, oracle) == "less often":
+        return (f"the generator: the true target envelope through the same synthesis ({oracle}) does better, so a "
+                "better generator would gain")
+    if has["world_copy"] and order(converted, "world_copy") != "less often":
+        return "the vocoder's own ceiling: it is tied within noise with WORLD copy-synthesis of the target (world_copy)"
+    if has[oracle] and has["world_copy"] and order(oracle, "world_copy") == "less often":
+        return (f"the synthesis: it is tied within noise with the true target envelope through the same synthesis "
+                f"({oracle}), which itself does worse than WORLD copy-synthesis of the target (world_copy), so the "
+                "envelope image and the converted F0 contour and aperiodicity cap it, not the generator")
+    return "no single ceiling: it is below WORLD copy-synthesis, but neither step down to it separates within noise"
+
+
+def _lsd_order(s, a, b) -> str:
+    """``_ordered``'s words on LSD (lower is better), ties within :data:`TIE_DB` (internal)."""
+    if s.loc[a, "lsd_db"] < s.loc[b, "lsd_db"] - TIE_DB:
+        return "more often"
+    if s.loc[a, "lsd_db"] > s.loc[b, "lsd_db"] + TIE_DB:
+        return "less often"
+    return "tied within noise"
+
+
+def _ceiling_sentences(s, converted, check, synthesis) -> list:
+    """The converted clips against the ceilings of an envelope run, and which one they ran into: by the CAM++
+    verifier's counts when it is reliable, else by LSD alone (internal)."""
+    oracle = _oracle_of(synthesis)
+    present = [c for c in ENVELOPE_CEILINGS if c in s.index]
+    if converted not in s.index or not present:
+        return []
+    lsd = "; ".join(f"{c} {s.loc[c, 'lsd_db']:.1f} dB" for c in present)
+    parts = [f"Ceilings (LSD to the target): converted {s.loc[converted, 'lsd_db']:.1f} dB; {lsd}."]
+    if f"{PRIMARY_JUDGE}_rate" in s.columns and _reliable(check, PRIMARY_JUDGE):
+        counts = "; ".join(f"{c} {_count(s, PRIMARY_JUDGE, c)}" for c in present)
+        parts.append(f"CAM++ verifier acceptance: converted {_count(s, PRIMARY_JUDGE, converted)}; {counts}. "
+                     f"The conversion ran into {_ran_into(s, converted, oracle, lambda a, b: _ordered(s, PRIMARY_JUDGE, a, b))}.")
+    else:
+        parts.append("The verifier cannot judge this pair, so the ceiling is read from LSD alone: the conversion ran "
+                     f"into {_ran_into(s, converted, oracle, lambda a, b: _lsd_order(s, a, b))}.")
+    return parts
+
+
+def _baseline_sentence(s, converted, check) -> str | None:
+    """pix2pix against the GMM and ridge baselines of an envelope run (same pairs, same synthesis): LSD, and the
+    verifier's counts only when it is reliable, with how many sentences short pix2pix falls (internal)."""
+    present = [b for b in ENVELOPE_BASELINES if b in s.index]
+    if converted not in s.index or not present:
+        return None
+    reliable = f"{PRIMARY_JUDGE}_rate" in s.columns and _reliable(check, PRIMARY_JUDGE)
+    n = int(s.loc[converted, "n"]) if "n" in s.columns else 0
+    items, behind, short = [], [], []
+    for b in present:
+        item = f"{ENVELOPE_BASELINES[b]} LSD {s.loc[b, 'lsd_db']:.1f} dB"
+        if reliable:
+            order = _ordered(s, PRIMARY_JUDGE, converted, b)
+            gap = int(round((s.loc[b, f"{PRIMARY_JUDGE}_rate"] - s.loc[converted, f"{PRIMARY_JUDGE}_rate"]) * n))
+            item += f", CAM++ acceptance {_count(s, PRIMARY_JUDGE, b)} (pix2pix: {order})"
+            if gap > 0:
+                (behind if order == "less often" else short).append(f"{ENVELOPE_BASELINES[b]} by {gap} of {n} sentences")
+        items.append(item)
+    text = (f"Against the baselines on the same envelopes and synthesis (pix2pix: LSD {s.loc[converted, 'lsd_db']:.1f} dB"
+            + (f", CAM++ acceptance {_count(s, PRIMARY_JUDGE, converted)}" if reliable else "") + "): "
+            + "; ".join(items))
+    if not reliable:
+        return text + " (the verifier cannot judge this pair, so acceptance is not compared)."
+    if behind:
+        return text + f". pix2pix falls short of {' and of '.join(behind)}: that baseline maps the same frames better."
+    if short:
+        return (text + f". No baseline is accepted clearly more often (the intervals overlap), but pix2pix trails "
+                f"{' and '.join(short)}.")
+    return text + ". pix2pix is accepted at least as often as every baseline."
+
+
 def _count(s, judge, condition) -> str:
     """``k/n (rate %, CI low-high %)`` of one judge on one condition (internal)."""
     n = int(s.loc[condition, "n"])
@@ -177,7 +279,10 @@ def _verifier_sentences(s, converted, check) -> list:
               (("target", "the real held-out target clips (the ceiling)"), ("source", "the real source clips"),
                ("oracle_source_phase", "the oracle with the target's image and the source's phase"),
                ("oracle_refined", "the oracle with the target's image and the chosen phase"),
-               ("ridge", "the ridge baseline"),
+               ("ridge", "the ridge baseline"), ("gmm", "the GMM baseline"),
+               ("world_copy", "WORLD copy-synthesis of the target"),
+               ("oracle_world", "the true target envelope through WORLD"),
+               ("oracle_filter", "the true target envelope through the filter"),
                ("oracle_own", "the oracle with the target's own phase"),
                ("null_flat", "the flat-image control"), ("control_channel", "the channel control"))
               if c in s.index]
@@ -254,7 +359,7 @@ def _classifier_sentences(s, converted, check=None) -> list:
     return parts
 
 
-def verdict(summary, *, converted="converted", profile=None) -> str:
+def verdict(summary, *, converted="converted", profile=None, synthesis=None) -> str:
     """A paragraph on the cloned voice, written from the numbers of :func:`summarize_conditions`.
 
     Compares the converted voice's MCD with the unconverted source (the
@@ -268,7 +373,13 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
     secondary judges (d-vector + LR, notebook 02's classifier) follow, each
     set aside when :func:`control_check` finds it accepting a control. Without
     the judges, the classifier's target-speaker rate is reported with its
-    cautions. The thresholds of the wording are :data:`PIPELINE_SNR_DB`,
+    cautions. An envelope run (a ceiling of :data:`ENVELOPE_CEILINGS` in the summary, or
+    ``synthesis`` a :class:`~voxlib.reconstruction.synthesis.SynthesisSettings`) names its
+    synthesis, compares the converted clips with the ceilings (``world_copy``,
+    ``oracle_world``, ``oracle_filter``) and the baselines (:data:`ENVELOPE_BASELINES`)
+    instead of the ridge sentence, with the verifier's counts only when it is reliable
+    ("tied within noise" unless the Wilson intervals separate), and says which ceiling the
+    conversion ran into. The thresholds of the wording are :data:`PIPELINE_SNR_DB`,
     :data:`TIE_DB`, :data:`RELIABLE_JUDGE_RATE`, :data:`MAJORITY_RATE` and
     :data:`CONTROL_MAX_RATE`.
 
@@ -281,22 +392,29 @@ def verdict(summary, *, converted="converted", profile=None) -> str:
     profile : str or None
         The run's profile (notebook 05 passes the run folder's name); "quick" adds a
         caution about the quick profile's small GAN.
+    synthesis : "source_phase", SynthesisSettings or None
+        How the clips were made (:func:`voxlib.reconstruction.measures.resolve_synthesis`); named in
+        the text when given.
 
     Returns
     -------
     str
     """
+    envelope = isinstance(synthesis, SynthesisSettings) or any(c in summary.index for c in ENVELOPE_CEILINGS)
     conversion, improved = _conversion_sentence(summary, converted)
-    against_null, beats_null = _null_sentence(summary, converted)
-    parts = [p for p in (_pipeline_sentence(summary), conversion, against_null) if p]
+    against_null, beats_null = _null_sentence(summary, converted, envelope)
+    parts = [p for p in (_synthesis_sentence(synthesis), _pipeline_sentence(summary), conversion, against_null) if p]
     parts += _method_sentences(summary, converted)
     check = control_check(summary)
-    parts += [p for p in (_pitch_sentence(summary, converted), _ridge_sentence(summary, converted, check)) if p]
+    baselines = (_baseline_sentence if envelope else _ridge_sentence)(summary, converted, check)
+    parts += [p for p in (_pitch_sentence(summary, converted), baselines) if p]
     if PRIMARY_JUDGE in check.index:
         parts += (_verifier_sentences(summary, converted, check) + _content_sentences(summary, converted, check)
+                  + (_ceiling_sentences(summary, converted, check, synthesis) if envelope else [])
                   + _comparison_sentences(summary, converted, check)
                   + _classifier_sentences(summary, converted, check))
     else:
+        parts += (_ceiling_sentences(summary, converted, check, synthesis) if envelope else [])
         parts += _classifier_sentences(summary, converted)
     if profile == "quick":
         parts.append("This is the quick profile (a small GAN trained for minutes on a few sentences): "

@@ -1,11 +1,14 @@
 """Which clips each generated sentence becomes: notebook 04's manifest → the conditions, the controls, the WAVs.
 
-The wavelet is the one notebook 04 made the images with (the generated
-manifest's ``transform`` column); an STFT image is refused, since it cannot be
-inverted with the inverse CWT.
+A scalogram row is inverted with the wavelet notebook 04 made its images with (the generated
+manifest's ``transform`` column) and the source's phase (``synthesis="source_phase"``); an STFT
+image is refused, since it cannot be inverted with the inverse CWT. An envelope row
+(``transform == "world_envelope"``, :data:`voxlib.vocoder.ENVELOPE_IMAGE`) becomes sound through
+WORLD or the envelope-ratio filter (:mod:`voxlib.reconstruction.synthesis`), with its own ceilings
+(:data:`ENVELOPE_CONDITIONS`).
 
-- :func:`load_generated`, :func:`wavelet_of`, :func:`load_aligned`: notebook 04's generated manifest,
-  checked, and its clips aligned as the images were made;
+- :func:`load_generated`, :func:`wavelet_of`, :func:`load_aligned`, :func:`representation_of`: notebook 04's
+  generated manifest, checked, and its clips aligned as the images were made;
 - :data:`CONDITIONS`: every clip made of one sentence (converted, baselines, oracles, controls);
   :func:`write_reconstructions` writes them all as WAVs, :func:`width_study` runs
   :func:`quality_vs_width` on the manifest's clips;
@@ -15,6 +18,7 @@ inverted with the inverse CWT.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -27,19 +31,24 @@ import scipy.ndimage
 import scipy.signal
 from tqdm.auto import tqdm
 
-from voxlib import audio, images, transforms
+from voxlib import audio, images, transforms, vocoder
+from voxlib.checks import Options, check_params
 from voxlib.datasets import load_manifest, write_manifest
 from voxlib.gan import GENERATED_REQUIRED
 from voxlib.reconstruction import content
 from voxlib.reconstruction.errors import PRODUCERS, ReconstructionError
 from voxlib.reconstruction.phase import (PHASE_MODES, _check_scale, image_round_trip, image_to_magnitude,
                                          quality_vs_width, reconstruct)
+from voxlib.reconstruction.synthesis import (SYNTHESIS_MODES, AnalysedClip, SynthesisSettings, SynthesisStats,
+                                             chosen_synthesis, copy_synthesis, read_envelope, render)
 
 __all__ = [
     "DEFAULT_TRANSFORM",
     "CONDITIONS",
     "SAME_TIMING",
     "PHASE_CONDITIONS",
+    "ENVELOPE_CONDITIONS",
+    "SYNTHESES",
     "DIGITAL_SILENCE_DB",
     "QUIET_SHARE",
     "noise_frames",
@@ -49,6 +58,7 @@ __all__ = [
     "wavelet_of",
     "load_generated",
     "frequency_limits_of",
+    "representation_of",
     "write_reconstructions",
     "width_study",
 ]
@@ -273,6 +283,8 @@ def _with_transform(df, where) -> pd.DataFrame:
         df = df.assign(transform=df["transform"].where(~blank, DEFAULT_TRANSFORM)
                        if "transform" in df.columns else DEFAULT_TRANSFORM)
     for name, rows in df.groupby("transform", sort=False):
+        if name == vocoder.ENVELOPE_IMAGE:   # notebook 04's envelope path: no wavelet
+            continue
         wavelet_of(name, where=f"{where} (utterances {', '.join(map(str, rows['utterance'].head(3)))})")
     return df
 
@@ -282,8 +294,9 @@ def load_generated(path, *, split=None) -> pd.DataFrame:
 
     Every column of :data:`voxlib.gan.GENERATED_COLUMNS` is required except
     ``transform``: a manifest without it (written before it existed) is read as
-    :data:`DEFAULT_TRANSFORM` with a warning naming the file. A non-CWT transform
-    raises :class:`ReconstructionError` (see :func:`wavelet_of`).
+    :data:`DEFAULT_TRANSFORM` with a warning naming the file. A transform that is
+    neither a CWT nor :data:`voxlib.vocoder.ENVELOPE_IMAGE` (envelope images) raises
+    :class:`ReconstructionError` (see :func:`wavelet_of`).
     ``split`` keeps one split (``"test"`` = held-out sentences) when given.
     """
     path = Path(path)
@@ -324,12 +337,16 @@ def _read_scaled_image(path, fallback_scale=None):
 CONDITIONS = {  # name -> what the row is, for the table and the text
     "source": "real source speech, unconverted (the baseline to beat)",
     "source_pitch": "real source speech with its F0 moved to the target's range (PSOLA), nothing else changed",
-    "converted": "generated image, stored scale, source phase (of the pitch-converted source, if converted)",
+    "converted": "generated image: a scalogram through its stored scale and the source phase (of the "
+                 "pitch-converted source, if converted), or an envelope through the chosen synthesis",
     "converted_refined": "generated image, stored scale, phase refined on every bin",
     "converted_confident": "generated image, stored scale, phase refined only where the magnitude is confident",
     "converted_thesis": "generated image, thesis rescale to [0, 1], source phase",
-    "ridge": "ridge-regression image (the non-GAN baseline on the same pairs), the chosen phase",
-    "null_flat": "generated image flattened to its mean level, the chosen phase (a generator that drew nothing)",
+    "ridge": "ridge-regression image (the non-GAN baseline on the same pairs), the chosen phase or synthesis",
+    "gmm": "joint-density GMM envelope with global variance (the classic parallel-VC baseline on the same "
+           "pairs), the chosen synthesis",
+    "null_flat": "generated image flattened to its mean level, the chosen phase or synthesis (a generator that "
+                 "drew nothing)",
     "control_channel": "real source speech carrying the target recording's channel (its background noise and "
                        "spectral tilt, channel_control): a control every judge must reject",
     "control_scrambled": "real target speech cut into 0.1 s chunks in random order (content.scramble): the "
@@ -337,6 +354,12 @@ CONDITIONS = {  # name -> what the row is, for the table and the text
     "oracle_source_phase": "target's own image (time-aligned to the source), source phase",
     "oracle_refined": "target's own image (time-aligned to the source), the chosen phase (the best this method "
                       "can do)",
+    "oracle_world": "target's true envelope (its envelope image, warped to the source's timeline) through WORLD "
+                    "with the chosen settings (what a perfect generator reaches with this image recipe)",
+    "oracle_filter": "target's true envelope (its envelope image, warped to the source's timeline) through the "
+                     "envelope-ratio filter",
+    "world_copy": "real target speech analysed and re-synthesised by WORLD with its own F0 and aperiodicity (the "
+                  "vocoder's ceiling)",
     "oracle_own": "target's own image, target phase (checks the pipeline)",
     "target": "real target speech (the reference)",
 }
@@ -344,6 +367,13 @@ SAME_TIMING = ("oracle_own", "target")  # conditions sharing the target's timing
 #: The converted condition each phase mode makes (notebook 05's ``phase_mode`` picks the verdict's).
 PHASE_CONDITIONS = {"source": "converted", "refined": "converted_refined",
                     "refined_confident": "converted_confident"}
+#: The conditions an envelope row makes (``ridge`` and ``gmm`` when their manifests are given;
+#: ``source_pitch`` when notebook 04 converted the pitch).
+ENVELOPE_CONDITIONS = ("source", "source_pitch", "converted", "ridge", "gmm", "null_flat", "control_channel",
+                       "control_scrambled", "oracle_world", "oracle_filter", "world_copy", "target")
+#: How a generated image becomes sound: the inverse CWT with the source's phase (scalogram rows), or
+#: :data:`voxlib.reconstruction.synthesis.SYNTHESIS_MODES` (envelope rows).
+SYNTHESES = ("source_phase", *SYNTHESIS_MODES)
 
 
 def _flag(value) -> bool:
@@ -399,13 +429,85 @@ def _channel_row(row) -> np.ndarray:
     return audio.vad_align(control, sr, duration=float(row["align_duration"]), lead=float(row["align_lead"]))
 
 
-def _reconstruct_row(row, *, phase, n_iter, modes=None, ridge_path=None, conditions=None) -> dict:
-    """All conditions of one generated row as signals, with the row's wavelet and band (internal).
+def _real_recipes(row, clips) -> dict:
+    """The conditions made of real recordings, the same for every representation (internal): ``source``,
+    ``target``, the two controls, and ``source_pitch`` when notebook 04 converted the pitch."""
+    recipes = {"source": lambda: clips["source"], "target": lambda: clips["target"],
+               "control_channel": lambda: _channel_row(row),
+               "control_scrambled": lambda: content.scramble(clips["target"], int(row["sr"]),
+                                                             seed=zlib.crc32(str(row["utterance"]).encode()))}
+    if str(row.get("pitch_mode", "")) == "convert":   # the pitch-converted source clip itself
+        recipes["source_pitch"] = lambda: clips["phase"]
+    return recipes
 
-    ``phase`` is the chosen mode (used for the ridge image, the flat control and
-    ``oracle_refined``); ``modes`` the phase modes the generated image is
-    reconstructed with (default: just ``phase``; ``"source"`` always); ``conditions``
-    the conditions to make (default: all the row has; only those are computed)."""
+
+def _is_envelope(row) -> bool:
+    return str(row["transform"]) == vocoder.ENVELOPE_IMAGE
+
+
+def _envelope_meta(row) -> dict:
+    """Envelope-image metadata to fall back on for images that lack it: the row's source envelope image's,
+    and the manifest's ``scale`` (internal)."""
+    meta = {} if _missing(row.get("scale")) else {"scale": float(row["scale"])}
+    path = row.get("source_image_path")
+    if not _missing(path) and Path(str(path)).is_file():
+        meta.update(images.load_image(path, fallback_scale=meta.get("scale", 1.0))[1])
+    return meta
+
+
+class _EnvelopeRow:
+    """One envelope row's clips, its WORLD analyses (each made once, when first needed) and its images made
+    into sound (internal)."""
+
+    def __init__(self, row, statistics):
+        self.row, self.statistics = row, statistics
+        self.sr, self.n_frames = int(row["sr"]), int(row["n_time"])
+        self.clips = _row_clips(row)
+        self.source = AnalysedClip(self.clips["source"], self.sr)
+        self.pitched = AnalysedClip(self.clips["phase"], self.sr)
+        self.fallback = _envelope_meta(row)
+
+    def make(self, path, settings, *, flat=False) -> np.ndarray:
+        """The envelope image at ``path`` (flattened to its mean level with ``flat``) through ``settings``."""
+        envelope = read_envelope(path, sr=self.sr, n_frames=self.n_frames, fallback_meta=self.fallback, flat=flat)
+        return render(envelope, self.statistics, settings, source=self.source, pitched=self.pitched)
+
+
+def _envelope_row(row, *, settings, statistics, baselines=None, conditions=None) -> dict:
+    """All conditions of one envelope row (:data:`ENVELOPE_CONDITIONS`) as signals (internal).
+
+    ``settings`` is the chosen synthesis (the converted envelope, the baselines, the flat control and
+    ``oracle_world`` go through it; ``oracle_world`` always by WORLD and ``oracle_filter`` by the filter,
+    with its other settings)."""
+    made = _EnvelopeRow(row, statistics)
+
+    def through(mode):
+        return settings if settings.mode == mode else dataclasses.replace(settings, mode=mode)
+
+    recipes = {**_real_recipes(row, made.clips), "converted": lambda: made.make(row["path"], settings),
+               "null_flat": lambda: made.make(row["path"], settings, flat=True),
+               "world_copy": lambda: copy_synthesis(AnalysedClip(made.clips["target"], made.sr)),
+               "oracle_world": lambda: made.make(row["target_image_path"], through("world")),
+               "oracle_filter": lambda: made.make(row["target_image_path"], through("filter"))}
+    for name, path in (baselines or {}).items():   # ridge, gmm: their envelope images, the same synthesis
+        recipes[name] = functools.partial(made.make, path, settings)
+    wanted = CONDITIONS if conditions is None else set(conditions)
+    return {c: recipes[c]() for c in CONDITIONS if c in recipes and c in wanted}
+
+
+def _reconstruct_row(row, *, phase, n_iter, modes=None, baselines=None, conditions=None, synthesis=None,
+                     statistics=None) -> dict:
+    """All conditions of one generated row as signals (internal).
+
+    An envelope row goes to :func:`_envelope_row` with ``synthesis`` (a :class:`SynthesisSettings`) and
+    ``statistics``. A scalogram row is inverted with its wavelet and band: ``phase`` is the chosen mode
+    (used for the ridge image, the flat control and ``oracle_refined``); ``modes`` the phase modes the
+    generated image is reconstructed with (default: just ``phase``; ``"source"`` always). ``baselines``
+    maps a baseline condition (``ridge``, ``gmm``) to its image of the row; ``conditions`` the conditions
+    to make (default: all the row has; only those are computed)."""
+    if _is_envelope(row):
+        return _envelope_row(row, settings=synthesis, statistics=statistics, baselines=baselines,
+                             conditions=conditions)
     wavelet = wavelet_of(row["transform"], where=f"utterance {row['utterance']!r}")
     clips = _row_clips(row)
     tf_src = _row_cwt(clips["phase"], row, wavelet)
@@ -421,19 +523,15 @@ def _reconstruct_row(row, *, phase, n_iter, modes=None, ridge_path=None, conditi
         tf_tgt = _row_cwt(clips["target"], row, wavelet)
         return tf_tgt, _target_magnitude(row, tf_tgt, image_shape, shape)
 
-    recipes = {"source": lambda: clips["source"], "target": lambda: clips["target"],
+    recipes = {**_real_recipes(row, clips),
                "converted_thesis": lambda: reconstruct(image_to_magnitude(img, scale, shape, thesis_rescale=True),
                                                        tf_src),
                "null_flat": lambda: make(np.full(shape, mag.mean()), phase),
-               "control_channel": lambda: _channel_row(row),
-               "control_scrambled": lambda: content.scramble(clips["target"], int(row["sr"]),
-                                                             seed=zlib.crc32(str(row["utterance"]).encode())),
                "oracle_source_phase": lambda: make(target()[1], "source"),
                "oracle_own": lambda: _own_oracle(row, *target(), image_shape)}
-    if str(row.get("pitch_mode", "")) == "convert":   # the pitch-converted source clip itself
-        recipes["source_pitch"] = lambda: clips["phase"]
     for mode in dict.fromkeys(["source", phase, *(modes or ())]):
         recipes[PHASE_CONDITIONS[mode]] = functools.partial(make, mag, mode)
+    ridge_path = (baselines or {}).get("ridge")
     if ridge_path is not None:   # the ridge baseline's image, with the chosen phase
         recipes["ridge"] = lambda: make(_image_magnitude(ridge_path, row.get("scale"), shape), phase)
     if phase != "source":
@@ -475,12 +573,64 @@ def _write_row(row, signals, out_dir, overwrite) -> list:
     return rows
 
 
+def representation_of(generated) -> str:
+    """``"envelope"`` when every row of a generated manifest is an envelope image
+    (:data:`voxlib.vocoder.ENVELOPE_IMAGE`), ``"scalogram"`` when none is; a mixed manifest is refused."""
+    generated = _as_generated(generated)
+    envelope = generated["transform"].astype(str) == vocoder.ENVELOPE_IMAGE
+    if envelope.any() and not envelope.all():
+        raise ReconstructionError(f"the generated manifest mixes envelope images ({int(envelope.sum())} rows) and "
+                                  f"scalograms ({int((~envelope).sum())}); {PRODUCERS['generated']} with one "
+                                  "representation per run")
+    return "envelope" if envelope.all() and len(generated) else "scalogram"
+
+
+def _resolve_synthesis(synthesis, representation, out_dir):
+    """``synthesis`` checked against the rows' representation: ``"source_phase"`` for scalograms, a
+    :class:`SynthesisSettings` for envelopes (``None``: the one ``out_dir`` chose, else the default) (internal)."""
+    check_params({"synthesis": [Options(SYNTHESES), SynthesisSettings, None]}, {"synthesis": synthesis},
+                 error=ReconstructionError)
+    if representation == "scalogram":
+        if synthesis not in (None, "source_phase"):
+            name = synthesis if isinstance(synthesis, str) else synthesis.name
+            raise ReconstructionError(f"synthesis={name!r} needs envelope images (transform "
+                                      f"{vocoder.ENVELOPE_IMAGE!r}); these rows are scalograms, inverted by the "
+                                      "inverse CWT with the source's phase: synthesis='source_phase'")
+        return "source_phase"
+    if synthesis == "source_phase":
+        raise ReconstructionError(f"synthesis='source_phase' inverts CWT scalograms; these rows are envelope images "
+                                  f"(transform {vocoder.ENVELOPE_IMAGE!r}), which hold no CWT magnitudes: "
+                                  f"synthesis must be one of {', '.join(map(repr, SYNTHESIS_MODES))} or "
+                                  "SynthesisSettings")
+    if synthesis is None:
+        return chosen_synthesis(out_dir)
+    return SynthesisSettings(mode=synthesis) if isinstance(synthesis, str) else synthesis
+
+
+def _baseline_paths(generated, baselines) -> dict:
+    """``{utterance: {baseline: image path}}`` of the baselines' manifests given (internal)."""
+    out = {u: {} for u in generated["utterance"]}
+    for name, manifest in baselines.items():
+        if manifest is None:
+            continue
+        paths = _as_generated(manifest).set_index("utterance")["path"].to_dict()
+        missing = sorted(set(generated["utterance"]) - set(paths))
+        if missing:
+            raise ReconstructionError(f"the {name} manifest lacks {len(missing)} utterance(s) of the generated one "
+                                      f"(e.g. {missing[0]!r}); notebook 04 writes both for every pair")
+        for utt in out:
+            out[utt][name] = paths[utt]
+    return out
+
+
 def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, overwrite=False, modes=None,
-                          ridge=None, progress=True) -> pd.DataFrame:
+                          ridge=None, gmm=None, synthesis=None, statistics=None, progress=True) -> pd.DataFrame:
     """Turn every generated image of notebook 04's manifest into WAVs (all conditions).
 
-    Each row is inverted with the CWT wavelet of its ``transform`` column
-    (:func:`wavelet_of`; checked for every row before any file is written).
+    A scalogram row is inverted with the CWT wavelet of its ``transform`` column
+    (:func:`wavelet_of`) and the source's phase; an envelope row (``transform ==
+    "world_envelope"``) goes through ``synthesis`` and makes :data:`ENVELOPE_CONDITIONS`.
+    Everything is checked for every row before any file is written.
     Writes ``out_dir/wav/<utterance>__<condition>.wav`` (16-bit, at the manifest's
     ``sr``) and ``out_dir/reconstructions.csv``.
 
@@ -491,7 +641,7 @@ def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, over
     out_dir : path
         ``<run_dir>/reconstruction/<source>__<target>``.
     phase : str
-        The chosen phase mode (:data:`PHASE_MODES`): the converted condition it
+        Scalogram rows: the chosen phase mode (:data:`PHASE_MODES`): the converted condition it
         makes (:data:`PHASE_CONDITIONS`), and the one the ridge image, the flat
         control and ``oracle_refined`` use.
     n_iter : int >= 0
@@ -502,6 +652,16 @@ def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, over
         Further phase modes to reconstruct the generated image with (compared side by side).
     ridge : pd.DataFrame, path or None
         The ridge baseline's manifest (:func:`voxlib.gan.ridge_baseline`): adds the condition ``ridge``.
+    gmm : pd.DataFrame, path or None
+        The GMM baseline's manifest (envelope rows only): adds the condition ``gmm``.
+    synthesis : {"source_phase", "world", "filter"}, SynthesisSettings or None
+        How the images become sound (:data:`SYNTHESES`). ``"source_phase"`` (the default for scalogram
+        rows) is refused for envelope rows, ``"world"`` and ``"filter"`` (the default settings of that
+        mode) and :class:`SynthesisSettings` for scalogram rows. ``None`` for envelope rows: the
+        settings ``out_dir/synthesis_choice.csv`` marks chosen
+        (:func:`voxlib.reconstruction.synthesis.chosen_synthesis`), else the default.
+    statistics : SynthesisStats or None
+        Envelope rows: :func:`voxlib.reconstruction.synthesis.fit_statistics` on the pair's training clips.
     progress : bool
         Show a tqdm bar.
 
@@ -513,19 +673,20 @@ def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, over
     """
     _check_modes(modes, phase=phase)
     generated = _as_generated(generated)
-    ridge_paths = {}
-    if ridge is not None:
-        ridge_paths = _as_generated(ridge).set_index("utterance")["path"].to_dict()
-        missing = sorted(set(generated["utterance"]) - set(ridge_paths))
-        if missing:
-            raise ReconstructionError(f"the ridge manifest lacks {len(missing)} utterance(s) of the generated one "
-                                      f"(e.g. {missing[0]!r}); notebook 04 writes both for every pair")
+    representation = representation_of(generated)
+    synthesis = _resolve_synthesis(synthesis, representation, out_dir)
+    if representation == "scalogram" and gmm is not None:
+        raise ReconstructionError("gmm is a baseline on envelope images; these rows are scalograms: pass gmm=None")
+    if representation == "envelope" and not isinstance(statistics, SynthesisStats):
+        raise ReconstructionError(f"statistics={type(statistics).__name__}: envelope rows need the SynthesisStats "
+                                  "of fit_statistics(training_clips(<the whole generated manifest>))")
+    baselines = _baseline_paths(generated, {"ridge": ridge, "gmm": gmm})
     out_dir = Path(out_dir)
     rows = []
     for _, row in tqdm(generated.iterrows(), total=len(generated), disable=not progress,
                        desc="reconstructing"):
         signals = _reconstruct_row(row, phase=phase, n_iter=n_iter, modes=modes,
-                                   ridge_path=ridge_paths.get(row["utterance"]))
+                                   baselines=baselines[row["utterance"]], synthesis=synthesis, statistics=statistics)
         rows += _write_row(row, signals, out_dir, overwrite)
     table = pd.DataFrame(rows)
     write_manifest(table, out_dir / "reconstructions.csv")
@@ -542,6 +703,9 @@ def width_study(generated, *, widths=(64, 128, 256, 512, 1024, None), height=Non
     pipeline's height).
     """
     generated = _as_generated(generated)
+    if representation_of(generated) == "envelope":
+        raise ReconstructionError("width_study measures CWT images of growing width; these rows are envelope "
+                                  "images (one column per 5 ms frame, no width to choose)")
     tables = []
     for _, row in tqdm(list(generated.head(int(n_clips)).iterrows()), disable=not progress, desc="widths"):
         wavelet = wavelet_of(row["transform"], where=f"utterance {row['utterance']!r}")

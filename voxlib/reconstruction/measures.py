@@ -5,7 +5,9 @@
 - :func:`sentence_table`, :func:`summarize_conditions`, :func:`similarity_intervals`: the table per
   sentence, per condition, and the d-vector similarities with t intervals over the sentences;
 - :func:`phase_study`, :func:`choose_phase`, :func:`resolve_phase_mode`: the phase mode chosen on
-  training sentences;
+  training sentences (scalogram rows);
+- :func:`synthesis_study`, :func:`choose_synthesis`, :func:`resolve_synthesis`: the synthesis of
+  envelope rows chosen on training sentences, by a rule fixed in advance;
 - :func:`write_table`: notebook 05's tables (:data:`TABLES`) as CSV files.
 """
 from __future__ import annotations
@@ -18,12 +20,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from voxlib import audio, metrics, pitch
-from voxlib.reconstruction.conditions import (CONDITIONS, PHASE_CONDITIONS, SAME_TIMING, _as_generated, _check_modes,
-                                              _reconstruct_row)
+from voxlib.checks import Options, check_params
+from voxlib.reconstruction.conditions import (CONDITIONS, PHASE_CONDITIONS, SAME_TIMING, SYNTHESES, _as_generated,
+                                              _check_modes, _EnvelopeRow, _reconstruct_row, representation_of)
 from voxlib.reconstruction.errors import ReconstructionError
 from voxlib.reconstruction import content
-from voxlib.reconstruction.judges import JUDGES, acceptance, classify_audio
+from voxlib.reconstruction.judges import JUDGES, acceptance, classify_audio, training_clips
 from voxlib.reconstruction.phase import PHASE_MODES
+from voxlib.reconstruction.synthesis import (DEFAULT_SYNTHESIS, SYNTHESIS_CANDIDATES, SynthesisSettings,
+                                             fit_statistics)
 
 __all__ = [
     "MEASURE_HIGHPASS_HZ",
@@ -39,6 +44,10 @@ __all__ = [
     "choose_phase",
     "resolve_phase_mode",
     "chosen_phase_mode",
+    "SOURCE_SETTING",
+    "synthesis_study",
+    "choose_synthesis",
+    "resolve_synthesis",
     "write_table",
 ]
 
@@ -277,9 +286,10 @@ def phase_study(generated, judges, *, modes=PHASE_MODES, n_iter=16, split="train
     """
     _check_modes(modes)
     generated = _as_generated(generated)
-    rows = generated[generated["split"] == split].sort_values("utterance").head(int(n_sentences))
-    if rows.empty:
-        raise ReconstructionError(f"no generated rows with split == {split!r} to choose the phase mode on")
+    if representation_of(generated) == "envelope":
+        raise ReconstructionError("phase modes invert scalograms; these rows are envelope images: choose their "
+                                  "synthesis with synthesis_study")
+    rows = _training_rows(generated, split, n_sentences, "the phase mode")
     out = []
     for _, row in tqdm(list(rows.iterrows()), disable=not progress, desc="phase modes"):
         sr = int(row["sr"])
@@ -295,6 +305,24 @@ def phase_study(generated, judges, *, modes=PHASE_MODES, n_iter=16, split="train
                         "sim_source_centroid": float(j["sim_source_centroid"]),
                         **{k: rec[k] for k in ("has_f0", "log_f0_rmse_st", "lsd_db")}})
     return pd.DataFrame(out)
+
+
+def _training_rows(generated, split, n_sentences, what) -> pd.DataFrame:
+    """The first ``n_sentences`` rows of ``split``, by utterance (internal)."""
+    rows = generated[generated["split"] == split].sort_values("utterance").head(int(n_sentences))
+    if rows.empty:
+        raise ReconstructionError(f"no generated rows with split == {split!r} to choose {what} on")
+    return rows
+
+
+def _pick(summary):
+    """The rule :func:`choose_phase` and :func:`choose_synthesis` share: among the ``eligible`` rows, the most
+    often accepted by the verifier, then a ``margin`` within :data:`SIMILARITY_NOISE` of the best, then the
+    lowest ``lsd_db``. The index of that row, or None when none is eligible (internal)."""
+    pool = summary[summary["eligible"].astype(bool)]
+    pool = pool[np.isclose(pool["verifier_rate"], pool["verifier_rate"].max())] if len(pool) else pool
+    pool = pool[pool["margin"] >= pool["margin"].max() - SIMILARITY_NOISE] if len(pool) else pool
+    return pool["lsd_db"].idxmin() if len(pool) else None
 
 
 def choose_phase(study) -> tuple[str, pd.DataFrame]:
@@ -325,10 +353,8 @@ def choose_phase(study) -> tuple[str, pd.DataFrame]:
         n=("utterance", "size"), verifier_rate=("verifier_accepts", "mean"), margin=("margin", "mean"),
         voiced_share=("has_f0", "mean"), log_f0_rmse_st=("log_f0_rmse_st", "mean"), lsd_db=("lsd_db", "mean"))
     summary["eligible"] = summary["voiced_share"] >= MIN_VOICED_SHARE
-    pool = summary[summary["eligible"]]
-    pool = pool[np.isclose(pool["verifier_rate"], pool["verifier_rate"].max())] if len(pool) else pool
-    pool = pool[pool["margin"] >= pool["margin"].max() - SIMILARITY_NOISE] if len(pool) else pool
-    mode = str(pool["lsd_db"].idxmin()) if len(pool) else "source"
+    picked = _pick(summary)
+    mode = "source" if picked is None else str(picked)
     summary["chosen"] = summary.index == mode
     return mode, summary
 
@@ -359,12 +385,163 @@ def resolve_phase_mode(phase_mode, phase_choice) -> str:
 
 
 # --------------------------------------------------------------------------
+# Choosing the synthesis of envelope rows on training sentences
+# --------------------------------------------------------------------------
+#: The row of :func:`synthesis_study` that is the unconverted source clip (its content rate is the bar).
+SOURCE_SETTING = "source"
+
+
+def _study_signals(row, statistics, settings, references) -> tuple[dict, dict]:
+    """One training sentence: ``{setting name: clip}`` (the source clip first) and the real clips (internal)."""
+    made = _EnvelopeRow(row, statistics)
+    signals = {SOURCE_SETTING: made.clips["source"]}
+    signals.update({s.name: made.make(row["path"], s) for s in settings})
+    return signals, {"target": made.clips["target"], "reference": made.clips[references]}
+
+
+def synthesis_study(generated, judges, settings=SYNTHESIS_CANDIDATES, *, statistics=None, split="train",
+                    n_sentences=8, progress=True) -> pd.DataFrame:
+    """Each synthesis setting on *training* sentences' generated envelopes: the numbers :func:`choose_synthesis` uses.
+
+    Held-out sentences are not looked at. Per (sentence, setting), and for the unconverted source clip
+    (setting ``"source"``, the content check's bar): the verifier's decision, the similarities to the
+    two training centroids, whether F0 is detectable, the log-F0 RMSE to the target (semitones, after
+    DTW), the LSD (dB, DTW, 60 Hz high-pass) and whether the content check (``judges.content``, against
+    the real recordings of the studied sentences) finds the clip's own sentence.
+
+    Parameters
+    ----------
+    generated : pd.DataFrame or path
+        Notebook 04's whole generated manifest of envelope rows.
+    judges : SpeakerJudges
+    settings : sequence of SynthesisSettings
+        Default :data:`~voxlib.reconstruction.synthesis.SYNTHESIS_CANDIDATES`.
+    statistics : SynthesisStats or None
+        ``None``: :func:`~voxlib.reconstruction.synthesis.fit_statistics` on the manifest's training clips.
+    split : str
+    n_sentences : int >= 2
+        The first ``n_sentences`` rows of ``split`` (sorted by utterance).
+    progress : bool
+
+    Returns
+    -------
+    pd.DataFrame
+        ``utterance, setting, mode, aperiodicity, global_variance, verifier_accepts, sim_target_centroid,
+        sim_source_centroid, has_f0, log_f0_rmse_st, lsd_db, content_kept``.
+    """
+    settings = tuple(settings)
+    bad = [s for s in settings if not isinstance(s, SynthesisSettings)]
+    if bad or not settings:
+        raise ReconstructionError(f"settings must be SynthesisSettings (e.g. SYNTHESIS_CANDIDATES); got {bad or settings!r}")
+    generated = _as_generated(generated)
+    if representation_of(generated) != "envelope":
+        raise ReconstructionError("synthesis_study needs envelope images (transform 'world_envelope'); scalograms "
+                                  "are inverted with the source's phase: choose it with phase_study")
+    rows = _training_rows(generated, split, n_sentences, "the synthesis")
+    if len(rows) < 2:
+        raise ReconstructionError(f"{len(rows)} {split} sentence(s): the content check needs at least 2 to choose among")
+    if statistics is None:
+        statistics = fit_statistics(training_clips(generated, split=split))
+    out, clips, references = [], {}, {}
+    for _, row in tqdm(list(rows.iterrows()), disable=not progress, desc="syntheses"):
+        sr, utt = int(row["sr"]), str(row["utterance"])
+        signals, real = _study_signals(row, statistics, settings, judges.content.references)
+        clips[utt], references[utt] = signals, real["reference"]
+        judged = judges.judge(signals, sr)
+        for s in [None, *settings]:
+            name = SOURCE_SETTING if s is None else s.name
+            rec = _clip_measures(real["target"], None, signals[name], sr, same_timing=False, similarity=False)
+            j = judged.loc[name]
+            out.append({"utterance": utt, "setting": name,
+                        **(s.record() if s else {"mode": SOURCE_SETTING, "aperiodicity": "", "global_variance": False}),
+                        "verifier_accepts": bool(j["verifier_accepts"]),
+                        "sim_target_centroid": float(j["sim_target_centroid"]),
+                        "sim_source_centroid": float(j["sim_source_centroid"]),
+                        **{k: rec[k] for k in ("has_f0", "log_f0_rmse_st", "lsd_db")}})
+    study = pd.DataFrame(out)
+    kept = {}
+    for name in study["setting"].unique():
+        found = content.content_check({u: c[name] for u, c in clips.items()}, references, sr, cmn=judges.content.cmn)
+        kept.update({(u, name): bool(k) for u, k in zip(found["utterance"], found["kept"])})
+    study["content_kept"] = [kept[(u, n)] for u, n in zip(study["utterance"], study["setting"])]
+    return study
+
+
+def choose_synthesis(study) -> tuple[SynthesisSettings, pd.DataFrame]:
+    """The synthesis notebook 05 uses for envelope rows, from :func:`synthesis_study` (training sentences only).
+
+    Rule, fixed before any result was seen: a setting is eligible when the content check finds at
+    least as many sentences as for the unconverted source minus one, and its clips keep a detectable F0
+    in at least :data:`MIN_VOICED_SHARE` of the sentences; among the eligible, the one the verifier
+    accepts most often as the target; ties broken by the mean margin ``sim_target_centroid −
+    sim_source_centroid`` within :data:`SIMILARITY_NOISE` of the best, then by the lowest LSD (the rule
+    :func:`choose_phase` uses after its own eligibility). If none is eligible, the default
+    (:data:`~voxlib.reconstruction.synthesis.DEFAULT_SYNTHESIS`).
+
+    Returns
+    -------
+    settings : SynthesisSettings
+    summary : pd.DataFrame
+        Index ``setting`` (the source first, never eligible); ``mode, aperiodicity, global_variance, n,
+        verifier_rate, content_kept, content_rate, voiced_share, margin, log_f0_rmse_st, lsd_db, eligible,
+        chosen``.
+    """
+    if SOURCE_SETTING not in set(study["setting"]):
+        raise ReconstructionError("the study lacks the source's rows (setting 'source'): the content rule compares "
+                                  "with them; make it with synthesis_study")
+    s = study.assign(margin=study["sim_target_centroid"] - study["sim_source_centroid"])
+    summary = s.groupby("setting", sort=False).agg(
+        mode=("mode", "first"), aperiodicity=("aperiodicity", "first"), global_variance=("global_variance", "first"),
+        n=("utterance", "size"), verifier_rate=("verifier_accepts", "mean"), content_kept=("content_kept", "sum"),
+        content_rate=("content_kept", "mean"), voiced_share=("has_f0", "mean"), margin=("margin", "mean"),
+        log_f0_rmse_st=("log_f0_rmse_st", "mean"), lsd_db=("lsd_db", "mean"))
+    bar = summary.loc[SOURCE_SETTING, "content_kept"] - 1
+    summary["eligible"] = ((summary.index != SOURCE_SETTING) & (summary["content_kept"] >= bar)
+                           & (summary["voiced_share"] >= MIN_VOICED_SHARE))
+    picked = _pick(summary)
+    chosen = DEFAULT_SYNTHESIS if picked is None else SynthesisSettings.from_record(summary.loc[picked])
+    summary["chosen"] = summary.index == chosen.name
+    return chosen, summary
+
+
+def resolve_synthesis(synthesis, synthesis_choice=None):
+    """The synthesis notebook 05 uses: ``synthesis`` itself, or for ``"auto"`` the one :func:`choose_synthesis` chose.
+
+    Parameters
+    ----------
+    synthesis : {"auto", "source_phase", "world", "filter"}
+        Notebook 05's parameter. ``"world"`` / ``"filter"``: the setting of that mode the choice rule
+        ranks first in ``synthesis_choice`` (its default settings when none is eligible or there is no table).
+    synthesis_choice : pd.DataFrame or None
+        :func:`choose_synthesis`'s table (or ``synthesis_choice.csv`` read back with ``index_col=0``);
+        ``None`` for a scalogram run, where ``"auto"`` is ``"source_phase"``.
+
+    Returns
+    -------
+    "source_phase" or SynthesisSettings
+    """
+    check_params({"synthesis": [Options(("auto", *SYNTHESES))]}, {"synthesis": synthesis}, error=ReconstructionError)
+    if synthesis == "source_phase" or (synthesis == "auto" and synthesis_choice is None):
+        return "source_phase"
+    if synthesis == "auto":
+        chosen = synthesis_choice[synthesis_choice["chosen"].astype(str).str.lower().isin(("true", "1"))]
+        return SynthesisSettings.from_record(chosen.iloc[0]) if len(chosen) else DEFAULT_SYNTHESIS
+    if synthesis_choice is None:
+        return SynthesisSettings(mode=synthesis)
+    of_mode = synthesis_choice[synthesis_choice["mode"] == synthesis]
+    picked = _pick(of_mode.assign(eligible=of_mode["eligible"].astype(str).str.lower().isin(("true", "1"))))
+    return SynthesisSettings(mode=synthesis) if picked is None else SynthesisSettings.from_record(of_mode.loc[picked])
+
+
+# --------------------------------------------------------------------------
 # Notebook 05's tables as files
 # --------------------------------------------------------------------------
 #: The tables :func:`write_table` writes as ``<out_dir>/<name>.csv``: name -> (the index is written as the
 #: first column, what the table is).
 TABLES = {
     "phase_choice": (True, "choose_phase's table: one row per phase mode (index mode), on training sentences"),
+    "synthesis_choice": (True, "choose_synthesis's table: one row per synthesis setting (index setting), on "
+                               "training sentences"),
     "metrics": (False, "measure's table: one row per held-out sentence and condition"),
     "summary": (True, "summarize_conditions: one row per condition (index condition)"),
     "acceptance": (False, "judges.acceptance: one row per judge and condition, with Wilson intervals"),
@@ -380,7 +557,8 @@ def write_table(table, out_dir, *, name) -> Path:
     out_dir : path
         ``<run_dir>/reconstruction/<source>__<target>``.
     name : str
-        A key of :data:`TABLES`: ``"phase_choice"``, ``"metrics"``, ``"summary"`` or ``"acceptance"``.
+        A key of :data:`TABLES`: ``"phase_choice"``, ``"synthesis_choice"``, ``"metrics"``, ``"summary"`` or
+        ``"acceptance"``.
 
     Returns
     -------
