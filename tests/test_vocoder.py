@@ -244,3 +244,13 @@ def test_envelope_image_of_real_speech_spends_its_levels_on_speech():
     assert img.shape == (64, feats.n_frames)
     assert (img == 0).mean() < 0.02 and (img == 255).mean() == 0
     assert np.median(img) > 60  # the old CWT scale left 36 % of target pixels at 0
+
+
+def test_analysis_of_real_speech_at_8_khz_is_bit_identical_and_voiced_frames_get_one_curve(embedded_root):
+    """pyworld's D4C turns ~2 % of voiced frames into noise at random at 8 kHz; analyse() must not."""
+    y = audio.load(embedded_root / "es-co_july" / "agent-loggedoff.flac", sr=8000)[0]
+    a, b = vocoder.analyse(y, 8000), vocoder.analyse(y, 8000)
+    np.testing.assert_array_equal(a.aperiodicity, b.aperiodicity)
+    voiced = a.aperiodicity[a.f0 > 0]
+    assert len(voiced) > 50 and np.ptp(voiced, axis=0).max() == 0.0     # one curve for every voiced frame
+    assert voiced[0, 0] == pytest.approx(1e-3) and voiced[0, -1] == pytest.approx(1.0)   # -60 dB to 0 dB

@@ -20,9 +20,8 @@ needs are fitted once on the pair's training clips (:func:`fit_statistics` →
 :class:`SynthesisStats`). :func:`render` makes a clip from an envelope; :func:`copy_synthesis` is the
 ceiling that needs no envelope at all, a clip analysed and re-synthesised by WORLD with its own parts.
 
-Every WORLD analysis here goes through :func:`_analyse`, which makes D4C's voiced frames deterministic
-at 8 kHz (pyworld's D4C reads past the spectrum there and turns about 2 % of voiced frames into noise,
-differently on each call).
+Every WORLD analysis is :func:`voxlib.vocoder.analyse`, whose D4C is made deterministic at 8 kHz (pyworld's
+D4C reads past the spectrum there and turns about 2 % of voiced frames into noise, differently on each call).
 """
 from __future__ import annotations
 
@@ -144,34 +143,10 @@ class SynthesisSettings:
 DEFAULT_SYNTHESIS = SynthesisSettings()
 #: The settings :func:`voxlib.reconstruction.measures.synthesis_study` compares by default: both modes, with and
 #: without the global-variance post-filter. The aperiodicity is not varied: at 8 kHz D4C has no aperiodicity
-#: band and gives every voiced frame of every speaker the same curve (:func:`_analyse`), so matching it to the
+#: band and gives every voiced frame of every speaker the same curve (:func:`voxlib.vocoder.analyse`), so matching it to the
 #: target's statistics changes nothing (pass ``aperiodicity="source"`` settings to see it at a higher rate).
 SYNTHESIS_CANDIDATES = tuple(SynthesisSettings(mode, "convert", gv) for mode in SYNTHESIS_MODES
                              for gv in (False, True))
-
-
-#: D4C's band spacing (Hz, WORLD's ``kFrequencyInterval``): below a 12 kHz sample rate it has no aperiodicity
-#: band (``pyworld.get_num_aperiodicities(8000) == 0``).
-_D4C_BAND_HZ = 3000.0
-
-
-def _analyse(y, sr) -> vocoder.WorldFeatures:
-    """:func:`voxlib.vocoder.analyse`, with D4C's voiced frames made deterministic below 12 kHz (internal).
-
-    Without an aperiodicity band, D4C gives every voiced frame one fixed curve (-60 dB at 0 Hz rising
-    linearly to 0 dB at Nyquist), except where its voicing test (``D4CLoveTrain``, which sums the spectrum up
-    to 7.9 kHz, beyond Nyquist at 8 kHz) fails: measured on the embedded clips, about 2 % of the voiced frames,
-    different ones on every call, come out as noise (aperiodicity 1). Here every voiced frame (Harvest's
-    F0 > 0) gets the fixed curve, what ``threshold=0`` asks for, so a rerun is bit-identical; at 12 kHz and
-    above the analysis is returned as it is.
-    """
-    feats = vocoder.analyse(y, sr)
-    if feats.sr / 2 - _D4C_BAND_HZ >= _D4C_BAND_HZ:
-        return feats
-    freqs = np.arange(feats.envelope.shape[1]) * feats.sr / feats.fft_size
-    curve = np.power(10.0, (-60.0 + 60.0 * freqs / (feats.sr / 2)) / 20.0)
-    ap = np.where((feats.f0 > 0)[:, None], np.minimum(curve, 1.0), feats.aperiodicity)
-    return dataclasses.replace(feats, aperiodicity=ap)
 
 
 class AnalysedClip:
@@ -188,7 +163,7 @@ class AnalysedClip:
 
     @functools.cached_property
     def features(self) -> vocoder.WorldFeatures:
-        return _analyse(self.y, self.sr)
+        return vocoder.analyse(self.y, self.sr)
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,7 +244,7 @@ def fit_statistics(clips, *, n_bands=vocoder.N_BANDS, fmin=vocoder.FMIN, fmax=No
         raise ReconstructionError(f"clips must be the TrainingClips of training_clips(generated) with clips of "
                                   f"both speakers; got {type(clips).__name__}")
     sr = int(clips.sr)
-    feats = {who: [_analyse(y, sr) for y in getattr(clips, who).values()] for who in ("source", "target")}
+    feats = {who: [vocoder.analyse(y, sr) for y in getattr(clips, who).values()] for who in ("source", "target")}
     stats = SynthesisStats(
         source_f0=vocoder.f0_statistics(feats["source"]), target_f0=vocoder.f0_statistics(feats["target"]),
         source_aperiodicity=_aperiodicity_stats(feats["source"], sr),
