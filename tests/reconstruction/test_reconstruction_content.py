@@ -26,10 +26,30 @@ def test_real_recordings_find_their_own_sentence_and_scrambled_ones_do_not(sente
     assert same["kept"].all() and (same["own_cost"] < 1e-6).all()          # a recording is its own best match
     across = content.content_check(source, target, SR)
     assert across["kept"].sum() >= 4, across                                # the other voice, same sentences
-    scrambled = {u: content.scramble(y, SR, seed=i) for i, (u, y) in enumerate(source.items())}
-    fooled = content.content_check(scrambled, target, SR)
+    # the control notebook 05 judges: the target's own voice, rebuilt from its other sentences
+    stitched = {u: content.stitch([v for k, v in target.items() if k != u], y, SR, seed=i)
+                for i, (u, y) in enumerate(target.items())}
+    fooled = content.content_check(stitched, target, SR)
     assert fooled["kept"].sum() <= 1, fooled
     assert fooled["margin"].mean() < across["margin"].mean()
+    # its own chunks shuffled are no such control: the same frames still find their own recording
+    shuffled = {u: content.scramble(y, SR, seed=i) for i, (u, y) in enumerate(target.items())}
+    assert content.content_check(shuffled, target, SR)["kept"].sum() >= 4
+
+
+def test_stitch_fills_the_speech_span_from_the_pool_only(sentences):
+    clips = [y.astype(np.float32) for y in sentences[PAIR[1]].values()]
+    like, pool = clips[0], clips[1:]
+    z = content.stitch(pool, like, SR, seed=2)
+    assert z.shape == like.shape and z.dtype == np.float32
+    start, stop = audio.speech_span(like, SR)
+    np.testing.assert_array_equal(z[:start], like[:start])
+    np.testing.assert_array_equal(z, content.stitch(pool, like, SR, seed=2))          # seeded
+    chunk = int(content.SCRAMBLE_CHUNK_SECONDS * SR)
+    piece = z[start + chunk // 4:start + 3 * chunk // 4]                                # inside the first chunk (no fade)
+    assert any(np.isin(piece, p).all() for p in pool) and not np.isin(piece, like).all()
+    with pytest.raises(ValueError, match="pool is empty"):
+        content.stitch([], like, SR)
 
 
 def test_scramble_keeps_length_level_and_silences_but_reorders_the_speech(sentences):

@@ -349,8 +349,9 @@ CONDITIONS = {  # name -> what the row is, for the table and the text
                  "drew nothing)",
     "control_channel": "real source speech carrying the target recording's channel (its background noise and "
                        "spectral tilt, channel_control): a control every judge must reject",
-    "control_scrambled": "real target speech cut into 0.1 s chunks in random order (content.scramble): the "
-                         "target's voice saying no sentence, a control the content check must reject",
+    "control_scrambled": "the target's voice saying nothing: its clip's speech replaced by 0.1 s chunks of its other "
+                         "sentences in the manifest, in random order (content.stitch): a control the content check "
+                         "must reject (a verifier may accept it)",
     "oracle_source_phase": "target's own image (time-aligned to the source), source phase",
     "oracle_refined": "target's own image (time-aligned to the source), the chosen phase (the best this method "
                       "can do)",
@@ -429,13 +430,15 @@ def _channel_row(row) -> np.ndarray:
     return audio.vad_align(control, sr, duration=float(row["align_duration"]), lead=float(row["align_lead"]))
 
 
-def _real_recipes(row, clips) -> dict:
+def _real_recipes(row, clips, pool=None) -> dict:
     """The conditions made of real recordings, the same for every representation (internal): ``source``,
-    ``target``, the two controls, and ``source_pitch`` when notebook 04 converted the pitch."""
+    ``target``, the two controls (``control_scrambled`` only with a ``pool`` of the target's other sentences'
+    clips), and ``source_pitch`` when notebook 04 converted the pitch."""
     recipes = {"source": lambda: clips["source"], "target": lambda: clips["target"],
-               "control_channel": lambda: _channel_row(row),
-               "control_scrambled": lambda: content.scramble(clips["target"], int(row["sr"]),
-                                                             seed=zlib.crc32(str(row["utterance"]).encode()))}
+               "control_channel": lambda: _channel_row(row)}
+    if pool:
+        recipes["control_scrambled"] = lambda: content.stitch(pool, clips["target"], int(row["sr"]),
+                                                              seed=zlib.crc32(str(row["utterance"]).encode()))
     if str(row.get("pitch_mode", "")) == "convert":   # the pitch-converted source clip itself
         recipes["source_pitch"] = lambda: clips["phase"]
     return recipes
@@ -473,7 +476,7 @@ class _EnvelopeRow:
         return render(envelope, self.statistics, settings, source=self.source, pitched=self.pitched)
 
 
-def _envelope_row(row, *, settings, statistics, baselines=None, conditions=None) -> dict:
+def _envelope_row(row, *, settings, statistics, baselines=None, conditions=None, pool=None) -> dict:
     """All conditions of one envelope row (:data:`ENVELOPE_CONDITIONS`) as signals (internal).
 
     ``settings`` is the chosen synthesis (the converted envelope, the baselines, the flat control and
@@ -484,7 +487,7 @@ def _envelope_row(row, *, settings, statistics, baselines=None, conditions=None)
     def through(mode):
         return settings if settings.mode == mode else dataclasses.replace(settings, mode=mode)
 
-    recipes = {**_real_recipes(row, made.clips), "converted": lambda: made.make(row["path"], settings),
+    recipes = {**_real_recipes(row, made.clips, pool), "converted": lambda: made.make(row["path"], settings),
                "null_flat": lambda: made.make(row["path"], settings, flat=True),
                "world_copy": lambda: copy_synthesis(AnalysedClip(made.clips["target"], made.sr)),
                "oracle_world": lambda: made.make(row["target_image_path"], through("world")),
@@ -496,7 +499,7 @@ def _envelope_row(row, *, settings, statistics, baselines=None, conditions=None)
 
 
 def _reconstruct_row(row, *, phase, n_iter, modes=None, baselines=None, conditions=None, synthesis=None,
-                     statistics=None) -> dict:
+                     statistics=None, pool=None) -> dict:
     """All conditions of one generated row as signals (internal).
 
     An envelope row goes to :func:`_envelope_row` with ``synthesis`` (a :class:`SynthesisSettings`) and
@@ -504,10 +507,11 @@ def _reconstruct_row(row, *, phase, n_iter, modes=None, baselines=None, conditio
     (used for the ridge image, the flat control and ``oracle_refined``); ``modes`` the phase modes the
     generated image is reconstructed with (default: just ``phase``; ``"source"`` always). ``baselines``
     maps a baseline condition (``ridge``, ``gmm``) to its image of the row; ``conditions`` the conditions
-    to make (default: all the row has; only those are computed)."""
+    to make (default: all the row has; only those are computed); ``pool`` the target's clips of the other
+    sentences, for ``control_scrambled``."""
     if _is_envelope(row):
         return _envelope_row(row, settings=synthesis, statistics=statistics, baselines=baselines,
-                             conditions=conditions)
+                             conditions=conditions, pool=pool)
     wavelet = wavelet_of(row["transform"], where=f"utterance {row['utterance']!r}")
     clips = _row_clips(row)
     tf_src = _row_cwt(clips["phase"], row, wavelet)
@@ -523,7 +527,7 @@ def _reconstruct_row(row, *, phase, n_iter, modes=None, baselines=None, conditio
         tf_tgt = _row_cwt(clips["target"], row, wavelet)
         return tf_tgt, _target_magnitude(row, tf_tgt, image_shape, shape)
 
-    recipes = {**_real_recipes(row, clips),
+    recipes = {**_real_recipes(row, clips, pool),
                "converted_thesis": lambda: reconstruct(image_to_magnitude(img, scale, shape, thesis_rescale=True),
                                                        tf_src),
                "null_flat": lambda: make(np.full(shape, mag.mean()), phase),
@@ -682,10 +686,12 @@ def write_reconstructions(generated, out_dir, *, phase="source", n_iter=16, over
                                   "of fit_statistics(training_clips(<the whole generated manifest>))")
     baselines = _baseline_paths(generated, {"ridge": ridge, "gmm": gmm})
     out_dir = Path(out_dir)
+    targets = {row["utterance"]: _row_clips(row)["target"] for _, row in generated.iterrows()}
     rows = []
     for _, row in tqdm(generated.iterrows(), total=len(generated), disable=not progress,
                        desc="reconstructing"):
-        signals = _reconstruct_row(row, phase=phase, n_iter=n_iter, modes=modes,
+        pool = [y for utt, y in targets.items() if utt != row["utterance"]]   # the target's other sentences
+        signals = _reconstruct_row(row, phase=phase, n_iter=n_iter, modes=modes, pool=pool,
                                    baselines=baselines[row["utterance"]], synthesis=synthesis, statistics=statistics)
         rows += _write_row(row, signals, out_dir, overwrite)
     table = pd.DataFrame(rows)

@@ -8,9 +8,11 @@ speaker and channel), and the score of a pair is the DTW cost per step of the pa
 (:func:`voxlib.frames.dtw_cost`).
 
 A verifier can be fooled by a cloning stage that reassembles the target's own audio in another
-order: it sounds like the target and says nothing. :func:`scramble` builds that control (the
-clip's speech cut into short chunks, shuffled): it keeps the voice and destroys the content, and a
-content check worth its name rejects it.
+order: it sounds like the target and says nothing. :func:`stitch` builds that control: the speech of
+a clip replaced by short chunks of the same speaker's *other* sentences in random order (its voice,
+none of its words), which a content check worth its name rejects. (:func:`scramble`, the clip's own
+chunks shuffled, is no such control when the clip's own recording is among the references: the same
+frames in another order still align best to their own sentence.)
 
 Which references (the source's or the target's recordings) and which features are chosen on
 training sentences only (:func:`choose_content_check`).
@@ -26,7 +28,7 @@ import pandas as pd
 from voxlib import audio, frames
 
 __all__ = ["ContentCheck", "CONTENT_OPTIONS", "content_features", "content_costs", "content_check",
-           "scramble", "choose_content_check", "SCRAMBLE_CHUNK_SECONDS"]
+           "scramble", "stitch", "choose_content_check", "SCRAMBLE_CHUNK_SECONDS"]
 
 #: Length of the chunks :func:`scramble` shuffles: about a syllable, so words are lost, the voice not.
 SCRAMBLE_CHUNK_SECONDS = 0.1
@@ -120,30 +122,80 @@ def content_check(candidates: dict, references: dict, sr, *, cmn: bool = True) -
     return out
 
 
-def scramble(y, sr, *, chunk_seconds: float = SCRAMBLE_CHUNK_SECONDS, seed: int = 0) -> np.ndarray:
-    """The content-destroying control: the speech of ``y`` cut into ``chunk_seconds`` chunks in a
-    seeded random order (5 ms fades at the joins), silences kept in place. Same voice, no sentence.
-
-    Returns
-    -------
-    np.ndarray [shape=(n,)], float32, the length of ``y``
-    """
-    y = audio.valid_audio(y, "y").astype(np.float32)
+def _speech_bounds(y, sr) -> tuple[int, int]:
     try:
-        start, stop = audio.speech_span(y, sr, top_db=SPEECH_TOP_DB)
+        return audio.speech_span(y, sr, top_db=SPEECH_TOP_DB)
     except audio.NoSpeechError:
-        start, stop = 0, y.size
-    chunk = max(1, int(round(chunk_seconds * sr)))
-    pieces = [y[i:min(i + chunk, stop)].copy() for i in range(start, stop, chunk)]
+        return 0, y.size
+
+
+def _fade(pieces, sr, chunk) -> list:
+    """5 ms linear fades at both ends of every piece, in place (internal)."""
     fade = min(chunk // 2, max(1, int(0.005 * sr)))
     ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
     for p in pieces:
         n = min(fade, p.size)
         p[:n] *= ramp[:n]
         p[p.size - n:] *= ramp[:n][::-1]
+    return pieces
+
+
+def scramble(y, sr, *, chunk_seconds: float = SCRAMBLE_CHUNK_SECONDS, seed: int = 0) -> np.ndarray:
+    """The speech of ``y`` cut into ``chunk_seconds`` chunks in a seeded random order (5 ms fades at the
+    joins), silences kept in place: same voice, same frames, no sentence.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)], float32, the length of ``y``
+    """
+    y = audio.valid_audio(y, "y").astype(np.float32)
+    start, stop = _speech_bounds(y, sr)
+    chunk = max(1, int(round(chunk_seconds * sr)))
+    pieces = _fade([y[i:min(i + chunk, stop)].copy() for i in range(start, stop, chunk)], sr, chunk)
     order = np.random.default_rng(seed).permutation(len(pieces))
     out = y.copy()
     out[start:stop] = np.concatenate([pieces[i] for i in order])
+    return out
+
+
+def stitch(pool, like, sr, *, chunk_seconds: float = SCRAMBLE_CHUNK_SECONDS, seed: int = 0) -> np.ndarray:
+    """The content-destroying control: the speech span of ``like`` filled with ``chunk_seconds`` chunks drawn
+    at random from the speech of the clips in ``pool`` (the same speaker's *other* sentences), 5 ms fades at
+    the joins, ``like``'s silences kept. The voice of ``pool``, none of ``like``'s words.
+
+    Parameters
+    ----------
+    pool : sequence of np.ndarray [shape=(n_i,)]
+        At least one clip; none of them may be ``like``'s own sentence.
+    like : np.ndarray [shape=(n,)]
+        Gives the length and where the speech goes.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)], float32
+    """
+    like = audio.valid_audio(like, "like").astype(np.float32)
+    sources = []
+    for k, clip in enumerate(pool):
+        clip = audio.valid_audio(clip, f"pool[{k}]").astype(np.float32)
+        a, b = _speech_bounds(clip, sr)
+        sources.append(clip[a:b])
+    if not sources:
+        raise ValueError("pool is empty: stitch needs at least one other clip of the speaker")
+    start, stop = _speech_bounds(like, sr)
+    chunk = max(1, int(round(chunk_seconds * sr)))
+    rng = np.random.default_rng(seed)
+    pieces = []
+    for i in range(start, stop, chunk):
+        n = min(chunk, stop - i)
+        src = sources[int(rng.integers(len(sources)))]
+        at = int(rng.integers(max(1, src.size - n + 1)))
+        piece = np.zeros(n, np.float32)
+        got = src[at:at + n]
+        piece[:got.size] = got
+        pieces.append(piece)
+    out = like.copy()
+    out[start:stop] = np.concatenate(_fade(pieces, sr, chunk))
     return out
 
 
@@ -153,8 +205,9 @@ def choose_content_check(source: dict, target: dict, sr, *, options=CONTENT_OPTI
     For each option, the real recordings of the *other* speaker are matched against the references
     (the source's clips against the target's recordings, or the reverse): the rate at which they find
     their own sentence is how well the check recognises a sentence across voices, which is what a
-    converted clip asks of it. The same clips scrambled (:func:`scramble`) must not find it. The
-    option with the largest ``rate - scrambled_rate`` wins (ties: the earlier option).
+    converted clip asks of it. The references' own speaker's clips rebuilt from chunks of their other
+    sentences (:func:`stitch`: the control notebook 05 judges) must not find it. The option with the
+    largest ``rate - scrambled_rate`` wins (ties: the earlier option).
 
     Parameters
     ----------
@@ -170,7 +223,8 @@ def choose_content_check(source: dict, target: dict, sr, *, options=CONTENT_OPTI
     for opt in options:
         refs, clips = (target, source) if opt.references == "target" else (source, target)
         real = content_check(clips, refs, sr, cmn=opt.cmn)["kept"].mean()
-        mixed = {k: scramble(v, sr, seed=seed + i) for i, (k, v) in enumerate(clips.items())}
+        mixed = {k: stitch([y for u, y in refs.items() if u != k], v, sr, seed=seed + i)
+                 for i, (k, v) in enumerate(refs.items())}
         fake = content_check(mixed, refs, sr, cmn=opt.cmn)["kept"].mean()
         rows.append({"option": opt.name, "references": opt.references, "cmn": opt.cmn, "rate": float(real),
                      "scrambled_rate": float(fake), "score": float(real - fake)})
