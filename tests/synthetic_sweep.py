@@ -67,7 +67,7 @@ def write_synthetic_sweep(folder, *, n_test: int = 60, seed: int = 0, seeds=(0,)
             rows.append(row(net, tr, k, stem, i, 0 if old else 30 + s, seed=s,
                             **({"weights": "random"} if old else {})))
     if baselines:
-        for j, (name, k) in enumerate(zip(R.BASELINE_NETWORKS, (57, 54, 59))):
+        for j, (name, k) in enumerate(zip(R.BASELINE_NETWORKS, (57, 54, 53))):
             stem = f"{name}__abc123__0"
             rows.append(row(name, R.BASELINE_TRANSFORM, k, stem, 50 + j, 0, weights="none", image_size=0,
                             epochs=0, batch_size=0, model_path="", history_path=""))
