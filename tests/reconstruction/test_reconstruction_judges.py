@@ -112,3 +112,12 @@ def test_acceptance_table_reads_rate_and_interval_per_condition_and_judge():
     low, high = metrics.wilson_interval(8, 10)
     assert text.loc["target", "verifier"] == f"80% [{low:.0%}, {high:.0%}]"
     assert text.loc["source", "dvector_verifier"].startswith("100% [")
+
+
+def test_a_nearly_silent_clip_is_still_shown_to_the_classifier():
+    """A conversion can come out nearly silent (-75 dBFS seen on the quick run): the classifier judges it as
+    it is instead of stopping the notebook."""
+    fake = types.SimpleNamespace(transform="amor")
+    quiet = (1e-4 * np.sin(2 * np.pi * 200 * np.arange(SR) / SR)).astype(np.float32)
+    fed = R.classifier_images(fake, [quiet], SR, image_size=(32, 64))
+    assert fed.shape == (1, 32, 64)

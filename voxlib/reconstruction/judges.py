@@ -323,8 +323,12 @@ def control_check(summary) -> pd.DataFrame:
 # Notebook 02's image classifier: clips -> notebook 01's images -> a speaker
 # --------------------------------------------------------------------------
 def _speech_only(y, sr, margin=0.1) -> np.ndarray:
-    """The detected speech span of ``y`` with ``margin`` s of context (internal)."""
-    start, stop = audio.speech_span(y, sr)
+    """The detected speech span of ``y`` with ``margin`` s of context; a clip without speech as it is, for the
+    classifier to judge (a conversion can come out nearly silent) (internal)."""
+    try:
+        start, stop = audio.speech_span(y, sr)
+    except audio.NoSpeechError:
+        return y
     pad = int(margin * sr)
     return y[max(0, start - pad):stop + pad]
 
