@@ -268,15 +268,19 @@ def _cloning_section(run_dir: Path, record: dict) -> str:
     for path in summaries:
         pair = path.parent.name
         summary = pd.read_csv(path, index_col=0)
-        mode = _phase_mode(run_dir, pair, record)
-        converted = reconstruction.PHASE_CONDITIONS.get(mode, "converted")
-        cols = [c for c in ("n", "mcd_db", "lsd_db", "log_f0_rmse_st", "has_f0", "verifier_rate") if c in summary]
+        envelope = (path.parent / reconstruction.synthesis.CHOICE_FILE).is_file()
+        mode = "" if envelope else _phase_mode(run_dir, pair, record)
+        converted = "converted" if envelope else reconstruction.PHASE_CONDITIONS.get(mode, "converted")
+        synthesis = reconstruction.chosen_synthesis(path.parent) if envelope else None
+        cols = [c for c in ("n", "mcd_db", "lsd_db", "log_f0_rmse_st", "has_f0", "verifier_rate", "content_rate")
+                if c in summary]
         try:
-            text = reconstruction.verdict(summary, converted=converted, profile=run_dir.name)
+            text = reconstruction.verdict(summary, converted=converted, profile=run_dir.name, synthesis=synthesis)
         except (KeyError, ValueError) as exc:
             text = f"(no verdict: {path} lacks what reconstruction.verdict reads: {exc})"
+        how = (f"Synthesis <code>{_esc(synthesis.name)}</code>" if envelope else f"Phase mode <code>{_esc(mode)}</code>")
         parts.append(f"<h3>{_esc(pair.replace('__', ' → '))}</h3>"
-                     f"<p>Phase mode <code>{_esc(mode)}</code>, condition <code>{_esc(converted)}</code>. "
+                     f"<p>{how}, condition <code>{_esc(converted)}</code>. "
                      f"Verdict (notebook 05's paragraph):</p><blockquote>{_esc(text)}</blockquote>"
                      "<details><summary>Per-condition means on the held-out sentences</summary>"
                      + _table(summary[cols], index=True, digits=2) + "</details>")
