@@ -5,10 +5,11 @@ initial weights, same batches; the full graph runs the frozen trunk forward
 every epoch, the cached trunk once. Target: >= 5x at 10 epochs.
 
 ``--bench engines``: the same small sweep (synthetic images, several
-transforms, one job per (network, transform)) in one process with 1 thread,
-in one process with 2 threads, and on a Dask ``LocalCluster`` of 2 one-thread
-workers (``run_sweep(scheduler="local")``); wall time (cluster start included),
-the ratio to the 1-thread process, and whether the rows are identical. Goal:
+transforms, one job per (network, transform)) in one process with ``threads=1``,
+in one process with ``threads=2``, and on a Dask ``LocalCluster`` of 2 workers
+with ``threads=1`` (``run_sweep(scheduler="local")``), each in a fresh process;
+wall time (cluster start included), the ratio to the 1-thread process, and
+whether the rows are identical (they are for the same ``threads``). Goal:
 >= 1.6x for 2 workers over one 1-thread process on a 2-core machine. Then the
 worker memory after each of a dozen jobs on one worker, with and without the
 restart policy (``max_worker_memory``).
@@ -39,7 +40,7 @@ import pandas as pd  # noqa: E402
 from voxlib import cluster, datasets, devices, images, transfer  # noqa: E402
 
 #: What a sweep row computes (the rest is where and when it ran).
-COMPUTED = ["network", "transform", "weights", "image_size", "epochs", "batch_size", "precision", "seed",
+COMPUTED = ["network", "transform", "weights", "image_size", "epochs", "batch_size", "precision", "threads", "seed",
             "n_train", "n_test", "train_accuracy", "test_accuracy", "train_loss", "test_loss"]
 
 
@@ -99,26 +100,20 @@ def _engine_run(args) -> None:
     """Internal (a subprocess per engine): one sweep, its wall time and rows as JSON on stdout."""
     folder = Path(args.workdir)
     man = pd.read_csv(folder / "manifest.csv")
-    threads = os.environ.get("TF_NUM_INTRAOP_THREADS")
-    if threads and args.one != "dask":  # before TensorFlow's first computation in this process
-        transfer.tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-        transfer.tf.config.threading.set_inter_op_parallelism_threads(int(threads))
     t0 = time.perf_counter()
     table = transfer.run_sweep(man, folder / args.one, networks=args.networks, image_size={"SequentialCNN": 64},
                                epochs=args.epochs, weights="none", seeds=[0, 1], progress=False,
-                               scheduler="local" if args.one == "dask" else None, n_workers=2)
+                               threads=args.threads, scheduler="local" if args.one == "dask" else None, n_workers=2)
     seconds = time.perf_counter() - t0
     print(json.dumps({"seconds": seconds, "rows": table[COMPUTED].to_dict("records")}))
 
 
-def _command(args, engine: str, threads: int | None, workdir: str):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("TF_NUM_INTRAOP_THREADS", None)
-    if threads is not None:  # one process limited to `threads` cores (TensorFlow and its BLAS)
-        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads),
-                   OMP_NUM_THREADS=str(threads))
+def _command(args, engine: str, threads: int, workdir: str):
+    """A fresh process running one sweep with ``threads`` (run_sweep's; in-process or per Dask job)."""
+    env = {k: v for k, v in os.environ.items() if k not in devices.THREADS_ENV}
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", OMP_NUM_THREADS=str(threads))  # OMP: BLAS outside TensorFlow
     cmd = [sys.executable, __file__, "--one", engine, "--workdir", workdir, "--epochs", str(args.epochs),
-           "--networks", *args.networks]
+           "--threads", str(threads), "--networks", *args.networks]
     return cmd, env
 
 
@@ -128,7 +123,7 @@ def _result(engine: str, out) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _subprocess(args, engine: str, threads: int | None) -> dict:
+def _subprocess(args, engine: str, threads: int) -> dict:
     cmd, env = _command(args, engine, threads, args.workdir)
     return _result(engine, subprocess.run(cmd, capture_output=True, text=True, env=env))
 
@@ -176,7 +171,7 @@ def bench_engines(args) -> None:
         man.to_csv(Path(tmp) / "manifest.csv", index=False)
         runs = {"in-process, 1 thread": _subprocess(args, "here1", 1),
                 "in-process, 2 threads": _subprocess(args, "here2", 2),
-                "LocalCluster, 2 workers x 1 thread": _subprocess(args, "dask", None),
+                "LocalCluster, 2 workers x 1 thread": _subprocess(args, "dask", 1),
                 "ceiling: 2 x 1-thread side by side": _side_by_side(args)}
         ref = pd.DataFrame(runs["in-process, 1 thread"]["rows"])
         base = runs["in-process, 1 thread"]["seconds"]
@@ -276,6 +271,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="precision bench: timed repeats (median)")
     ap.add_argument("--one", help=argparse.SUPPRESS)      # internal: one engine run
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)  # internal: run_sweep's threads
     args = ap.parse_args(argv)
     if args.one:
         _engine_run(args)

@@ -1,8 +1,10 @@
 """voxlib.devices, the TensorFlow build switch (make TF=cpu|gpu) and bfloat16 in the sweep."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import tomllib
 from types import SimpleNamespace
 
@@ -88,6 +90,35 @@ def test_precision_policy_builds_bf16_layers_and_restores_the_global_policy():
     with pytest.raises(ValueError, match="auto"):
         with devices.precision_policy("auto"):
             pass
+
+
+_FRESH = """
+import tensorflow as tf
+from voxlib import devices
+assert devices.threads_in_use() == (0, 0) and devices.set_threads(2)
+tf.constant(1.0) + 1  # TensorFlow starts
+assert devices.threads_in_use() == (2, 2) and devices.set_threads(2)
+assert devices.set_threads(1, strict=False) is False
+devices.set_threads(1)
+"""
+
+
+def test_set_threads_before_tensorflow_starts_and_refuses_other_threads_after():
+    env = {k: v for k, v in os.environ.items() if k not in devices.THREADS_ENV}
+    done = subprocess.run([sys.executable, "-c", _FRESH], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "RuntimeError: threads=1" in done.stderr, done.stderr[-2000:]
+    assert "already runs with 2 thread(s)" in done.stderr and "set_threads(1) before" in done.stderr
+
+
+def test_threads_set_by_the_environment_count_and_bad_values_are_refused():
+    devices.tf.constant(1.0) + 1  # TensorFlow has started in this process, with tests/conftest.py's variables
+    assert devices.threads_in_use() == (1, 1) and devices.set_threads(1)
+    assert devices.set_threads(2, strict=False) is False
+    with pytest.raises(RuntimeError, match="threads=2.*1 thread"):
+        devices.set_threads(2)
+    for bad in (0, True, 1.5, "2"):
+        with pytest.raises(ValueError, match="threads="):
+            devices.set_threads(bad)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""What TensorFlow computes on, and in which precision.
+"""What TensorFlow computes on, in which precision, and with how many threads.
 
 A GPU is used when TensorFlow sees one (``make run TF=gpu`` installs the CUDA
 build; :func:`describe` says what this process sees). On a CPU with bfloat16
@@ -16,12 +16,23 @@ nothing on the second).
 'mixed_bfloat16'
 >>> with devices.precision_policy("mixed_bfloat16"):   # doctest: +SKIP
 ...     model = build_something()
+
+**Threads.** TensorFlow sums a convolution's products in an order that depends on how many
+threads share it, so the same model trained with one thread and with two differs (by up to
+several accuracy points for a small CNN on few test clips). :func:`set_threads` fixes the
+intra- and inter-op threads of this process; TensorFlow reads them once, at its first
+computation, so it must come before any model is built or run. The sweep
+(:func:`voxlib.transfer.run_sweep`, its ``threads``) calls it in this process and on every
+Dask worker, and records the value in ``sweep.csv``.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from pathlib import Path
+
+import numpy as np
 
 from voxlib._heavy import keras, tf
 
@@ -36,6 +47,10 @@ __all__ = [
     "resolve_precision",
     "check_precision",
     "precision_policy",
+    "DEFAULT_THREADS",
+    "THREADS_ENV",
+    "threads_in_use",
+    "set_threads",
 ]
 
 #: The values of every ``precision`` parameter.
@@ -152,3 +167,79 @@ def precision_policy(policy: str):
         yield
     finally:
         keras.mixed_precision.set_global_policy(before)
+
+
+#: TensorFlow threads per job of a sweep unless told otherwise: one. The same number on every
+#: machine, so a row does not depend on the core count; a Dask cluster adds cores by adding
+#: one-thread workers, and a second thread in one process gained 1.00-1.15x (README, bench/sweep.py).
+DEFAULT_THREADS = 1
+#: The environment variables TensorFlow reads, at its first computation, when no thread count was set.
+THREADS_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def _env_threads(name: str) -> int:
+    try:
+        return max(0, int(os.environ.get(name, "0")))
+    except ValueError:
+        return 0
+
+
+def threads_in_use() -> tuple[int, int]:
+    """``(intra_op, inter_op)``: the threads this process's TensorFlow runs with (or will
+    run with, before its first computation): the values set by :func:`set_threads` or
+    ``tf.config.threading``, else those of :data:`THREADS_ENV`; ``0`` means TensorFlow's
+    default (about one per core)."""
+    threading = tf.config.threading
+    configured = (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())
+    return tuple(c or _env_threads(env) for c, env in zip(configured, THREADS_ENV))
+
+
+def _describe_threads(used: tuple[int, int]) -> str:
+    if used[0] == used[1]:
+        return "TensorFlow's default threads (about one per core)" if used[0] == 0 else f"{used[0]} thread(s)"
+    return f"{used[0] or 'default'} intra-op and {used[1] or 'default'} inter-op threads"
+
+
+def set_threads(threads: int, *, strict: bool = True) -> bool:
+    """Make this process's TensorFlow use ``threads`` intra-op and inter-op threads.
+
+    TensorFlow fixes its thread pools at its first computation (building a model is one):
+    call this before. Afterwards it only checks that TensorFlow already runs with ``threads``
+    (set earlier by this function, ``tf.config.threading`` or :data:`THREADS_ENV`).
+
+    Parameters
+    ----------
+    threads : int >= 1
+    strict : bool
+        When TensorFlow already runs with other threads: raise (True) or return False.
+
+    Returns
+    -------
+    bool
+        True when TensorFlow runs, or will run, with ``threads``.
+
+    Raises
+    ------
+    RuntimeError
+        ``strict`` and TensorFlow already started with other threads: the message says
+        what it runs with and how to start it with ``threads`` (a fresh process).
+    """
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads={threads!r}; expected TensorFlow threads per job, an int >= 1")
+    threads = int(threads)
+    if threads_in_use() == (threads, threads):
+        return True
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        return True
+    except RuntimeError as exc:  # "cannot be modified after initialization"
+        if not strict:
+            return False
+        raise RuntimeError(
+            f"threads={threads}: TensorFlow in this process already runs with "
+            f"{_describe_threads(threads_in_use())}; it fixes them at its first computation (a model built "
+            f"or run earlier) and cannot change them now. Start a fresh process (restart the kernel) and call "
+            f"voxlib.devices.set_threads({threads}) before any TensorFlow work (notebook 02 does so in its "
+            "first code cell), or set the environment variables TF_NUM_INTRAOP_THREADS and "
+            f"TF_NUM_INTEROP_THREADS to {threads} before starting it") from exc

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from voxlib import transfer
-from voxlib.run import project_root
+from voxlib.run import load_profile, project_root
+
+from speaker_images import synthetic_images
 
 
 def test_registry_has_the_thesis_networks():
@@ -22,25 +25,60 @@ def test_registry_has_the_thesis_networks():
     assert (transfer.NETWORKS["MobileNet"].epochs, transfer.NETWORKS["MobileNet"].batch_size) == (10, 10)
 
 
+#: Notebook 02's section of the full profile: the thesis's networks, sizes and head.
+FULL = load_profile("full")["02_transfer_learning"]
+
+
+def test_the_full_profile_runs_every_network_at_its_thesis_size():
+    assert sorted(FULL["networks"]) == sorted(transfer.NETWORKS)
+    assert FULL["image_size"] is None and FULL["epochs"] is None and FULL["batch_size"] is None
+
+
+def _two_speakers_two_images_each():
+    """Rows and uint8 images for one training and one held-out image per speaker."""
+    imgs, speakers, utterances = synthetic_images(speakers=2, utterances=2, size=64)
+    rows = pd.DataFrame({"speaker": speakers, "utterance": utterances, "transform": "morse",
+                         "path": [f"{s}/{u}.png" for s, u in zip(speakers, utterances)],
+                         "split": ["train", "test"] * 2})
+    return rows, imgs
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("network", list(transfer.NETWORKS))
-def test_every_network_builds_with_thesis_head_and_five_trainable_layers(network):
+@pytest.mark.parametrize("network", FULL["networks"])
+def test_every_network_of_the_full_profile_builds_at_its_thesis_size_and_trains_one_step(network, tmp_path):
+    """The full profile's code path, one step (issue 24): the network at the profile's size (the
+    thesis's 224/299 px, 256 for SequentialCNN) with the thesis's head and freeze rule, random
+    weights (no download), one training step of the sweep's run on two images, saved."""
     import keras
     spec = transfer.NETWORKS[network]
-    model, label = transfer.build_model(network, 3, image_size=max(spec.min_size, 75), weights="none")
+    settings = transfer.SweepSettings(image_size=FULL["image_size"], epochs=1, batch_size=2, weights="none",
+                                      precision=FULL["precision"], threads=FULL["threads"])
+    built = transfer.sweep._build(network, 2, settings, spec.input_size)
+    model = built.model
     head = model.layers[-1]
-    assert label == "none"
-    assert isinstance(head, keras.layers.Dense) and head.units == 3
+    assert built.label == "none" and model.input_shape[1:3] == (spec.input_size, spec.input_size)
+    assert isinstance(head, keras.layers.Dense) and head.units == 2
     assert head.activation is keras.activations.softmax
     trainable = {id(w) for w in model.trainable_weights}
     if spec.trainable_layers is None:  # the from-scratch CNN trains everything
         assert len(trainable) == len(model.weights) == 8
+        frozen = []
     else:
         # the head reads the base network's second-to-last layer
         assert model.layers[-2].output.shape[1:] == head.input.shape[1:]
         tail = {id(w) for lay in model.layers[-5:] for w in lay.trainable_weights}
         assert trainable == tail and len(trainable) >= 2
         assert not any(lay.trainable_weights for lay in model.layers[:-5])
+        frozen = [w for lay in model.layers[:-5] for w in lay.weights]
+    before = [w.numpy() for w in frozen]
+    rows, imgs = _two_speakers_two_images_each()
+    row = transfer.run_one(rows, network, tmp_path, settings, images=imgs, built=built)
+    assert (row["image_size"], row["epochs"], row["n_train"], row["n_test"]) == (spec.input_size, 1, 2, 2)
+    assert np.isfinite(row["train_loss"]) and np.isfinite(row["test_loss"]) and row["threads"] == FULL["threads"]
+    assert int(built.parts[1].optimizer.iterations.numpy()) == 1  # one step
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, frozen))  # the frozen part did not move
+    assert pd.read_csv(row["history_path"])["epoch"].tolist() == [1]
+    assert Path(row["model_path"]).stat().st_size > 0
     keras.backend.clear_session()
 
 

@@ -116,6 +116,20 @@ def test_the_frozen_trunk_runs_once_for_all_seeds(manifest, tmp_path, monkeypatc
     assert table["test_loss"].nunique() == 3
 
 
+def test_threads_are_recorded_not_keyed_and_other_threads_are_refused_before_any_run(manifest, tmp_path):
+    data = _split_manifest(manifest[manifest["transform"] == "hamming"])
+    kw = dict(networks=["SequentialCNN"], image_size=32, epochs=1, batch_size=8, progress=False)
+    table = transfer.run_sweep(data, tmp_path, **kw)  # the default, as TensorFlow runs here (tests/conftest.py)
+    assert table["threads"].tolist() == [1]
+    with pytest.raises(RuntimeError, match=r"threads=2: TensorFlow .* already runs with 1 thread.*set_threads\(2\)"):
+        transfer.run_sweep(data, tmp_path, **{**kw, "seeds": [1]}, threads=2)
+    assert len(transfer.load_sweep(tmp_path / "sweep.csv")) == 1  # nothing ran
+    # a finished row is not computed again for another thread count: threads is recorded, not keyed
+    pd.testing.assert_frame_equal(transfer.run_sweep(data, tmp_path, **kw, threads=2), table)
+    with pytest.raises(ValueError, match="threads must be an int in \\[1, inf\\); got 0"):
+        transfer.run_sweep(data, tmp_path, **kw, threads=0)
+
+
 # ----------------------------------------------------------------------------- bad input
 
 def test_unknown_network_lists_the_registry(manifest, tmp_path):
@@ -153,5 +167,5 @@ def test_run_one_takes_its_settings_as_one_object(manifest, tmp_path):
     row = transfer.run_one(rows, "SequentialCNN", tmp_path, settings, progress=False)
     assert (row["network"], row["transform"], row["image_size"], row["epochs"], row["batch_size"]) == (
         "SequentialCNN", "morse", 32, 1, 8)
-    assert (row["weights"], row["precision"], row["seed"]) == ("none", "float32", 3)
+    assert (row["weights"], row["precision"], row["threads"], row["seed"]) == ("none", "float32", 1, 3)
     assert set(transfer.SWEEP_COLUMNS) == set(row) and transfer.load_classifier(row["model_path"]).classes

@@ -19,3 +19,15 @@ def test_load_sweep_is_the_raw_table(tmp_path):
     bad.write_text("a,b\n1,2\n3,4,5,6\n")
     with pytest.raises(ValueError, match="bad.csv is not a readable CSV"):
         transfer.load_sweep(bad)
+
+
+def test_an_old_sweep_without_threads_reads_with_threads_unknown(tmp_path):
+    """sweep.csv before its threads column: it loads, threads empty (unknown), at its place."""
+    old = pd.DataFrame({"network": ["SequentialCNN", "MFCC+LR"], "precision": ["float32", "float64"], "seed": [0, 0]})
+    datasets.write_manifest(old, tmp_path / "old.csv")
+    table = transfer.load_sweep(tmp_path / "old.csv")
+    assert list(table.columns) == ["network", "precision", "threads", "seed"]
+    assert table["threads"].isna().all() and str(table["threads"].dtype) == "Int64"
+    datasets.write_manifest(old.assign(threads=[1, None]), tmp_path / "new.csv")  # a baseline row: no TensorFlow
+    assert transfer.load_sweep(tmp_path / "new.csv")["threads"].tolist()[0] == 1
+    assert transfer.load_sweep(tmp_path / "new.csv")["threads"].isna().tolist() == [False, True]

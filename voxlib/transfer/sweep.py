@@ -7,6 +7,11 @@ or as Dask tasks on a cluster (:func:`_sweep_on_dask`, :func:`_sweep_task`, :mod
 appending one row per finished run (:mod:`voxlib.transfer.table`). :func:`run_one` is one run: a
 network trained on one transform's images with one seed, under a :class:`SweepSettings`; its
 ``precision`` computes in bfloat16 where that is faster (:mod:`voxlib.devices`).
+
+One sweep, whatever the engine: every run computes with ``threads`` TensorFlow threads
+(:func:`voxlib.devices.set_threads`), in this process (set before its first TensorFlow work,
+refused if TensorFlow already runs with others) and on each Dask worker (set in the worker
+before its first job), so ``scheduler`` changes where the runs compute, not what.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from tqdm.auto import tqdm
 
 from voxlib import cluster, datasets, devices
 from voxlib._heavy import keras
-from voxlib.checks import Satisfies, check_params
+from voxlib.checks import Interval, Satisfies, check_params
 from voxlib.transfer.baselines import BASELINES, _baseline_key, run_baseline
 from voxlib.transfer.classifier import _model_bytes, _write_classifier
 from voxlib.transfer.networks import (NETWORKS, WEIGHTS_CONSTRAINTS, MissingWeightsError, _per_network,
@@ -49,6 +54,9 @@ class SweepSettings:
         See :func:`voxlib.transfer.build_model`.
     precision : {"float32", "mixed_bfloat16", "auto"}
         Keras's dtype policy (:func:`voxlib.transfer.build_model`).
+    threads : int >= 1
+        TensorFlow's intra- and inter-op threads in the process that computes a run
+        (:func:`voxlib.devices.set_threads`); recorded in ``sweep.csv``.
     seed : int >= 0
         Draws the trained layers' initial weights and the batch order.
     """
@@ -59,6 +67,7 @@ class SweepSettings:
     weights: str | os.PathLike | None = "imagenet"
     on_missing_weights: str = "error"
     precision: str = "float32"
+    threads: int = devices.DEFAULT_THREADS
     seed: int = 0
 
 
@@ -78,8 +87,12 @@ def run_one(rows: pd.DataFrame, network: str, out_dir, settings: SweepSettings |
     Returns the sweep row (dict). ``settings``: the run's :class:`SweepSettings` (default: the
     thesis's values, ImageNet weights, float32, seed 0); ``images``: the rows' images already
     read (uint8 ``(N, H, W)``); ``built``: a reusable network; ``features``: a dict shared by
-    the seeds of one (network, transform), holding the trunk's features (internal)."""
-    row, artifacts = _compute_one(rows, network, settings or SweepSettings(), images=images, progress=progress,
+    the seeds of one (network, transform), holding the trunk's features (internal).
+    TensorFlow must run with ``settings.threads`` here (:func:`voxlib.devices.set_threads`;
+    a RuntimeError otherwise), so the row records what it computed with."""
+    settings = settings or SweepSettings()
+    devices.set_threads(settings.threads)
+    row, artifacts = _compute_one(rows, network, settings, images=images, progress=progress,
                                   built=built, features=features)
     return _write_run(Path(out_dir), row, artifacts)
 
@@ -110,7 +123,7 @@ def _compute_one(rows: pd.DataFrame, network: str, settings: SweepSettings, *, i
                                                   features=features)
     fields = {"network": network, "transform": str(rows["transform"].iloc[0]) if "transform" in rows else "",
                 "weights": built.label, "image_size": size, "epochs": epochs, "batch_size": batch_size,
-                "precision": built.precision, "seed": seed, "classes": classes}
+                "precision": built.precision, "threads": settings.threads, "seed": seed, "classes": classes}
     stem = (f"{network}__{fields['transform']}__"
             f"{_key_hash(rows, built.label, size, epochs, batch_size, seed, built.precision)}")
     meta = {"classes": classes, "network": network, "transform": fields["transform"], "image_size": size,
@@ -162,6 +175,7 @@ _SWEEP_CONSTRAINTS = {
                                          "e.g. [0, 1, 2]")],
     "baselines": [Satisfies(lambda names: all(b in BASELINES for b in names),
                             f"a list of baselines from {list(BASELINES)}")],
+    "threads": [Interval(int, 1, None)],
     **WEIGHTS_CONSTRAINTS,
 }
 
@@ -274,9 +288,11 @@ def run_sweep(
     seeds=(0,),
     baselines=(),
     precision: str = "float32",
+    threads: int = devices.DEFAULT_THREADS,
     scheduler=None,
     n_workers: int | None = None,
     max_worker_memory=cluster.DEFAULT_MAX_WORKER_MEMORY,
+    restart_timeout: float = cluster.DEFAULT_RESTART_TIMEOUT,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train and evaluate every (network, transform, seed), and the baselines; resumable.
@@ -309,17 +325,29 @@ def run_sweep(
     precision : {"float32", "mixed_bfloat16", "auto"}
         The networks' dtype policy (:func:`voxlib.transfer.build_model`); each row records the
         one it ran with (``"auto"`` resolves per network).
+    threads : int >= 1
+        TensorFlow's intra- and inter-op threads for every run, wherever it computes
+        (:func:`voxlib.devices.set_threads`); recorded in ``sweep.csv`` (not part of a
+        run's key: a resumed sweep keeps rows computed with other threads). The thread
+        count changes the order of sums, hence the rows' last digits and, for a small
+        CNN on few test clips, a few accuracy points; one value gives the same rows
+        in-process and on Dask. In this process it must be set before TensorFlow's first
+        computation: this call sets it, and refuses (RuntimeError, before any run) when
+        TensorFlow already runs with other threads.
     scheduler : None, "local", address or distributed.Client
         Where the (network, transform) jobs run (:mod:`voxlib.cluster`): ``None``
         in this process; ``"local"`` on a Dask ``LocalCluster`` of ``n_workers``
-        one-thread processes; ``"tcp://host:8786"`` on a running Dask cluster
-        (workers with this project installed; no shared filesystem needed). This
+        processes running one job at a time; ``"tcp://host:8786"`` on a running Dask
+        cluster (workers with this project installed; no shared filesystem needed). This
         process writes every file either way, so resuming works the same.
     n_workers : int or None
-        Worker processes of ``scheduler="local"`` (``None``: one per core).
+        Worker processes of ``scheduler="local"`` (``None``: one per ``threads`` cores).
     max_worker_memory : int, str or None
         On Dask: a worker whose resident memory exceeds this after a job is
         restarted before its next one (bounds Keras's growth across fits).
+    restart_timeout : float
+        On Dask: seconds to wait for a restarted worker's replacement; none within it
+        raises :class:`voxlib.cluster.ClusterError` (finished rows are kept).
     progress : bool
 
     Returns
@@ -333,32 +361,36 @@ def run_sweep(
     seeds = [seeds] if np.isscalar(seeds) else list(seeds)
     baselines = [] if baselines is None else _as_list(baselines)
     check_params(_SWEEP_CONSTRAINTS, {"networks": networks, "seeds": seeds, "baselines": baselines,
-                                      "on_missing_weights": on_missing_weights})
+                                      "threads": threads, "on_missing_weights": on_missing_weights})
     seeds = [int(s) for s in seeds]
     devices.check_precision(precision)
     scheduler = cluster.check_scheduler(scheduler)
     manifest, transforms = _check_manifest(manifest, transforms, baselines)
+    # before anything here can start TensorFlow (a download builds a model); checked when there is work
+    threads_set = scheduler is not None or devices.set_threads(threads, strict=False)
     _require_weights(networks, weights, on_missing_weights)
     data = _run_split(manifest, test_size)
     settings = SweepSettings(image_size=image_size, epochs=epochs, batch_size=batch_size, weights=weights,
-                             on_missing_weights=on_missing_weights, precision=precision)
+                             on_missing_weights=on_missing_weights, precision=precision, threads=threads)
     jobs = _plan_jobs(data, networks, transforms, settings, seeds)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / "sweep.csv"
+    table = load_sweep(csv)
+    todo = [(job, [s for s, k in zip(job.seeds, job.keys()) if not _done(table, k)]) for job in jobs]
+    todo = [(job, left) for job, left in todo if left]  # resume: a finished row is never recomputed
+    if todo and not threads_set:
+        devices.set_threads(threads)  # raises, before any run: TensorFlow already runs here with other threads
     keys = [_baseline_key(name, data, seeds[0]) for name in baselines]
     for name, key in zip(baselines, keys):
         if not _done(load_sweep(csv), key):
             _append_row(csv, run_baseline(name, data, out_dir, seed=seeds[0], progress=progress))
     n_classes = manifest["speaker"].astype(str).nunique()
-    table = load_sweep(csv)
-    todo = [(job, [s for s, k in zip(job.seeds, job.keys()) if not _done(table, k)]) for job in jobs]
-    todo = [(job, left) for job, left in todo if left]  # resume: a finished row is never recomputed
     if scheduler is None:
         _sweep_here(todo, csv, out_dir, n_classes, total=len(jobs) * len(seeds), progress=progress)
     else:
         _sweep_on_dask(todo, csv, out_dir, n_classes, scheduler=scheduler, n_workers=n_workers,
-                       max_worker_memory=max_worker_memory, progress=progress)
+                       progress=progress, max_worker_memory=max_worker_memory, restart_timeout=restart_timeout)
     return _rows_of(load_sweep(csv), keys + [k for job in jobs for k in job.keys()])
 
 
@@ -387,10 +419,11 @@ def _sweep_here(todo, csv: Path, out_dir: Path, n_classes: int, *, total: int, p
 
 # ----------------------------------------------------------------------------- on Dask
 
-def _sweep_on_dask(todo, csv: Path, out_dir: Path, n_classes: int, *, scheduler, n_workers, max_worker_memory,
-                   progress: bool) -> None:
+def _sweep_on_dask(todo, csv: Path, out_dir: Path, n_classes: int, *, scheduler, n_workers, progress: bool,
+                   **policy) -> None:
     """The sweep's jobs as Dask tasks (:func:`_sweep_task`), one per (network, transform):
-    each gets its images as data and returns its runs; this process writes them."""
+    each gets its images as data and returns its runs; this process writes them. ``policy``:
+    :func:`voxlib.cluster.run_tasks`'s ``max_worker_memory`` and ``restart_timeout``."""
     image_cache: dict[str, np.ndarray] = {}
     payloads = []
     for job, left in todo:
@@ -400,10 +433,10 @@ def _sweep_on_dask(todo, csv: Path, out_dir: Path, n_classes: int, *, scheduler,
                          "rows": job.rows, "images": image_cache[job.transform], "seeds": left})
     if not payloads:
         return
-    with cluster.connect(scheduler, n_workers=n_workers, progress=progress) as client:
-        for i, result in cluster.run_tasks(client, _sweep_task, payloads, max_worker_memory=max_worker_memory,
-                                           progress=progress, label=lambda p: f"{p['network']} / "
-                                                                              f"{p['rows']['transform'].iloc[0]}"):
+    threads = payloads[0]["settings"].threads
+    with cluster.connect(scheduler, n_workers=n_workers, progress=progress, job_threads=threads) as client:
+        for i, result in cluster.run_tasks(client, _sweep_task, payloads, progress=progress, **policy,
+                                           label=lambda p: f"{p['network']} / {p['rows']['transform'].iloc[0]}"):
             job = todo[i][0]
             for row, artifacts in result["runs"]:
                 if row["weights"] != job.key["weights"]:
@@ -418,9 +451,15 @@ def _sweep_task(payload: dict) -> dict:
     """One (network, transform) job on a Dask worker: every seed of ``payload["seeds"]``
     under ``payload["settings"]`` (a :class:`SweepSettings`), on the worker's last network
     when the settings match (:data:`_WORKER_BUILT`).
-    Returns ``{"runs": [(row, artifacts), ...], "worker", "pid", "rss"}`` (nothing written)."""
-    cluster.limit_threads()
+    Returns ``{"runs": [(row, artifacts), ...], "worker", "pid", "rss"}`` (nothing written).
+    TensorFlow's threads are set before the worker's first job; a worker whose TensorFlow
+    already runs with others (a long-lived worker of another sweep) raises, naming them."""
     p, settings = payload, payload["settings"]
+    try:
+        devices.set_threads(settings.threads)
+    except RuntimeError as exc:
+        raise RuntimeError(f"on Dask worker {cluster.worker_info()['worker']}: {exc}. On a cluster, restart its "
+                           "workers (`client.restart()`) to start them with the sweep's threads") from exc
     size = _size_for(NETWORKS[p["network"]], settings.image_size)
     key = (p["network"], p["n_classes"], size, settings.weights, settings.on_missing_weights, settings.precision)
     built = _WORKER_BUILT.get(key)

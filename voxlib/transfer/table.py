@@ -5,6 +5,13 @@ transform, weights, image_size, epochs, batch_size, precision, seed, data_finger
 whose key is already there is skipped, never recomputed (:func:`_done`). Rows are appended one at
 a time, atomically (:func:`_append_row`), so a killed sweep keeps its finished runs;
 :func:`load_sweep` reads the raw table back.
+
+``threads`` (TensorFlow's threads per run, :func:`voxlib.devices.set_threads`) is recorded but
+is not part of the key: like the CPU a run ran on, it changes the order in which sums are taken,
+not the method, so a sweep resumed with other threads keeps its finished rows (the column says
+how each was computed). A ``sweep.csv`` written before the column reads with ``threads`` empty
+(unknown: in-process runs then used TensorFlow's default, Dask workers one thread); baselines,
+which do not run TensorFlow, leave it empty too.
 """
 from __future__ import annotations
 
@@ -19,7 +26,8 @@ from voxlib import datasets
 __all__ = ["SWEEP_COLUMNS", "load_sweep"]
 
 SWEEP_COLUMNS = [
-    "network", "transform", "weights", "image_size", "epochs", "batch_size", "precision", "seed", "data_fingerprint",
+    "network", "transform", "weights", "image_size", "epochs", "batch_size", "precision", "threads", "seed",
+    "data_fingerprint",
     "n_classes", "n_train", "n_test", "train_accuracy", "test_accuracy", "test_ci_low", "test_ci_high",
     "macro_f1", "train_loss", "test_loss", "features_seconds", "fit_seconds", "model_path",
     "history_path", "confusion_path", "report_path", "finished_at",
@@ -53,6 +61,9 @@ def load_sweep(path) -> pd.DataFrame:
         table = datasets.load_manifest(path)
         if "precision" not in table.columns:  # a sweep.csv from before the column: every run was float32
             table.insert(min(SWEEP_COLUMNS.index("precision"), table.shape[1]), "precision", _OLD_PRECISION)
+        if "threads" not in table.columns:  # a sweep.csv from before the column: not recorded
+            table.insert(table.columns.get_loc("precision") + 1, "threads", pd.NA)
+        table["threads"] = pd.to_numeric(table["threads"]).astype("Int64")
         return table
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"sweep table {path} is not a readable CSV file ({exc}); delete it and rerun "
@@ -92,7 +103,7 @@ def _sweep_row(settings: dict, rows: pd.DataFrame, train, ev_tr: dict, ev_te: di
     """One row of ``sweep.csv``; ``paths`` None leaves the ``*_path``
     fields for :func:`voxlib.transfer.sweep._write_run`."""
     return {
-        **{k: settings[k] for k in _SETTINGS_KEY},
+        **{k: settings[k] for k in _SETTINGS_KEY}, "threads": settings.get("threads"),
         "data_fingerprint": datasets.fingerprint(rows),
         "n_classes": len(settings["classes"]), "n_train": int(train.sum()), "n_test": int((~train).sum()),
         "train_accuracy": ev_tr["accuracy"], "test_accuracy": ev_te["accuracy"],
