@@ -637,15 +637,8 @@ class GMMMapping:
             Utterance label of each pair: the post-filter's target variance is the mean of each
             utterance's variance. Default: all frames are one utterance.
 
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        FramesError
-            Bad parameters, frames that are not 2-D finite rows, different numbers of rows, or fewer
-            frame pairs than ``n_components``.
+        Returns ``self``; raises :class:`FramesError` for bad parameters, frames that are not 2-D finite
+        rows, different numbers of rows, or fewer frame pairs than ``n_components``.
         """
         self._check_params()
         x = _as_frames(source_frames, "source_frames")
