@@ -141,9 +141,13 @@ def test_04_generated_manifest_and_losses(smoke_run):
     generated = pd.read_csv(pair_dir / "generated" / "manifest.csv")
     assert len(generated) == params["max_pairs"]
     assert set(generated["split"]) == {"train", "test"}
-    assert (generated["transform"] == "amor").all()
+    envelope = params.get("representation", "scalogram") == "envelope"
+    assert (generated["transform"] == ("world_envelope" if envelope else params["transform"])).all()
     ridge = pd.read_csv(pair_dir / "ridge" / "manifest.csv")      # the baseline, on the same sentences
     assert list(ridge["utterance"]) == list(generated["utterance"]) and set(ridge["generated_by"]) == {"ridge"}
+    if envelope:                                                   # the classic GMM baseline, same sentences
+        gmm = pd.read_csv(pair_dir / "gmm" / "manifest.csv")
+        assert list(gmm["utterance"]) == list(generated["utterance"]) and set(gmm["generated_by"]) == {"gmm"}
     assert set(generated["pair_alignment"]) == {params["pair_alignment"]}
     assert set(generated["pitch_mode"]) == {params["pitch_mode"]}
 
@@ -161,8 +165,12 @@ def test_05_metrics_cover_every_held_out_sentence(smoke_run):
     source = metrics[metrics["condition"] == "source"]
     assert (source["mcd_db"] > 0).all()
     assert {"ridge", "source_pitch"} <= set(metrics["condition"])       # baseline and pitch-only rows
-    assert {"median_f0_hz", "has_f0", "log_f0_rmse_st"} <= set(metrics.columns)
-    choice = pd.read_csv(run_dir / "reconstruction" / PAIR / "phase_choice.csv", index_col=0)
+    assert {"median_f0_hz", "has_f0", "log_f0_rmse_st", "verifier_accepts", "content_kept"} <= set(metrics.columns)
+    envelope = run.load_profile(PROFILE)["04_gan_cloning"].get("representation", "scalogram") == "envelope"
+    if envelope:   # the baselines and the ceilings on the same sentences
+        assert {"gmm", "world_copy", "oracle_world", "control_scrambled"} <= set(metrics["condition"])
+    name = "synthesis_choice.csv" if envelope else "phase_choice.csv"
+    choice = pd.read_csv(run_dir / "reconstruction" / PAIR / name, index_col=0)
     assert choice["chosen"].sum() == 1 and (choice["n"] > 0).all()   # chosen on training sentences
 
 
