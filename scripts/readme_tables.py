@@ -64,15 +64,6 @@ def _accepted(acc, judge, cond) -> float:
     return float("nan") if r.empty else float(r["accepted"].iloc[0])
 
 
-def _phase_mode(rec: Path) -> str:
-    choice = rec / "phase_choice.csv"
-    if choice.is_file():
-        table = pd.read_csv(choice, index_col=0)
-        if "chosen" in table.columns and table["chosen"].any():
-            return str(table.index[table["chosen"]][0])
-    return "source"
-
-
 def _targets(summary, acc, img, converted) -> list:
     """The judge and cloning issues' targets, each checked from the numbers (held-out sentences)."""
     k = {c: _accepted(acc, "verifier", c) for c in summary.index}
@@ -119,7 +110,7 @@ def cloning_tables(run_dir: Path) -> str:
         summary = pd.read_csv(rec / "summary.csv", index_col=0)
         acc = pd.read_csv(rec / "acceptance.csv")
         envelope = (rec / "synthesis_choice.csv").is_file()
-        mode = None if envelope else _phase_mode(rec)
+        mode = None if envelope else reconstruction.chosen_phase_mode(rec)
         converted = "converted" if envelope else reconstruction.PHASE_CONDITIONS[mode]
         synthesis = reconstruction.chosen_synthesis(rec) if envelope else None
         n = int(summary.loc["target", "n"])
