@@ -55,6 +55,8 @@ __all__ = [
     "DB_FLOOR",
     "DB_CEILING",
     "ENVELOPE_IMAGE",
+    "db_to_pixels",
+    "pixels_to_db",
     "WorldFeatures",
     "analyse",
     "synthesise",
@@ -495,6 +497,17 @@ def bands_to_envelope(bands, sr, fft_size, *, fmin=FMIN, fmax=None) -> np.ndarra
 
 # --------------------------------------------------------------------------- envelope images
 
+def db_to_pixels(db, *, scale, db_floor) -> np.ndarray:
+    """The envelope images' 8-bit code: ``pixel = round(255 (dB - db_floor) / scale)``, clipped to 0..255 (uint8)."""
+    return np.rint(np.clip((np.asarray(db, np.float64) - float(db_floor)) * (255.0 / float(scale)), 0.0,
+                           255.0)).astype(np.uint8)
+
+
+def pixels_to_db(pixels, *, scale, db_floor) -> np.ndarray:
+    """The inverse of :func:`db_to_pixels`: ``dB = pixel * scale / 255 + db_floor`` (float64; pixels may be float)."""
+    return np.asarray(pixels, np.float64) * (float(scale) / 255.0) + float(db_floor)
+
+
 def envelope_to_image(envelope, sr, *, n_bands=N_BANDS, fmin=FMIN, fmax=None, db_floor=DB_FLOOR,
                       db_ceiling=DB_CEILING) -> tuple[np.ndarray, dict]:
     """WORLD envelope -> 8-bit image: mel bands in dB on a fixed scale, one column per frame.
@@ -533,7 +546,7 @@ def envelope_to_image(envelope, sr, *, n_bands=N_BANDS, fmin=FMIN, fmax=None, db
     bands = envelope_to_bands(envelope, sr, n_bands=n_bands, fmin=fmin, fmax=fmax)
     fmax = _check_band_params(sr, n_bands, fmin, fmax)[3]
     scale = float(db_ceiling) - float(db_floor)
-    img = np.rint(np.clip((bands.T[::-1] - db_floor) * (255.0 / scale), 0.0, 255.0)).astype(np.uint8)
+    img = db_to_pixels(bands.T[::-1], scale=scale, db_floor=db_floor)
     meta = {"scale": scale, "db_floor": float(db_floor), "db_ceiling": float(db_ceiling),
             "representation": ENVELOPE_IMAGE, "frequency_axis": "mel", "fmin": float(fmin), "fmax": fmax,
             "n_bands": int(n_bands), "sr": int(sr), "fft_size": 2 * (np.shape(envelope)[1] - 1),
@@ -574,7 +587,7 @@ def image_to_envelope(img, meta: Mapping, sr, fft_size) -> np.ndarray:
     check_params({"scale": [Interval(float, 0, None, closed="neither")], "db_floor": [Interval(float)]},
                  {"scale": meta["scale"], "db_floor": meta["db_floor"]}, error=VocoderError)
     gray = images.to_gray(img).astype(np.float64)
-    db = gray[::-1].T * (float(meta["scale"]) / 255.0) + float(meta["db_floor"])
+    db = pixels_to_db(gray[::-1].T, scale=meta["scale"], db_floor=meta["db_floor"])
     return bands_to_envelope(db, sr, fft_size, fmin=meta["fmin"], fmax=meta["fmax"])
 
 

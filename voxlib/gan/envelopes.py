@@ -219,7 +219,7 @@ def image_bands(imgs, *, scale, db_floor, n_time=None) -> np.ndarray:
     if arr.ndim == 4:
         arr = arr.mean(axis=3)
     arr = arr[:, ::-1, : (arr.shape[2] if n_time is None else int(n_time))]
-    return arr.transpose(0, 2, 1) * (float(scale) / 255.0) + float(db_floor)
+    return vocoder.pixels_to_db(arr.transpose(0, 2, 1), scale=scale, db_floor=db_floor)
 
 
 def bands_image(bands, *, scale, db_floor, width=None) -> np.ndarray:
@@ -238,5 +238,5 @@ def bands_image(bands, *, scale, db_floor, width=None) -> np.ndarray:
     np.ndarray [shape=(N, n_bands, width), uint8]
     """
     db = np.asarray(bands, dtype=np.float64).transpose(0, 2, 1)[:, ::-1]
-    img = np.rint(np.clip((db - float(db_floor)) * (255.0 / float(scale)), 0.0, 255.0)).astype(np.uint8)
+    img = vocoder.db_to_pixels(db, scale=scale, db_floor=db_floor)
     return np.ascontiguousarray(pad_columns(img, img.shape[2] if width is None else width))
