@@ -7,6 +7,8 @@ PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
 PROFILE  ?= quick
+# Notebooks executed side by side (voxlib.run --jobs): the same results, sooner on 2 cores
+JOBS     ?= 2
 # TensorFlow build: cpu (default, tensorflow-cpu) or gpu (tensorflow[and-cuda]); e.g. `make run TF=gpu`
 TF       ?= cpu
 ifeq ($(filter $(TF),cpu gpu),)
@@ -22,7 +24,7 @@ export MPLBACKEND := Agg
 .PHONY: run test install bench clean-runs lab report figures
 
 run: $(STAMP) $(SEEDED)
-	$(PY) -m voxlib.run --profile $(PROFILE) --report
+	$(PY) -m voxlib.run --profile $(PROFILE) --jobs $(JOBS) --report
 
 # The offline HTML report of runs/$(PROFILE) (runs/<name> for a YAML profile): runs/<...>/report/index.html
 report: $(STAMP) $(SEEDED)

@@ -51,6 +51,13 @@ def test_cpu_flags_and_bf16_detection(tmp_path):
     assert devices.cpu_flags.__wrapped__(str(tmp_path / "absent")) == frozenset()
 
 
+def test_cpu_model_names_the_cpu_and_its_cores(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu\n")
+    assert devices.cpu_model(str(info)) == f"AMD EPYC 9B14, {os.cpu_count()} cores"
+    assert devices.cpu_model(str(tmp_path / "absent")).endswith(f"{os.cpu_count()} cores")
+
+
 def test_auto_precision_is_bf16_only_for_benched_networks_on_a_bf16_cpu_without_gpu():
     amx = {"amx_bf16"}
     assert devices.resolve_precision("auto", "pix2pix", flags=amx, gpu=False) == "mixed_bfloat16"

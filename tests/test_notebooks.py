@@ -57,11 +57,12 @@ def _data_state():
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """Every notebook once, in order, on the smoke profile, into a temporary run folder."""
+    """Every notebook once on the smoke profile, into a temporary run folder, two at a time as `make run`
+    runs them (each once what it reads has finished)."""
     before = _data_state()
     run_dir = tmp_path_factory.mktemp("runs") / PROFILE
     figures_dir = run_dir / "figures"
-    outs = run.run_notebooks(PROFILE, run_dir=run_dir, figures_dir=figures_dir, progress=False)
+    outs = run.run_notebooks(PROFILE, run_dir=run_dir, figures_dir=figures_dir, progress=False, jobs=2)
     assert _data_state() == before, "a notebook wrote into data/"
     return run_dir, figures_dir, {p.stem: p for p in outs}
 

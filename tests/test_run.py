@@ -251,3 +251,83 @@ def test_corpus_of_is_the_given_folder_else_the_one_the_runs_notebook_01_used(tm
     assert run.corpus_of(run_dir, "data/embedded") == run.project_root() / "data" / "embedded"
     (run_dir / run.RECORD_FILE).write_text(yaml.safe_dump({"01_transforms": {"status": "ok"}}))
     assert run.recorded_data_dir(run_dir) is None and run.corpus_of(run_dir) == run.resolve(run.DEFAULT_DATA_DIR)
+
+
+# ----------------------------------------------------------------------------- notebooks side by side
+
+def _five_notebooks(tmp_path):
+    """A project shaped like the bundle's: 01-03 once, 04-05 once per pair."""
+    root = _project(tmp_path, [])
+    nb = nbformat.read(root / "notebooks" / "01_demo.ipynb", as_version=4)
+    names = ["02_train", "03_plots", "04_gan", "05_listen"]
+    for name in names:
+        nbformat.write(nb, root / "notebooks" / f"{name}.ipynb")
+    pairs = [["a", "b"], ["c", "d"]]
+    profile = {"01_demo": {}, "02_train": {}, "03_plots": {}, "04_gan": {"pairs": pairs}, "05_listen": {"pairs": pairs}}
+    (root / "params" / "quick.yaml").write_text(yaml.safe_dump(profile))
+    return root
+
+
+def _timed_papermill(monkeypatch, spans, fail=(), seconds=0.3):
+    """papermill stand-in that sleeps and records each execution's (start, end) under its output name."""
+    import threading
+    import time
+
+    import papermill
+    lock = threading.Lock()
+
+    def execute_notebook(src, out, parameters, **kw):
+        start = time.monotonic()
+        time.sleep(seconds)
+        with lock:
+            spans[Path(out).stem] = (start, time.monotonic())
+        if Path(out).stem in fail:
+            raise papermill.PapermillExecutionError(cell_index=1, exec_count=2, source="1 / 0",
+                                                    ename="ZeroDivisionError", evalue="division by zero",
+                                                    traceback=[])
+        Path(out).write_text("{}")
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+
+
+def _overlap(a, b):
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_two_jobs_overlap_notebooks_only_once_what_they_read_has_finished(tmp_path, monkeypatch):
+    root = _five_notebooks(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    monkeypatch.setattr(run, "NEEDS", {"02": ("01",), "03": ("02",), "04": ("01",), "05": ("02", "04")})
+    spans = {}
+    _timed_papermill(monkeypatch, spans)
+    out = run.run_notebooks("quick", run_dir=tmp_path / "r", progress=False, jobs=2)
+    names = ["01_demo", "02_train", "03_plots", "04_gan__a__b", "04_gan__c__d", "05_listen__a__b", "05_listen__c__d"]
+    assert [p.stem for p in out] == names                                  # notebook order, whatever ran first
+    for later, earlier in [("02_train", "01_demo"), ("04_gan__a__b", "01_demo"), ("03_plots", "02_train"),
+                           ("05_listen__a__b", "04_gan__a__b"), ("05_listen__a__b", "02_train"),
+                           ("05_listen__c__d", "04_gan__c__d")]:
+        assert spans[later][0] >= spans[earlier][1], f"{later} started before {earlier} finished"
+    assert _overlap(spans["02_train"], spans["04_gan__a__b"])              # 02 trains while 04 runs a pair
+    assert not any(_overlap(spans[x], spans[y]) and _overlap(spans[x], spans[z]) and _overlap(spans[y], spans[z])
+                   for x in names for y in names for z in names if len({x, y, z}) == 3)   # never three at once
+    record = yaml.safe_load((tmp_path / "r" / "params.yaml").read_text())
+    assert {record[k]["status"] for k in record} == {"ok"} and len(record) == 7   # every writer's entry kept
+
+
+def test_one_job_keeps_the_notebook_order_and_a_failure_starts_nothing_that_needs_it(tmp_path, monkeypatch):
+    root = _five_notebooks(tmp_path)
+    monkeypatch.setenv("VOXLIB_ROOT", str(root))
+    spans = {}
+    _timed_papermill(monkeypatch, spans, seconds=0.05)
+    run.run_notebooks("quick", run_dir=tmp_path / "one", progress=False, jobs=1)
+    order = sorted(spans, key=lambda k: spans[k][0])
+    assert order == ["01_demo", "02_train", "03_plots", "04_gan__a__b", "04_gan__c__d", "05_listen__a__b",
+                     "05_listen__c__d"]
+    spans.clear()
+    _timed_papermill(monkeypatch, spans, fail={"04_gan__a__b"}, seconds=0.05)
+    with pytest.raises(run.NotebookFailed, match="04_gan.ipynb failed"):
+        run.run_notebooks("quick", run_dir=tmp_path / "two", progress=False, jobs=2)
+    assert "05_listen__a__b" not in spans and "05_listen__c__d" not in spans   # nothing new after a failure
+    record = yaml.safe_load((tmp_path / "two" / "params.yaml").read_text())
+    assert record["04_gan[a__b]"]["status"] == "failed"
+    with pytest.raises(ValueError, match="jobs=0"):
+        run.run_notebooks("quick", run_dir=tmp_path / "three", jobs=0)

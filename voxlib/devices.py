@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -79,17 +80,26 @@ def bf16_faster(flags=None) -> frozenset:
     return next((BF16_FASTER[f] for f in _BF16_FLAGS if f in flags), frozenset())
 
 
-@functools.lru_cache(maxsize=1)
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset:
-    """The CPU's feature flags (Linux ``/proc/cpuinfo``); empty where that file is absent."""
+def _cpuinfo_field(cpuinfo, names) -> str | None:
+    """The first ``/proc/cpuinfo`` line starting with one of ``names``, after its colon; None where absent."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+        return None
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith(names)), None)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``); empty where that file is absent."""
+    return frozenset((_cpuinfo_field(cpuinfo, ("flags", "Features")) or "").split())
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's name and core count, e.g. ``"AMD EPYC 9B14, 2 cores"``: what a measured time names.
+    ``platform.processor()`` (or "unknown CPU") where ``/proc/cpuinfo`` has no ``model name``."""
+    name = _cpuinfo_field(cpuinfo, ("model name", "Model", "Hardware")) or platform.processor() or "unknown CPU"
+    return f"{name}, {os.cpu_count()} cores"
 
 
 def cpu_has_bf16(flags=None) -> bool:
