@@ -41,6 +41,7 @@ def study_pair(corpus, source, target, work: Path, splits=SPLITS) -> list[dict]:
     val, pool = _validation_split(train, N_VALIDATION)
     rows = [dict(pair=f"{source} -> {target}", sentences=0, epochs=0, candidate="copy the source",
                  validation_l1=metrics.image_l1(val.target, val.source), seconds=0.0)]
+    print(f"{source} -> {target}: copy the source: validation L1 {rows[0]['validation_l1']:.2f}", flush=True)
     for n, epochs in splits:
         if n > len(pool):
             print(f"{source} -> {target}: only {len(pool)} training sentences, skipping {n} x {epochs}")
@@ -71,10 +72,10 @@ def main(argv=None) -> int:
         for source, target in PAIRS:
             rows += study_pair(corpus, source, target, d / f"{source}__{target}")
     table = pd.DataFrame(rows)
-    print(f"\nCPU: {devices.cpu_model()}")
-    print(table.round(2).to_markdown(index=False))
     if args.out:
         table.to_csv(args.out, index=False)
+    print(f"\nCPU: {devices.cpu_model()}")
+    print(table.round(2).to_string(index=False))
     return 0
 
 
