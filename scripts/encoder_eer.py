@@ -21,7 +21,7 @@ d-vector and CAM++), and prints two markdown tables:
    with them repeated to the d-vector's 0.82 s window), and raw clips (no
    high-pass, no crop; still RMS-normalised and resampled).
 
-These are the figures the README cites.
+These are the figures docs/judges.md cites.
 
 Usage: ``python scripts/encoder_eer.py [--data-dir data/embedded] [--per-speaker 60] [--threads 1]``
 (about 2 minutes of CPU for the 420 clips; all 1116 clips take about 2.5 times as long).

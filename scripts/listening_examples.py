@@ -1,4 +1,4 @@
-"""Copy the README's listening examples out of a run (by default the medium profile's).
+"""Copy the listening examples of docs/results.md out of a run (by default the medium profile's).
 
     .venv/bin/python scripts/listening_examples.py runs/medium
 

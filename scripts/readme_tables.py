@@ -1,8 +1,8 @@
-"""Print the README's result tables (Markdown) from one run folder.
+"""Print the result tables of the README's headline and docs/results.md (Markdown) from one run folder.
 
     .venv/bin/python scripts/readme_tables.py runs/quick
 
-Every number in the README's "Reference results" section comes from this
+Every number in the README's headline table and in docs/results.md's reference results comes from this
 script run on the folder `make run` writes; nothing is typed in by hand.
 """
 from __future__ import annotations

@@ -62,7 +62,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 #: frozen trunk and training, ``bench/gan.py`` for ``"pix2pix"``'s compiled train step).
 #: ``"amx_bf16"``: Intel AMX, from FACTS.md's measurements (pix2pix 1.58x, ResNet101
 #: 1.71x; MobileNetV2 slower). ``"avx512_bf16"`` without AMX: this project's 2-core AMD
-#: EPYC (Zen 4), see the README's bench tables (Inception/Xception trunks 1.7-2.0x,
+#: EPYC (Zen 4), see docs/scaling.md's bench tables (Inception/Xception trunks 1.7-2.0x,
 #: SequentialCNN's training 1.7x, pix2pix 1.2-1.6x; ResNets, EfficientNets and the
 #: MobileNets no faster or slower). Everything else stays float32.
 BF16_FASTER = {
@@ -181,7 +181,7 @@ def precision_policy(policy: str):
 
 #: TensorFlow threads per job of a sweep unless told otherwise: one. The same number on every
 #: machine, so a row does not depend on the core count; a Dask cluster adds cores by adding
-#: one-thread workers, and a second thread in one process gained 1.00-1.15x (README, bench/sweep.py).
+#: one-thread workers, and a second thread in one process gained 1.00-1.15x (docs/scaling.md, bench/sweep.py).
 DEFAULT_THREADS = 1
 #: The environment variables TensorFlow reads, at its first computation, when no thread count was set.
 THREADS_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")

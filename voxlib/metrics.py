@@ -322,8 +322,8 @@ def mel_cepstral_distortion(reference, estimate, sr, *, align="dtw", n_mfcc=25, 
     reference's), so padding silence neither flatters nor spoils the score.
     Identical signals give 0. Values depend on the implementation (cepstrum
     order, mel bands, alignment, silence handling), so guide values from the
-    literature do not transfer: with this one, Allison and July (two different
-    speakers, the same sentences, DTW) measure 4.52 dB on average (README).
+    literature do not transfer: the yardstick is notebook 05's ``source`` row, two
+    different speakers saying the same sentences (DTW-aligned), on the same run.
 
     Parameters
     ----------

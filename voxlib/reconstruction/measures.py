@@ -340,7 +340,7 @@ def choose_phase(study) -> tuple[str, pd.DataFrame]:
     run it chose ``refined_confident`` over ``source`` by a margin of 0.0005,
     against an LSD 3.3 dB worse on the same training sentences, and it was
     worse on the held-out ones too. That look at held-out numbers is why the
-    rule now treats sub-noise margins as ties: see the README.)
+    rule now treats sub-noise margins as ties: see docs/results.md.)
 
     Returns
     -------
