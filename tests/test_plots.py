@@ -162,6 +162,18 @@ def test_transform_bars_baselines_are_reference_lines_and_seeds_a_range(seeded):
     assert any("MFCC+LR baseline" in t.get_text() for t in fig.legends[0].get_texts())
 
 
+def test_mean_accuracy_colours_only_the_levels_it_is_given(thesis):
+    means = R.mean_accuracy(thesis, by="transform")
+    ax = plots.plot_mean_accuracy(means, by="transform", best=["amor", "morse"], worst=[]).axes[0]
+    colours = dict(zip([t.get_text() for t in ax.get_xticklabels()], [b.get_facecolor() for b in _bars(ax)]))
+    assert colours["amor"] == colours["morse"] == to_rgba(plots.BEST_COLOR)
+    assert all(c == to_rgba(plots.BAR_COLOR) for t, c in colours.items() if t not in ("amor", "morse"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best"]
+    tied = plots.plot_mean_accuracy(means, by="transform", best=[], worst=[]).axes[0]   # a tie: nothing stands out
+    assert all(b.get_facecolor() == to_rgba(plots.BAR_COLOR) for b in _bars(tied))
+    assert [t.get_text() for t in tied.get_legend().get_texts()] == ["tied: none stands out"]
+
+
 def test_mean_accuracy_leaves_baselines_out_and_draws_them_as_lines(seeded):
     table, each = R.tidy_sweep(seeded), R.tidy_sweep(seeded, seeds="each")
     fig = plots.plot_mean_accuracy(R.mean_accuracy(table, by="model", seeds=each), R.split_baselines(table)[1],

@@ -396,8 +396,8 @@ def plot_transform_bars(results, baselines=None, *, transforms=None, ncols: int 
     return _finish(fig, path, formats)
 
 
-def plot_mean_accuracy(means, baselines=None, *, by: str = "transform", source=None, path=None,
-                       formats=("png",)):
+def plot_mean_accuracy(means, baselines=None, *, by: str = "transform", source=None, best=None, worst=None,
+                       path=None, formats=("png",)):
     """Mean accuracy per transform (or per model), best bar and worst bar highlighted.
 
     Parameters
@@ -412,21 +412,25 @@ def plot_mean_accuracy(means, baselines=None, *, by: str = "transform", source=N
     by : {"transform", "model"}
     source : str, optional
         Where the numbers come from (the table's ``source``, e.g. ``"ours"``), for the title.
+    best, worst : list of str, optional
+        The levels to colour best and worst (:func:`voxlib.results.standouts` keeps
+        gaps within seed-to-seed noise uncoloured); None: the highest and the lowest mean.
     path, formats : optional
         Save the figure (:func:`save_figure`).
 
     Returns
     -------
     matplotlib.figure.Figure
-        One bar per level with its value written on it; the highest mean is
-        :data:`BEST_COLOR`, the lowest :data:`WORST_COLOR`, the rest
+        One bar per level with its value written on it; ``best`` in
+        :data:`BEST_COLOR`, ``worst`` in :data:`WORST_COLOR`, the rest
         :data:`BAR_COLOR`.
     """
     if by not in means.columns:
         raise ValueError(f"by={by!r} is not a column of the means table; have: {', '.join(means.columns)}")
-    colors = [BAR_COLOR] * len(means)
-    colors[int(means["mean"].to_numpy().argmin())] = WORST_COLOR
-    colors[int(means["mean"].to_numpy().argmax())] = BEST_COLOR
+    levels = means[by].astype(str).tolist()
+    best = [levels[int(means["mean"].to_numpy().argmax())]] if best is None else list(best)
+    worst = [levels[int(means["mean"].to_numpy().argmin())]] if worst is None else list(worst)
+    colors = [BEST_COLOR if lv in best else WORST_COLOR if lv in worst else BAR_COLOR for lv in levels]
     fig, ax = plt.subplots(figsize=(max(7.0, 0.55 * len(means) + 2.5), 4.2))
     spread = "seed_min" in means.columns and (means["n_seeds"] >= 2).any()
     yerr = _ci_errors(means["mean"], means["seed_min"], means["seed_max"]) if spread else None
@@ -438,7 +442,8 @@ def plot_mean_accuracy(means, baselines=None, *, by: str = "transform", source=N
     _accuracy_axis(ax, "mean accuracy (%)", top=105)
     if baselines is not None:
         _baseline_lines(ax, baselines["model"], baselines["accuracy"], _measure(baselines))
-    legend = [Patch(color=BEST_COLOR, label="best"), Patch(color=WORST_COLOR, label="worst")]
+    legend = [Patch(color=c, label=k) for c, k, on in ((BEST_COLOR, "best", best), (WORST_COLOR, "worst", worst)) if on]
+    legend += [] if best or worst else [Patch(color=BAR_COLOR, label="tied: none stands out")]
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles=legend + handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     other = "models" if by == "transform" else "transforms"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from reconstruction_fakes import _summary
 from voxlib import reconstruction as R
@@ -155,3 +156,118 @@ def test_pix2pix_is_held_to_the_baselines_on_acceptance_within_noise():
     assert "pix2pix is accepted at least as often as every baseline" in ahead
     unreliable = R.verdict(_summary(ENVELOPE_RATES | {"control_channel": (0.4, 0.0)}), synthesis=world)
     assert "acceptance is not compared" in unreliable and "4/10" not in unreliable
+
+
+# --- the verdict's finding first, and the finding after each of notebook 05's results ---
+
+def test_the_verdict_opens_with_its_finding_in_one_or_two_sentences():
+    world = R.SynthesisSettings("world")
+    text = R.verdict(_summary(ENVELOPE_RATES), synthesis=world)
+    head, details = text.split("\n\n")
+    assert head == R.finding(_summary(ENVELOPE_RATES)) and head.startswith("Finding: ")
+    assert head.count(". ") + 1 <= 2 and details.startswith("Synthesis of the envelope images")
+    assert ("accepts 3/10 converted clips as the target's voice, clearly less often than the real target clips "
+            "(10/10)") in head
+    assert "pix2pix is tied within noise with the joint-density GMM baseline and the ridge baseline" in head
+    as_often = R.finding(_summary(ENVELOPE_RATES | {"converted": (0.9, 0.0), "gmm": (0.1, 0.0), "ridge": (0.7, 0.0)}))
+    assert "about as often as the real target clips (10/10; the intervals overlap)" in as_often
+    assert ("on CAM++ acceptance, pix2pix is ahead of the joint-density GMM baseline; tied within noise with the "
+            "ridge") in as_often
+    none = R.finding(_summary(ENVELOPE_RATES | {"converted": (0.0, 0.0), "gmm": (1.0, 0.0)}))
+    assert "0/10 converted clips" in none and "does not pass as the target" in none
+    assert "behind the joint-density" in none
+
+
+def test_the_finding_quotes_no_count_of_an_unreliable_verifier_and_reads_the_spectrum():
+    fooled = _summary(ENVELOPE_RATES | {"null_flat": (0.5, 0.0)})
+    fooled["lsd_db"] = fooled.index.map({"converted": 9.0, "source": 12.0, "ridge": 10.0}).fillna(6.0)
+    text = R.finding(fooled)
+    assert "cannot judge this pair (accepts null_flat in 50% of sentences)" in text and "3/10" not in text
+    assert "closer to the target's than the source's on LSD only" in text            # MCD 4.0 everywhere: a tie
+    assert "on LSD, pix2pix is behind the joint-density GMM baseline; ahead of the ridge baseline" in text
+    plain = pd.DataFrame({"mcd_db": [6.0, 5.0], "lsd_db": [12.0, 10.0]}, index=pd.Index(["source", "converted"]))
+    assert R.finding(plain) == ("Finding: no verifier was run, and the converted spectrum is closer to the "
+                                "target's than the source's on both MCD and LSD.")
+    assert "no 'converted' row" in R.finding(plain.drop(index="converted"))
+
+
+def test_judges_and_choice_findings():
+    described = pd.DataFrame({"encoder": ["campplus", "dvector"], "threshold": [0.594, 0.855],
+                              "calibration EER": [0.0, 1 / 3], "too weak": [False, True]},
+                             index=pd.Index(["verifier", "dvector_verifier"], name="judge"))
+    text = R.judges_finding(described)
+    assert text.startswith("The CAM++ verifier has a calibration EER of 0.0% (threshold 0.594)")
+    assert "the d-vector verifier (dvector_verifier) has a calibration EER of 33.3%" in text and "set aside" in text
+    table = pd.DataFrame({"n": 8, "verifier_rate": [0.0, 0.875, 1.0, 1.0], "lsd_db": [14.4, 11.6, 11.6, 11.7],
+                          "eligible": [False, True, True, True], "chosen": [False, False, True, False]},
+                         index=["source", "filter", "filter, GV", "world, GV"])
+    chose = R.choice_finding(table)
+    assert "source 0/8 (LSD 14.4 dB); filter 7/8" in chose and "The rule chose the synthesis 'filter, GV'" in chose
+    assert "tied on acceptance with 'world, GV'; the rule broke the tie by the centroid margin" in chose
+    three = R.choice_finding(table.assign(verifier_rate=[0.0, 1.0, 1.0, 1.0]))
+    assert "tied on acceptance with 'filter' and 'world, GV';" in three
+    clear = R.choice_finding(table.drop(index="world, GV"), what="phase mode")
+    assert "the phase mode 'filter, GV', the eligible one the verifier accepts most often" in clear
+    nothing = R.choice_finding(table.assign(eligible=False))
+    assert "no synthesis was eligible" in nothing
+
+
+def _sentences(converted, source):
+    rows = [{"utterance": f"u{i}", "condition": c, "mcd_db": v}
+            for i, (a, b) in enumerate(zip(converted, source)) for c, v in (("converted", a), ("source", b))]
+    return pd.DataFrame(rows)
+
+
+def test_sentence_finding_counts_the_sentences_a_mean_hides():
+    carried = _sentences([1.0, 5.0, 5.0, 5.0], [5.0, 5.05, 5.0, 4.0])   # mean 4.0 < 4.76, one sentence carries it
+    text = R.sentence_finding(carried)
+    assert text.startswith("On MCD, the converted clip is closer to the target than the source on 1 of the 4 "
+                           "sentences, further on 1") and "no gain that holds" in text
+    assert "holds sentence by sentence" in R.sentence_finding(_sentences([3.0, 3.0, 3.0], [4.0, 4.0, 2.0]))
+
+
+def test_summary_and_acceptance_findings_reuse_the_verdicts_sentences():
+    summary = _summary({"source": (0.0, 0.0), "converted": (0.9, 0.0), "null_flat": (0.0, 0.0),
+                        "control_channel": (0.0, 0.0), "control_scrambled": (0.0, 0.0), "target": (1.0, 1.0)})
+    summary["lsd_db"] = summary.index.map({"converted": 9.0, "source": 12.0, "null_flat": 13.0}).fillna(0.0)
+    summary["mcd_db"] = summary.index.map({"converted": 3.8, "source": 4.6, "null_flat": 5.3}).fillna(0.0)
+    text = R.summary_finding(summary)
+    assert "3.80 dB MCD from the target against 4.60 dB" in text and "closer to the target on both measures" in text
+    assert "It beats a flat image with the source's phase on MCD and LSD" in text
+    accepted = R.acceptance_finding(summary)
+    assert accepted.startswith("Reliable for this pair: verifier, dvector_verifier, content; set aside: "
+                               "closer_centroid — accepts null_flat in 100% of sentences")
+    assert "accepts 9/10 converted clips" in accepted and "the content is kept" in accepted
+    fooled = R.acceptance_finding(summary.assign(verifier_rate=summary["verifier_rate"].where(
+        summary.index != "control_channel", 0.4)))
+    assert "verifier — accepts control_channel in 40% of sentences" in fooled and "accepts 9/10" not in fooled
+
+
+def test_similarity_finding_reads_the_t_intervals():
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(10):
+        for condition, margin in (("source", -0.34), ("converted", 0.12), ("null_flat", -0.33)):
+            noise = 0.02 * rng.standard_normal()
+            rows.append({"utterance": f"u{i}", "condition": condition, "sim_target_centroid": 0.5 + margin / 2 + noise,
+                         "sim_source_centroid": 0.5 - margin / 2})
+    intervals = R.similarity_intervals(pd.DataFrame(rows))
+    moved = R.similarity_finding(intervals)
+    assert "the intervals separate, so the converted clips moved toward the target's voice, and past the" in moved
+    assert "overlap" in R.similarity_finding(intervals, converted="null_flat")
+    assert "No margin" in R.similarity_finding(intervals.drop(columns="margin"))
+
+
+def test_width_summary_and_finding_apply_to_scalogram_runs_only():
+    table = pd.concat([pd.DataFrame({"image": ["none", "8-bit", "8-bit", "8-bit"], "width": [24000, 128, 512, 24000],
+                                     "snr_db": [23.0 + k, 8.0 + k, 12.0 + k, 20.0 + k], "spectral_convergence": 0.1,
+                                     "mcd_db": 1.0, "lsd_db": [1.0, 6.0, 4.0, 2.0], "utterance": f"u{k}"})
+                       for k in (0, 2)])
+    summary = R.width_summary(table)
+    assert list(summary.index) == [("none", 24000), ("8-bit", 128), ("8-bit", 512), ("8-bit", 24000)]
+    assert summary.loc[("8-bit", 128), "snr_db"] == 9.0
+    text = R.width_finding(summary, width=128)
+    assert "reaches 24.0 dB SNR" in text and "128 columns wide, the generated images' width, gives 9.0 dB" in text
+    assert "no 640-column image" in R.width_finding(summary, width=640)
+    with pytest.raises(ValueError, match="scalogram runs only"):
+        R.width_summary(pd.DataFrame({"width": [640], "snr_db": [1.0]}))

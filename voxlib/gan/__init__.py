@@ -20,6 +20,8 @@ into the target's. One module per question:
   scale, :data:`SINE_SCALE`, or envelope images).
 - :mod:`voxlib.gan.generated`: what does notebook 05 read? ``write_generated``, ``write_mapped``,
   the ridge and GMM baselines and the generated manifest's columns.
+- :mod:`voxlib.gan.findings`: what do notebook 04's numbers say? One sentence per result (``*_finding``),
+  its wording chosen by the numbers.
 
 Arrows run pix2pix → train and clips → envelopes → pairs → generated (which also uses pix2pix's
 ``generate``); no module imports plotting: training panels are drawn by the function the caller passes.
@@ -28,6 +30,9 @@ from voxlib.gan.clips import (CLIPS_FILE, PAIR_ALIGNMENTS, PITCH_MODES, THESIS_C
                               load_pitch_stats, prepare_clips)
 from voxlib.gan.envelopes import (ENVELOPE_META, bands_image, envelope_image, frame_time_map, image_bands,
                                   padded_width, write_envelope_images)
+from voxlib.gan.findings import (BASELINE_CANDIDATES, CHANCE_DISC_LOSS, CLOSE_PITCH_ST, SOURCE_CANDIDATE, TIE_PIXELS,
+                                 TIE_RELATIVE, alignment_finding, gmm_finding, image_score_finding, loss_finding,
+                                 pitch_finding)
 from voxlib.gan.generated import (GENERATED_COLUMNS, GENERATED_REQUIRED, GMM_CHOICES_FILE, GMM_COMPONENTS,
                                   GMM_FEATURES, IMAGE_METRICS_FILE, RIDGE_ALPHAS, gmm_baseline, ridge_baseline,
                                   write_generated, write_image_scores, write_mapped)
@@ -58,4 +63,7 @@ __all__ = [
     "write_generated", "write_mapped", "ridge_baseline", "RIDGE_ALPHAS", "gmm_baseline", "GMM_FEATURES",
     "GMM_COMPONENTS", "GMM_CHOICES_FILE", "GENERATED_COLUMNS", "GENERATED_REQUIRED", "write_image_scores",
     "IMAGE_METRICS_FILE",
+    # findings: notebook 04's numbers in words
+    "pitch_finding", "alignment_finding", "loss_finding", "gmm_finding", "image_score_finding", "SOURCE_CANDIDATE",
+    "BASELINE_CANDIDATES", "TIE_PIXELS", "TIE_RELATIVE", "CLOSE_PITCH_ST", "CHANCE_DISC_LOSS",
 ]

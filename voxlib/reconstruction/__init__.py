@@ -26,8 +26,8 @@ Each module answers one question; arrows run from the later to the earlier
   table (:func:`measure`) and its summaries, :func:`phase_study` / :func:`choose_phase` /
   :func:`resolve_phase_mode`, :func:`chosen_phase_mode`, :func:`synthesis_study` / :func:`choose_synthesis` /
   :func:`resolve_synthesis`, and notebook 05's tables as files (:func:`write_table`);
-- :mod:`~voxlib.reconstruction.commentary`: what do the numbers say? The generated paragraph
-  (:func:`verdict`), its thresholds named.
+- :mod:`~voxlib.reconstruction.commentary`: what do the numbers say? The verdict (:func:`verdict`, opening
+  with its :func:`finding`), the finding after each of notebook 05's results (``*_finding``), its thresholds named.
 
 :class:`ReconstructionError` (:mod:`~voxlib.reconstruction.errors`) is what every module raises for
 bad input, naming the notebook that makes it.
@@ -59,7 +59,10 @@ from voxlib.reconstruction.synthesis import (APERIODICITY_MODES, CHOICE_FILE, DE
                                              SynthesisSettings, SynthesisStats, chosen_synthesis, convert_aperiodicity,
                                              copy_synthesis, fit_statistics, flat_envelope, global_variance,
                                              read_envelope, render)
-from voxlib.reconstruction.commentary import MAJORITY_RATE, PIPELINE_SNR_DB, RELIABLE_JUDGE_RATE, TIE_DB, verdict
+from voxlib.reconstruction.commentary import (MAJORITY_RATE, PIPELINE_SNR_DB, RELIABLE_JUDGE_RATE, TIE_DB, WIDTH_MEASURES,
+                                              acceptance_finding, choice_finding, finding, judges_finding,
+                                              sentence_finding, similarity_finding, summary_finding, verdict,
+                                              width_finding, width_summary)
 
 #: Every public name of the submodules (each lists its own in ``__all__``).
 __all__ = [*errors.__all__, *phase.__all__, *synthesis.__all__, *conditions.__all__, *content.__all__, *judges.__all__, *measures.__all__,

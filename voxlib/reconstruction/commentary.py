@@ -1,7 +1,12 @@
-"""What the numbers say about the cloned voice: the paragraph notebook 05 ends with, written from them.
+"""What the numbers say about the cloned voice: notebook 05's findings and the verdict it ends with.
 
 :func:`verdict` reads :func:`summarize_conditions`'s table and
-:func:`control_check`, so the text stays true when the parameters change.
+:func:`control_check`, so the text stays true when the parameters change; it opens with
+:func:`finding` (the verdict in one or two sentences) and gives the details after. The other
+``*_finding`` functions write the one-sentence finding after each of notebook 05's results (the
+judges' calibration, the phase or synthesis choice, the per-sentence distances, the summary, the
+judges' acceptances and the similarity margins), and :func:`width_summary` / :func:`width_finding`
+read the width study of scalogram runs.
 Every threshold of its wording is a named constant: the four below, and the rules it shares with the
 phase choice (:data:`MIN_VOICED_SHARE`) and the control check
 (:data:`CONTROL_MAX_RATE`). For an envelope run (conditions :data:`ENVELOPE_CEILINGS` present, or a
@@ -12,13 +17,17 @@ conversion ran into.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from voxlib.gan.findings import TIE_DB
 from voxlib.reconstruction.judges import CALIBRATION_MAX_EER, CONTROL_MAX_RATE, PRIMARY_JUDGE, control_check
-from voxlib.reconstruction.measures import MIN_VOICED_SHARE
+from voxlib.reconstruction.measures import MIN_VOICED_SHARE, SIMILARITY_NOISE
 from voxlib.reconstruction.synthesis import SynthesisSettings
 
 __all__ = ["PIPELINE_SNR_DB", "TIE_DB", "RELIABLE_JUDGE_RATE", "MAJORITY_RATE", "ENVELOPE_CEILINGS",
-           "ENVELOPE_BASELINES", "verdict"]
+           "ENVELOPE_BASELINES", "WIDTH_MEASURES", "finding", "verdict", "judges_finding", "choice_finding",
+           "sentence_finding", "summary_finding", "acceptance_finding", "similarity_finding", "width_summary",
+           "width_finding"]
 
 # Thresholds of the verdict's wording. None is a published value; each says where it comes from.
 #: Pipeline check: the SNR (dB) of ``oracle_own`` (the target's own image and phase) above which the
@@ -26,10 +35,8 @@ __all__ = ["PIPELINE_SNR_DB", "TIE_DB", "RELIABLE_JUDGE_RATE", "MAJORITY_RATE", 
 #: at 8 kHz (README, "Image width limits any reconstruction"): 10.0 dB at 64 columns, 14.3 dB at 512,
 #: 23.7 dB at one column per sample; lower means the image squeezes time more than those widths do.
 PIPELINE_SNR_DB = 10.0
-#: Smallest MCD / LSD difference (dB) worded as "closer" or "beats"; smaller ones count as ties.
-#: A convention of this module (chosen by hand, not measured): it keeps rounding-level differences
-#: from being reported as an improvement.
-TIE_DB = 0.1
+#: (:data:`TIE_DB`, imported from :mod:`voxlib.gan.findings` so notebooks 04 and 05 word ties alike: the
+#: smallest MCD / LSD difference in dB worded as "closer" or "beats"; a convention chosen by hand.)
 #: Share of the *real* target clips the classifier must label as the target before its rate on the
 #: converted clips is reported without a caution. A judgement, chosen by hand (wrong on fewer than
 #: 3 clips in 10); the reference run's classifier measured 80 % (README).
@@ -359,8 +366,332 @@ def _classifier_sentences(s, converted, check=None) -> list:
     return parts
 
 
+# --------------------------------------------------------------------------
+# The verdict in one or two sentences
+# --------------------------------------------------------------------------
+def _closer(s, converted, measure) -> bool | None:
+    """Whether the converted clips are closer to the target than the source on ``measure`` by more than
+    :data:`TIE_DB`; None when it was not measured (internal)."""
+    if measure not in s.columns or "source" not in s.index or not np.isfinite(s.loc[converted, measure]):
+        return None
+    return bool(s.loc[converted, measure] < s.loc["source", measure] - TIE_DB)
+
+
+def _voice_headline(s, converted, check) -> str | None:
+    """The primary verifier's answer in one clause, counts only when it is reliable (internal)."""
+    judge = PRIMARY_JUDGE
+    if f"{judge}_rate" not in s.columns:
+        return None
+    if not _reliable(check, judge):
+        return (f"the CAM++ verifier cannot judge this pair ({check.loc[judge, 'why']}), so no verdict on the voice "
+                "is given")
+    n = int(s.loc[converted, "n"])
+    k = int(round(s.loc[converted, f"{judge}_rate"] * n))
+    text = f"the CAM++ verifier accepts {k}/{n} converted clips as the target's voice"
+    if "target" not in s.index:
+        return text
+    real = f"{int(round(s.loc['target', f'{judge}_rate'] * n))}/{n}"
+    if k == 0:
+        return text + f" (the real target clips: {real}): the conversion does not pass as the target"
+    if _ordered(s, judge, converted, "target") == "less often":
+        return text + f", clearly less often than the real target clips ({real})"
+    return text + f", about as often as the real target clips ({real}; the intervals overlap)"
+
+
+def _spectrum_headline(s, converted) -> str | None:
+    """Closer to the target than the source on MCD and LSD, in one clause (internal)."""
+    mcd, lsd = _closer(s, converted, "mcd_db"), _closer(s, converted, "lsd_db")
+    if mcd is None and lsd is None:
+        return None
+    head = "the converted spectrum is"
+    if mcd is not False and lsd is not False:
+        which = "on both MCD and LSD" if mcd and lsd else "on MCD" if mcd else "on LSD"
+        return f"{head} closer to the target's than the source's {which}"
+    if mcd or lsd:
+        return f"{head} closer to the target's than the source's on {'MCD' if mcd else 'LSD'} only"
+    return f"{head} no closer to the target's than the source's (MCD, LSD)"
+
+
+def _baselines_headline(s, converted, check) -> str | None:
+    """pix2pix against the baselines present, by the verifier when reliable, else by LSD (internal)."""
+    present = [b for b in ENVELOPE_BASELINES if b in s.index]
+    by_judge = f"{PRIMARY_JUDGE}_rate" in s.columns and _reliable(check, PRIMARY_JUDGE)
+    if not present or not (by_judge or "lsd_db" in s.columns):
+        return None
+    groups = {}
+    for b in present:
+        order = _ordered(s, PRIMARY_JUDGE, converted, b) if by_judge else _lsd_order(s, converted, b)
+        groups.setdefault(order, []).append(ENVELOPE_BASELINES[b])
+    words = {"more often": "ahead of", "less often": "behind", "tied within noise": "tied within noise with"}
+    how = "on CAM++ acceptance" if by_judge else "on LSD"
+    return f"{how}, pix2pix is " + "; ".join(f"{words[o]} {' and '.join(g)}" for o, g in groups.items())
+
+
+def finding(summary, *, converted="converted") -> str:
+    """The verdict in one or two sentences: what :func:`verdict` details, first.
+
+    The primary verifier's acceptance of the converted clips against the real target's (counts only when
+    :func:`control_check` finds it reliable), whether their spectrum is closer to the target's than the
+    source's (MCD, LSD; ties within :data:`TIE_DB`), and where pix2pix stands against the baselines
+    (:data:`ENVELOPE_BASELINES`), by the verifier when it is reliable, else by LSD.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`summarize_conditions`'s table (index = condition).
+    converted : str
+        The condition taken as "the" converted voice.
+
+    Returns
+    -------
+    str
+        Starts with ``"Finding: "``.
+    """
+    s = summary
+    if converted not in s.index:
+        return f"Finding: the summary has no {converted!r} row, so there is no converted voice to judge."
+    check = control_check(s)
+    voice, spectrum, baselines = (_voice_headline(s, converted, check), _spectrum_headline(s, converted),
+                                  _baselines_headline(s, converted, check))
+    first = voice or (spectrum and f"no verifier was run, and {spectrum}")
+    if not first:
+        return "Finding: nothing the verdict reads was measured for the converted clips."
+    second = [p for p in ((spectrum if voice else None), baselines) if p]
+    text = f"Finding: {first}."
+    if second:
+        rest = "; ".join(second)
+        text += f" {rest[0].upper()}{rest[1:]}."
+    return text
+
+
+# --------------------------------------------------------------------------
+# One finding per result of notebook 05
+# --------------------------------------------------------------------------
+def judges_finding(described) -> str:
+    """What the verifiers' calibration on the pair's training clips says.
+
+    Parameters
+    ----------
+    described : pd.DataFrame
+        :meth:`SpeakerJudges.describe`: index ``judge``; ``encoder``, ``threshold``, ``calibration EER``
+        (0-1), ``too weak``.
+
+    Returns
+    -------
+    str
+    """
+    parts = []
+    for judge, row in described.iterrows():
+        encoder = {"campplus": "CAM++", "dvector": "d-vector"}.get(row["encoder"], row["encoder"])
+        name = f"the {encoder} verifier" + ("" if judge == PRIMARY_JUDGE else f" ({judge})")
+        eer = 100 * row["calibration EER"]
+        parts.append(f"{name} has a calibration EER of {eer:.1f}% (threshold {row['threshold']:.3f}): "
+                     + ("too weak for this pair, set aside" if row["too weak"] else
+                        f"within the {100 * CALIBRATION_MAX_EER:.0f}% it must reach, so it can judge this pair"))
+    text = "; ".join(parts)
+    return (text[0].upper() + text[1:] + ".") if text else "No verifier was fitted."
+
+
+def choice_finding(table, *, what="synthesis") -> str:
+    """Which phase mode or synthesis the fixed rule chose on the training sentences, and why.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        :func:`choose_phase`'s or :func:`choose_synthesis`'s table: one row per candidate (index), ``n``,
+        ``verifier_rate``, ``lsd_db``, ``eligible``, ``chosen``.
+    what : str
+        The word for a candidate ("synthesis", "phase mode").
+
+    Returns
+    -------
+    str
+    """
+    n = int(table["n"].iloc[0])
+    counts = "; ".join(f"{name} {int(round(r['verifier_rate'] * n))}/{n} (LSD {r['lsd_db']:.1f} dB)"
+                       for name, r in table.iterrows())
+    chosen = table.index[table["chosen"].astype(bool)]
+    if not len(chosen):
+        return f"On {n} training sentences no {what} was marked chosen ({counts})."
+    best = table.loc[chosen[0]]
+    text = (f"On {n} training sentences the CAM++ verifier accepts, as the target: {counts}. The rule chose the "
+            f"{what} {chosen[0]!r}")
+    if not table["eligible"].astype(bool).any():
+        return text + f": no {what} was eligible (content or voicing lost), so the default is used."
+    tied = [name for name, r in table.iterrows() if name != chosen[0] and bool(r["eligible"])
+            and r["verifier_rate"] == best["verifier_rate"]]
+    if tied:
+        listed = ", ".join(map(repr, tied[:-1])) + (" and " if len(tied) > 1 else "") + repr(tied[-1])
+        return text + (f", tied on acceptance with {listed}; the rule broke the tie by the centroid margin "
+                       f"(differences under {SIMILARITY_NOISE} are ties), then by the lower LSD.")
+    return text + ", the eligible one the verifier accepts most often."
+
+
+def sentence_finding(table, *, converted="converted", measure="mcd_db") -> str:
+    """On how many sentences the converted clip is closer to the target than the source (ties within
+    :data:`TIE_DB`), so that a mean carried by one sentence is not read as a gain.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        :func:`measure`'s table (one row per sentence and condition: ``utterance``, ``condition``, ``measure``).
+    converted : str
+    measure : str
+        A distance in dB (lower is closer).
+
+    Returns
+    -------
+    str
+    """
+    wide = table.pivot(index="utterance", columns="condition", values=measure)
+    if not {converted, "source"} <= set(wide.columns):
+        return f"No {converted!r} or 'source' clips to compare sentence by sentence."
+    diff = (wide[converted] - wide["source"]).dropna()
+    closer, further = int((diff < -TIE_DB).sum()), int((diff > TIE_DB).sum())
+    name = measure.split("_")[0].upper()
+    text = (f"On {name}, the converted clip is closer to the target than the source on {closer} of the {len(diff)} "
+            f"sentences, further on {further}")
+    if closer > len(diff) / 2:
+        return text + ": the gain holds sentence by sentence, not only in the mean."
+    return text + ": no gain that holds for most sentences."
+
+
+def summary_finding(summary, *, converted="converted", synthesis=None) -> str:
+    """The means per condition in words: the converted clips against the source, the flat-image control
+    and the pitch (the verdict's own sentences on them).
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`summarize_conditions`'s table.
+    converted : str
+    synthesis : "source_phase", SynthesisSettings or None
+        An envelope run (SynthesisSettings, or envelope ceilings in the summary) words the flat control as a
+        flat envelope.
+
+    Returns
+    -------
+    str
+    """
+    envelope = isinstance(synthesis, SynthesisSettings) or any(c in summary.index for c in ENVELOPE_CEILINGS)
+    conversion, _ = _conversion_sentence(summary, converted)
+    null, _ = _null_sentence(summary, converted, envelope) if conversion else (None, True)
+    parts = [p for p in (conversion, null, _pitch_sentence(summary, converted)) if p]
+    return " ".join(parts) or f"No {converted!r} and 'source' rows to compare."
+
+
+def acceptance_finding(summary, *, converted="converted") -> str:
+    """Which judges the control check keeps for this pair, and what the primary verifier and the content
+    check say of the converted clips (counts only for reliable judges).
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`summarize_conditions`'s table (``<judge>_rate`` columns).
+    converted : str
+
+    Returns
+    -------
+    str
+    """
+    check = control_check(summary)
+    if check.empty:
+        return "No judge was run."
+    kept = [j for j in check.index if check.loc[j, "reliable"]]
+    aside = [f"{j} — {check.loc[j, 'why']}" for j in check.index if not check.loc[j, "reliable"]]
+    text = (f"Reliable for this pair: {', '.join(kept) or 'none'}"
+            + (f"; set aside: {'; '.join(aside)}" if aside else "") + ".")
+    if converted not in summary.index:
+        return text
+    voice = _voice_headline(summary, converted, check)
+    if voice:
+        text += f" {voice[0].upper()}{voice[1:]}."
+    if "content" in kept:
+        text += " " + _content_sentences(summary, converted, check)[0]
+    return text
+
+
+def similarity_finding(intervals, *, converted="converted") -> str:
+    """The converted clips' margin (similarity to the target's centroid minus the source's) against the
+    source's, by their t intervals.
+
+    Parameters
+    ----------
+    intervals : pd.DataFrame
+        :func:`similarity_intervals`'s table (``margin``, ``margin_lo``, ``margin_hi``).
+    converted : str
+
+    Returns
+    -------
+    str
+    """
+    if "margin" not in intervals.columns or not {converted, "source"} <= set(intervals.index):
+        return "No margin to compare (the verifier's similarities were not measured)."
+    c, b = intervals.loc[converted], intervals.loc["source"]
+    text = (f"Margin toward the target's centroid: {c['margin']:+.3f} (95% CI {c['margin_lo']:+.3f} to "
+            f"{c['margin_hi']:+.3f}) for the converted clips, {b['margin']:+.3f} ({b['margin_lo']:+.3f} to "
+            f"{b['margin_hi']:+.3f}) for the source")
+    if c["margin_lo"] > b["margin_hi"]:
+        text += ": the intervals separate, so the converted clips moved toward the target's voice"
+        return text + (", and past the midpoint between the two voices." if c["margin_lo"] > 0 else ".")
+    if c["margin_hi"] < b["margin_lo"]:
+        return text + ": the converted clips moved away from the target's voice."
+    return text + ": the intervals overlap, so these sentences cannot tell the two apart."
+
+
+#: The measures of the width study, averaged per image width by :func:`width_summary`.
+WIDTH_MEASURES = ("snr_db", "spectral_convergence", "mcd_db", "lsd_db")
+
+
+def width_summary(width_table) -> pd.DataFrame:
+    """The width study (scalogram runs: :func:`width_study`) averaged over its clips, one row per image width.
+
+    Parameters
+    ----------
+    width_table : pd.DataFrame
+        :func:`width_study`'s table: ``image`` (``"none"`` for the float round trip, ``"8-bit"``), ``width``
+        and :data:`WIDTH_MEASURES`.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``(image, width)`` in the study's order; the means of :data:`WIDTH_MEASURES`.
+    """
+    if "image" not in width_table.columns:
+        raise ValueError("width_table has no 'image' column: the width study applies to scalogram runs only "
+                         "(reconstruction.width_study)")
+    return width_table.groupby(["image", "width"], sort=False)[list(WIDTH_MEASURES)].mean()
+
+
+def width_finding(summary, *, width) -> str:
+    """What an image of the generated images' width costs against the inverse CWT's own ceiling.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        :func:`width_summary`'s table.
+    width : int
+        The generated images' width (columns).
+
+    Returns
+    -------
+    str
+    """
+    ceiling = summary.xs("none", level="image").iloc[0]
+    images = summary.xs("8-bit", level="image")
+    if width not in images.index:
+        return (f"The study has no {width}-column image; its widths are {list(images.index)}, and the float "
+                f"round trip reaches {ceiling['snr_db']:.1f} dB SNR.")
+    at, widest = images.loc[width], images.iloc[-1]
+    return (f"The float round trip icwt(cwt(x)) reaches {ceiling['snr_db']:.1f} dB SNR; an 8-bit image "
+            f"{width} columns wide, the generated images' width, gives {at['snr_db']:.1f} dB (LSD "
+            f"{at['lsd_db']:.1f} dB) and the widest studied ({images.index[-1]}) {widest['snr_db']:.1f} dB: "
+            f"{at['snr_db']:.1f} dB is the best any generator can reach at this width.")
+
+
 def verdict(summary, *, converted="converted", profile=None, synthesis=None) -> str:
-    """A paragraph on the cloned voice, written from the numbers of :func:`summarize_conditions`.
+    """The verdict on the cloned voice, written from the numbers of :func:`summarize_conditions`: its
+    finding first (:func:`finding`, one or two sentences), then, after a blank line, the paragraph of details.
 
     Compares the converted voice's MCD with the unconverted source (the
     baseline), with the source-phase oracle (the best this method can do
@@ -399,6 +730,7 @@ def verdict(summary, *, converted="converted", profile=None, synthesis=None) -> 
     Returns
     -------
     str
+        ``"Finding: ...\n\n<details>"``: two Markdown paragraphs.
     """
     envelope = isinstance(synthesis, SynthesisSettings) or any(c in summary.index for c in ENVELOPE_CEILINGS)
     conversion, improved = _conversion_sentence(summary, converted)
@@ -420,4 +752,4 @@ def verdict(summary, *, converted="converted", profile=None, synthesis=None) -> 
         parts.append("This is the quick profile (a small GAN trained for minutes on a few sentences): "
                      + ("treat these numbers as a smoke test, not as a result." if improved and beats_null
                         else "a poor conversion is the expected result there, not a finding about the method."))
-    return " ".join(parts)
+    return finding(summary, converted=converted) + "\n\n" + " ".join(parts)

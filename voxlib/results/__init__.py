@@ -7,12 +7,23 @@
 - :mod:`voxlib.results.stats`: *is a gap real?* Paired differences with a Student's t interval
   and the seed-to-seed noise rule, with their thresholds as named constants.
 - :mod:`voxlib.results.prose`: *what do the numbers say?* The Markdown commentary generated
-  from the tables.
+  from the tables, and the one-result findings (``*_finding``) notebooks 02 and 03 print.
 
 Every name below is importable from ``voxlib.results`` as before the split.
 """
 from voxlib.results import prose, stats, tables
-from voxlib.results.prose import commentary
+from voxlib.results.prose import (
+    baselines_finding,
+    commentary,
+    comparison_finding,
+    confusion_finding,
+    memorisation_finding,
+    ranking_finding,
+    seed_finding,
+    sensitivity_finding,
+    standouts,
+    train_gap_finding,
+)
 from voxlib.results.stats import (
     CONFIDENCE,
     MIN_PAIRS_FOR_INTERVAL,
