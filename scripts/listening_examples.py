@@ -3,8 +3,8 @@
     .venv/bin/python scripts/listening_examples.py runs/medium
 
 Per speaker pair, the sentence notebook 05 plays (its seeded choice among the held-out sentences, seed 0, not
-picked by ear) in four versions: the source, the converted voice (the phase mode notebook 05 chose on training
-sentences), the ridge baseline and the real target. They go to docs/listening/<source>__<target>/ (8 kHz 16-bit
+picked by ear) in five versions: the source, the converted voice (the synthesis or phase mode notebook 05 chose on
+training sentences), the ridge and GMM baselines (GMM: envelope runs only) and the real target. They go to docs/listening/<source>__<target>/ (8 kHz 16-bit
 WAV, about 48 kB each) with a small index.csv; existing files there are replaced only by this script's own.
 """
 from __future__ import annotations
@@ -13,17 +13,13 @@ import argparse
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from voxlib import reconstruction
+from voxlib import run
+from voxlib.report import findings
 
 OUT = Path("docs/listening")
-KEEP = ("source", "converted", "ridge", "target")
-
-
-def _chosen(rec: Path) -> str:
-    return reconstruction.PHASE_CONDITIONS[reconstruction.chosen_phase_mode(rec)]
+KEEP = ("source", "converted", "ridge", "gmm", "target")
 
 
 def main(argv=None) -> int:
@@ -34,9 +30,9 @@ def main(argv=None) -> int:
     rows = []
     for rec in sorted((args.run_dir / "reconstruction").glob("*__*")):
         table = pd.read_csv(rec / "reconstructions.csv")
-        utterance = np.random.default_rng(args.seed).choice(table["utterance"].unique())
+        utterance = findings.played_sentence(table, seed=args.seed)
         clips = table[table["utterance"] == utterance].set_index("condition")["path"]
-        converted = _chosen(rec)
+        converted = findings.pair_choice(args.run_dir, rec.name, run.read_record(args.run_dir)).converted
         dest = OUT / rec.name
         dest.mkdir(parents=True, exist_ok=True)
         for name in KEEP:
