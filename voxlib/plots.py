@@ -236,8 +236,8 @@ def plot_sweep(spread, baselines=None, *, n_classes=None, path=None, formats=("p
 BEST_COLOR = "#0072B2"
 WORST_COLOR = "#D55E00"
 BAR_COLOR = "#A6A6A6"
-#: Reference lines of the baselines (Okabe-Ito reddish purple, then black), dashed.
-BASELINE_COLORS = ("#CC79A7", "#000000")
+#: Reference lines of the baselines (Okabe-Ito reddish purple, black, then brown: one colour each of the three), dashed.
+BASELINE_COLORS = ("#CC79A7", "#000000", "#8C510A")
 BASELINE_STYLE = "--"
 #: The seeds' min-max range: a thick black segment over each bar; the 95 % CI beside it is the
 #: thin capped bar in :data:`CI_COLOR`.
