@@ -57,7 +57,7 @@ def test_verdict_uses_only_judges_that_reject_their_controls_and_pass_their_cali
     assert "The d-vector verifier (the bundle's earlier judge) is not used for this pair: accepts null_flat in 60%" in text
     assert "6/10" not in text and "the d-vector verifier (calibration" not in text.lower()
     # the content check, beside the source's own rate and its scrambled control
-    assert "Content check" in text and "the scrambled-target control in 0/10" in text and "content is kept" in text
+    assert "Content check" in text and "the stitched-target control (its voice on its other sentences) in 0/10" in text and "content is kept" in text
     # the verifier accepts the scrambled target (it keeps the voice): not a control it is held to
     assert "control_scrambled" not in check.columns or np.isnan(check.loc["verifier"].get("control_scrambled", np.nan))
     fooled = _summary({"source": (0.0, 0.0), "converted": (0.0, 0.0), "null_flat": (0.3, 0.0),

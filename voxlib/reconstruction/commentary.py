@@ -341,7 +341,7 @@ def _content_sentences(s, converted, check) -> list:
     else:
         verdict = "no source to compare with"
     if "control_scrambled" in s.index:
-        text += f", the scrambled-target control in {_count(s, judge, 'control_scrambled')}"
+        text += f", the stitched-target control (its voice on its other sentences) in {_count(s, judge, 'control_scrambled')}"
     return [f"{text}: {verdict}."]
 
 
