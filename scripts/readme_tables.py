@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from voxlib import reconstruction, results, transfer
+from voxlib import reconstruction, results, run, transfer
+from voxlib.report import findings
 
 def _cell(row) -> str:
     if row["n_seeds"] > 1:
@@ -109,10 +110,8 @@ def cloning_tables(run_dir: Path) -> str:
         img = pd.read_csv(run_dir / "cloning" / pair / "image_metrics.csv")
         summary = pd.read_csv(rec / "summary.csv", index_col=0)
         acc = pd.read_csv(rec / "acceptance.csv")
-        envelope = (rec / "synthesis_choice.csv").is_file()
-        mode = None if envelope else reconstruction.chosen_phase_mode(rec)
-        converted = "converted" if envelope else reconstruction.PHASE_CONDITIONS[mode]
-        synthesis = reconstruction.chosen_synthesis(rec) if envelope else None
+        converted, synthesis, mode = findings.pair_choice(run_dir, pair, run.read_record(run_dir))
+        envelope = synthesis is not None
         n = int(summary.loc["target", "n"])
         lines += [f"### {pair.replace('__', ' → ')}", "",
                   f"Image distance on the {n} held-out sentences (pixels 0–255):", "",
